@@ -1,0 +1,42 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install lint typecheck pytest nbval bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,video]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py --out build
+
+lint: $(STAMP)
+	$(BIN)/ruff check aurous_nb tests bench scripts
+	$(BIN)/ruff format --check aurous_nb tests bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+nbval: $(STAMP)
+	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
+		$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; \
+	else echo "nbval: no notebooks yet"; fi
+
+test: lint typecheck pytest nbval
+
+bench: $(STAMP)
+	$(BIN)/python bench/sandbox_rps.py
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,52 @@
+"""Every knob of the sandbox in one place, shared by the CLI, the ``Sandbox`` class and the app."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+
+def new_api_key() -> str:
+    """A key in the hosted API's format: ``al_live_`` + 64 hex characters."""
+    return "al_live_" + secrets.token_hex(32)
+
+
+@dataclass
+class SandboxConfig:
+    """Settings of one sandbox server.
+
+    Attributes:
+        api_key: the key the team's requests must carry (generated when not given).
+        credits: the team's starting credits.
+        latency: mean seconds a generation spends pending + processing.
+        latency_spread: relative spread of that latency (0.3 = +/-30 %, deterministic per request).
+        seed: seeds every random choice the sandbox makes (ids excepted), for repeatable runs.
+        failure_rate: fraction of generations that end ``failed`` (provider failure).
+        moderation_word: prompts containing this word (case-insensitive) end ``moderation_rejected``.
+        time_factor: speeds up rate-limit refill and webhook retry delays (10 = ten times faster).
+        output_ttl: seconds an output stays downloadable after completion (then 410).
+        concurrency_limit: non-terminal generations a team may have before 429
+            ``concurrency_limit_exceeded``.
+        chaos: fraction of ``/v1`` requests that fail on purpose (500, 503, 429, a dropped response
+            after the work was done, or a response delayed past a client's timeout).
+        chaos_delay: seconds a "delayed" chaos response waits before it is sent.
+        rate_limits: whether token buckets are enforced at all.
+        billing_mode: ``metered`` (charged and gated) or ``exempt``.
+        public_base_url: base URL written into signed output URLs (defaults to the served one).
+    """
+
+    api_key: str = field(default_factory=new_api_key)
+    credits: float = 1000.0
+    latency: float = 2.0
+    latency_spread: float = 0.3
+    seed: int = 0
+    failure_rate: float = 0.0
+    moderation_word: str | None = "forbidden"
+    time_factor: float = 1.0
+    output_ttl: float = 24 * 3600.0
+    concurrency_limit: int = 50
+    chaos: float = 0.0
+    chaos_delay: float = 30.0
+    rate_limits: bool = True
+    billing_mode: str = "metered"
+    public_base_url: str | None = None
