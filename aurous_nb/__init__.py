@@ -31,14 +31,14 @@ _LAZY: dict[str, str] = {
     "ValidationError": "aurous_nb.client",
     "WaitTimeoutError": "aurous_nb.client",
     "Sandbox": "aurous_nb.sandbox",
-    "webhooks": "aurous_nb.client.webhooks",
+    "webhooks": "aurous_nb.webhooks",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
     from aurous_nb.client import *  # noqa: F403
-    from aurous_nb.client import webhooks as webhooks
+    from aurous_nb import webhooks as webhooks
     from aurous_nb.sandbox import Sandbox as Sandbox
 
 
