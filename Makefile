@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck pytest nbval bench clean
+.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,17 +26,28 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --ignore=tests/browser
 
 nbval: $(STAMP)
 	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
 		$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; \
 	else echo "nbval: no notebooks yet"; fi
 
-test: lint typecheck pytest nbval
+test: lint typecheck pytest nbval browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/sandbox_rps.py
+
+# The browser test drives Debian's Chromium through Playwright (never `playwright install`).
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+browser: $(STAMP) browser-deps
+	@if [ -d tests/browser ]; then $(BIN)/pytest -q -p no:cacheprovider tests/browser; \
+	else echo "browser: no browser tests yet"; fi
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -32,6 +32,9 @@ _LAZY: dict[str, str] = {
     "WaitTimeoutError": "aurous_nb.client",
     "Sandbox": "aurous_nb.sandbox",
     "webhooks": "aurous_nb.webhooks",
+    "jobs": "aurous_nb.jobs",
+    "load_ipython_extension": "aurous_nb.magics",
+    "unload_ipython_extension": "aurous_nb.magics",
 }
 
 __all__ = ["__version__", *_LAZY]

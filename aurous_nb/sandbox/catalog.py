@@ -146,7 +146,7 @@ IMAGE_LORAS: tuple[ImageLora, ...] = (
         "Soft washes of pigment bleeding into textured paper.",
         "2026-02-02T09:00:00Z",
         "fdd90f93-9b77-4bd5-a50a-b79be16296c8",
-        ((246, 241, 228), (120, 170, 210), (232, 150, 160), (150, 200, 150), (240, 200, 110)),
+        ((246, 241, 228), (70, 130, 200), (225, 100, 130), (90, 170, 110), (240, 170, 60)),
         "blobs",
         denoise=0.7,
         guidance=6.5,

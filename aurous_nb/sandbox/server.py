@@ -90,8 +90,7 @@ class Sandbox:
         import uvicorn
 
         server = uvicorn.Server(_uvicorn_config(self.config, port=0))
-        # uvicorn installs signal handlers only in the main thread; in ours it must not try.
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # uvicorn installs signal handlers only when it runs on the main thread, so ours is safe.
         thread = threading.Thread(target=server.run, name="aurous-sandbox", daemon=True)
         thread.start()
         deadline = time.monotonic() + _START_TIMEOUT

@@ -1,0 +1,244 @@
+"""The asyncio client: the same flows as :class:`Client`, driven over httpx.AsyncClient."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from aurous_nb.client import account
+from aurous_nb.client._base import ClientBase, resolve_core, resolve_key
+from aurous_nb.client._core import (
+    Flow,
+    Request,
+    Response,
+    RetryPolicy,
+    Sleep,
+    classify,
+    header_dict,
+)
+from aurous_nb.client._params import UsageParams
+from aurous_nb.client._sync import part_path
+from aurous_nb.client.files import AsyncFiles
+from aurous_nb.client.images import AsyncImages
+from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras
+from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
+from aurous_nb.client.videos import AsyncVideos
+from aurous_nb.client.webhook_endpoints import AsyncWebhookEndpoints
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+
+
+class AsyncClient(ClientBase):
+    """The Aurous v1 API for asyncio: every method of :class:`Client`, awaited.
+
+    Use one per event loop (httpx.AsyncClient connections belong to the loop that opened them).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        version: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        *,
+        retry_budget: float = 120.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        key = resolve_key(api_key)
+        self._setup(key, resolve_core(base_url, version, timeout, max_retries, retry_budget, retry))
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
+        )
+        self._timeout = httpx.Timeout(timeout)
+        import asyncio  # here, not at module level: ``import aurous_nb`` stays cheap
+
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    # -- the driver: the only place that performs I/O --------------------------
+
+    async def _run(self, flow: Flow[T]) -> T:
+        send = flow.send
+        try:
+            step = next(flow)
+            while True:
+                if type(step) is Sleep:
+                    await self._sleep(step.seconds)
+                    step = send(None)
+                else:
+                    step = send(await self._send(step))  # type: ignore[arg-type]
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    async def _send(self, req: Request) -> Any:
+        try:
+            if req.stream_to is not None:
+                return await self._stream(req, Path(req.stream_to))
+            r = await self._http.send(
+                self._http.build_request(
+                    req.method,
+                    req.url,
+                    params=req.params,
+                    content=req.body,
+                    files=req.files,
+                    data=req.data,
+                    headers=self._headers(req),
+                    timeout=self._timeout if req.timeout is None else req.timeout,
+                )
+            )
+            return Response(r.status_code, header_dict(r.headers.raw), r.content)
+        except httpx.TransportError as exc:
+            return classify(exc)
+
+    async def _stream(self, req: Request, target: Path) -> Response:
+        request = self._http.build_request(
+            req.method, req.url, headers=self._headers(req), timeout=self._timeout
+        )
+        r = await self._http.send(request, stream=True)
+        try:
+            if r.status_code >= 300:
+                return Response(r.status_code, header_dict(r.headers.raw), await r.aread())
+            part = part_path(target)
+            try:
+                with open(part, "wb") as fh:
+                    async for chunk in r.aiter_bytes(1 << 16):
+                        fh.write(chunk)
+                os.replace(part, target)
+            finally:
+                part.unlink(missing_ok=True)
+            return Response(r.status_code, header_dict(r.headers.raw))
+        finally:
+            await r.aclose()
+
+    async def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> AsyncIterator[T]:
+        cursor: str | None = None
+        while True:
+            page = await self._run(pages(cursor))
+            for item in page.data:
+                yield item
+            if not page.has_more or not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # -- resources -------------------------------------------------------------
+
+    @cached_property
+    def images(self) -> AsyncImages:
+        return AsyncImages(self)
+
+    @cached_property
+    def videos(self) -> AsyncVideos:
+        return AsyncVideos(self)
+
+    @cached_property
+    def loras(self) -> AsyncLoras:
+        return AsyncLoras(self)
+
+    @cached_property
+    def video_loras(self) -> AsyncVideoLoras:
+        return AsyncVideoLoras(self)
+
+    @cached_property
+    def files(self) -> AsyncFiles:
+        return AsyncFiles(self)
+
+    @cached_property
+    def webhook_endpoints(self) -> AsyncWebhookEndpoints:
+        return AsyncWebhookEndpoints(self)
+
+    # -- account ---------------------------------------------------------------
+
+    async def balance(self, *, version: str | None = None) -> Balance:
+        return await self._run(account.balance_flow(self._core, version))
+
+    async def team(self, *, version: str | None = None) -> Team:
+        return await self._run(account.team_flow(self._core, version))
+
+    async def pricing(self, *, version: str | None = None) -> Pricing:
+        return await self._run(account.pricing_flow(self._core, version))
+
+    async def usage(
+        self,
+        start_time: account.TimeArg,
+        end_time: account.TimeArg | None = None,
+        *,
+        bucket_width: str = "1d",
+        group_by: Sequence[str] | str | None = None,
+        version: str | None = None,
+        **filters: Unpack[UsageParams],
+    ) -> list[UsageBucket]:
+        return await self._run(
+            account.usage_flow(
+                self._core, start_time, end_time, bucket_width, group_by, filters, version
+            )
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotency_key: str | None = None,
+        bucket: str | None = None,
+        version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        return await self._run(
+            account.request_flow(
+                self._core, method, path, json, params, idempotency_key, bucket, version, headers
+            )
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def with_options(
+        self,
+        *,
+        version: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_budget: float | None = None,
+    ) -> AsyncClient:
+        """A variant sharing this client's connections and rate-limit state."""
+        other = object.__new__(AsyncClient)
+        other._setup(self._key, self._derive_core(version, timeout, max_retries, retry_budget))
+        other._http = self._http
+        other._owns_http = False
+        other._timeout = httpx.Timeout(other._core.timeout)
+        other._sleep = self._sleep
+        return other
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

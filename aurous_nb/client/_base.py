@@ -1,0 +1,204 @@
+"""What the sync and async clients share that is not I/O: settings, the key, headers, repr."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from typing import Any
+
+from aurous_nb.client._core import (
+    DEFAULT_BASE_URL,
+    Core,
+    RateLimit,
+    RateLimiter,
+    Request,
+    RetryPolicy,
+    check_version,
+)
+from aurous_nb.client.errors import AuthenticationError, ValidationError, redact
+
+_USER_AGENT = "aurous-nb/0.1.0"
+
+
+class RedactTokens(logging.Filter):
+    """httpx logs every request URL at INFO; signed output URLs carry a token: hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
+            record.args = tuple(redact(str(a)) if "token=" in str(a) else a for a in record.args)
+        return True
+
+
+def _install_filter() -> None:
+    log = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactTokens) for f in log.filters):
+        log.addFilter(RedactTokens())
+
+
+_install_filter()
+
+
+def mask(key: str) -> str:
+    """Enough of a key to recognise it (``al_live_…``), never enough to use it."""
+    return key[:8] + "…"
+
+
+class Secret:
+    """Holds the API key; its repr, str and pickling never reveal it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return repr(mask(self._value))
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the API key is not picklable")
+
+
+def resolve_key(api_key: str | Secret | None) -> Secret:
+    if isinstance(api_key, Secret):
+        return api_key
+    key = api_key if api_key is not None else os.environ.get("AUROUS_API_KEY")
+    if not key or not key.strip():
+        raise AuthenticationError(
+            "No API key: pass api_key=... or set the AUROUS_API_KEY environment variable.",
+            code="missing_api_key",
+        )
+    return Secret(key.strip())
+
+
+def resolve_core(
+    base_url: str | None,
+    version: str | None,
+    timeout: float,
+    max_retries: int,
+    retry_budget: float,
+    retry: RetryPolicy | None,
+) -> Core:
+    url = (base_url or os.environ.get("AUROUS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError(
+            "base_url", f"base_url: must start with http:// or https:// ({url!r})"
+        )
+    if timeout <= 0:
+        raise ValidationError("timeout", "timeout: must be positive")
+    if max_retries < 0:
+        raise ValidationError("max_retries", "max_retries: must be 0 or more")
+    # An explicit ``retry`` policy wins, except for max_retries / retry_budget given with
+    # non-default values.
+    policy = retry or RetryPolicy()
+    defaults = RetryPolicy()
+    if retry is None or max_retries != defaults.max_retries:
+        policy = replace(policy, max_retries=max_retries)
+    if retry is None or retry_budget != defaults.budget:
+        policy = replace(policy, budget=retry_budget)
+    return Core(
+        base_url=url,
+        version=check_version(version or os.environ.get("AUROUS_VERSION") or None),
+        timeout=timeout,
+        retry=policy,
+        limiter=RateLimiter(),
+    )
+
+
+class ClientBase:
+    """Settings, headers and introspection of a client; subclasses add the transport."""
+
+    _core: Core
+    _key: Secret
+
+    def _setup(self, key: Secret, core: Core) -> None:
+        self._key = key
+        self._core = core
+        common = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        if core.version:
+            common["Aurous-Version"] = core.version
+        self._anon_headers = {"User-Agent": _USER_AGENT}
+        self._auth_headers = {**common, "X-Api-Key": key.reveal()}
+
+    def _headers(self, req: Request) -> dict[str, str]:
+        base = self._auth_headers if req.auth else self._anon_headers
+        if (
+            req.version is None
+            and req.idempotency_key is None
+            and req.body is None
+            and req.headers is None
+        ):
+            return base
+        out = dict(base)
+        if req.headers:
+            out.update(req.headers)
+        if req.version is not None and req.auth:
+            out["Aurous-Version"] = req.version
+        if req.idempotency_key is not None:
+            out["Idempotency-Key"] = req.idempotency_key
+        if req.body is not None:
+            out["Content-Type"] = "application/json"
+        return out
+
+    def _derive_core(
+        self,
+        version: str | None,
+        timeout: float | None,
+        max_retries: int | None,
+        retry_budget: float | None,
+    ) -> Core:
+        core = self._core
+        policy = core.retry
+        if max_retries is not None or retry_budget is not None:
+            policy = replace(
+                policy,
+                max_retries=policy.max_retries if max_retries is None else max_retries,
+                budget=policy.budget if retry_budget is None else retry_budget,
+            )
+        return replace(
+            core,
+            version=check_version(version) if version is not None else core.version,
+            timeout=timeout if timeout is not None else core.timeout,
+            retry=policy,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def version(self) -> str | None:
+        """The pinned Aurous-Version (None: the team's default applies)."""
+        return self._core.version
+
+    @property
+    def timeout(self) -> float:
+        return self._core.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._core.retry.max_retries
+
+    @property
+    def api_key_preview(self) -> str:
+        return mask(self._key.reveal())
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """Bucket name -> last reported state (limit, remaining, reset as epoch seconds)."""
+        return self._core.limiter.snapshot()
+
+    def __repr__(self) -> str:
+        version = f" version={self._core.version}" if self._core.version else ""
+        return (
+            f"<{type(self).__name__} base_url={self._core.base_url!r} "
+            f"api_key={self.api_key_preview!r}{version}>"
+        )
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"{type(self).__name__} is not picklable (it holds the API key)")

@@ -1,0 +1,337 @@
+"""Request parameters, named and typed once, and validated before anything is sent.
+
+``ImageParams`` / ``VideoParams`` are the keyword arguments of the create and estimate methods on
+both clients (``**params: Unpack[ImageParams]``). The ``*_body`` functions check every documented
+range and exclusion (contract §2.5, §2.11 and "Project decisions") and raise
+:class:`ValidationError` naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+from urllib.parse import urlsplit
+
+from aurous_nb.client.errors import ValidationError
+
+__all__ = [
+    "IMAGE_SIZES",
+    "VIDEO_RATIOS",
+    "VIDEO_RESOLUTIONS",
+    "ImageParams",
+    "LoraSpec",
+    "UsageParams",
+    "VideoParams",
+    "image_body",
+    "video_body",
+]
+
+_RATIOS = ("1_1", "3_2", "2_3", "4_3", "3_4", "16_9", "9_16", "21_9")
+IMAGE_SIZES = frozenset(
+    [f"{tier}_{r}" for tier in ("2k", "4k") for r in _RATIOS]
+    + ["square", "landscape", "portrait", "hd_square", "hd_landscape", "hd_portrait"]
+)
+VIDEO_RESOLUTIONS = ("480p", "720p", "1080p")
+VIDEO_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
+FILE_PURPOSES = ("reference", "first_frame", "last_frame")
+USAGE_BUCKET_WIDTHS = ("1m", "5m", "15m", "1h", "1d", "7d")
+USAGE_GROUP_BY = ("status", "api_key_id", "user_id", "type", "model")
+
+#: One entry of ``loras=``: ``("lora_x", 0.8)`` or ``{"lora": "lora_x", "weight": 0.8}``.
+LoraSpec = tuple[str, float] | Mapping[str, Any]
+
+
+class ImageParams(TypedDict, total=False):
+    """Optional fields of POST /v1/images and /v1/images/estimate (``prompt`` is positional)."""
+
+    negative_prompt: str
+    lora_id: str
+    loras: Sequence[LoraSpec]
+    size: str
+    width: int
+    height: int
+    count: int
+    seed: int
+    steps: int
+    guidance_scale: float
+    cfg_rescale: float
+    denoise_strength: float
+    enhance_prompt: bool
+    reference_image_urls: Sequence[str]
+    character_id: str
+    webhook_url: str
+
+
+class VideoParams(TypedDict, total=False):
+    """Optional fields of POST /v1/videos and /v1/videos/estimate."""
+
+    prompt: str
+    first_frame_url: str
+    last_frame_url: str
+    resolution: str
+    ratio: str
+    duration: int
+    seed: int
+    camera_fixed: bool
+    watermark: bool
+    enhance_prompt: bool
+    webhook_url: str
+
+
+class UsageParams(TypedDict, total=False):
+    """Filters of GET /v1/usage (besides start_time / end_time / bucket_width / group_by)."""
+
+    status: Sequence[str]
+    type: Sequence[str]
+    api_key_id: Sequence[str]
+    user_id: Sequence[str]
+    lora_id: str
+    character_id: str
+    limit: int
+
+
+# ---------------------------------------------------------------- field checks
+
+
+def _fail(param: str, message: str) -> ValidationError:
+    return ValidationError(param, f"{param}: {message}")
+
+
+def check_text(param: str, value: object, max_len: int = 4000) -> str:
+    if not isinstance(value, str):
+        raise _fail(param, f"must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise _fail(param, "must not be empty or whitespace only")
+    if len(value) > max_len:
+        raise _fail(param, f"must be at most {max_len} characters (got {len(value)})")
+    return value
+
+
+def check_int(param: str, value: object, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(param, f"must be an integer, got {type(value).__name__}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise _fail(param, f"must be between {lo} and {hi} (got {value})")
+    return value
+
+
+def check_float(param: str, value: object, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(param, f"must be a number, got {type(value).__name__}")
+    if math.isnan(value) or not lo <= value <= hi:
+        raise _fail(param, f"must be between {lo:g} and {hi:g} (got {value!r})")
+    return value
+
+
+def check_bool(param: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(param, f"must be True or False, got {type(value).__name__}")
+    return value
+
+
+def check_choice(param: str, value: object, choices: Sequence[str] | frozenset[str]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        shown = ", ".join(sorted(choices)) if len(choices) <= 20 else "see the docs"
+        raise _fail(param, f"must be one of {shown} (got {value!r})")
+    return value
+
+
+def check_id(param: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise _fail(param, "must be a non-empty id or slug")
+    return value
+
+
+def check_url(param: str, value: object, *, allow_file_id: bool, local_http: bool) -> str:
+    """https URL (max 2048), a ``file_`` id where allowed, http only for loopback when allowed."""
+    if not isinstance(value, str) or not value:
+        raise _fail(param, "must be a URL string")
+    if len(value) > 2048:
+        raise _fail(param, f"must be at most 2048 characters (got {len(value)})")
+    if allow_file_id and value.startswith("file_"):
+        return value
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.netloc:
+        return value
+    if local_http and parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost"):
+        return value
+    hint = "an https:// URL" + (" or a file_ id" if allow_file_id else "")
+    raise _fail(param, f"must be {hint}")
+
+
+def check_seed(param: str, value: object, lo: int) -> int:
+    return check_int(param, value, lo, 2**63 - 1)
+
+
+def _lora_entries(value: object) -> list[dict[str, Any]]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise _fail("loras", "must be a list of (lora, weight) pairs or {lora, weight} dicts")
+    if not 1 <= len(value) <= 4:
+        raise _fail("loras", f"must have 1 to 4 entries (got {len(value)})")
+    out: list[dict[str, Any]] = []
+    for i, entry in enumerate(value):
+        param = f"loras[{i}]"
+        if isinstance(entry, Mapping):
+            unknown = set(entry) - {"lora", "weight"}
+            if unknown:
+                raise _fail(param, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
+            lora, weight = entry.get("lora"), entry.get("weight", 1.0)
+        elif isinstance(entry, tuple) and len(entry) == 2:
+            lora, weight = entry
+        else:
+            raise _fail(param, "must be a (lora, weight) pair or a {lora, weight} dict")
+        out.append(
+            {
+                "lora": check_id(f"{param}.lora", lora),
+                "weight": check_float(f"{param}.weight", weight, 0.0, 2.0),
+            }
+        )
+    return out
+
+
+def _reject_unknown(params: Mapping[str, Any], known: type) -> None:
+    names: Mapping[str, Any] = known.__annotations__
+    for key in params:
+        if key not in names:
+            raise ValidationError(key, f"{key}: unknown parameter")
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def image_body(prompt: object, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate an image request and return its JSON body (None values are dropped)."""
+    params = {k: v for k, v in params.items() if v is not None}
+    _reject_unknown(params, ImageParams)
+    body: dict[str, Any] = {"prompt": check_text("prompt", prompt)}
+    p = params
+    if "negative_prompt" in p:
+        body["negative_prompt"] = check_text("negative_prompt", p["negative_prompt"])
+    if "lora_id" in p and "loras" in p:
+        raise ValidationError("loras", "loras: mutually exclusive with lora_id; pass one")
+    if "lora_id" in p:
+        body["lora_id"] = check_id("lora_id", p["lora_id"])
+    if "loras" in p:
+        body["loras"] = _lora_entries(p["loras"])
+    has_w, has_h = "width" in p, "height" in p
+    if "size" in p and (has_w or has_h):
+        raise ValidationError("size", "size: cannot be combined with width/height; pass one")
+    if "size" in p:
+        body["size"] = check_choice("size", p["size"], IMAGE_SIZES)
+    if has_w != has_h:
+        missing = "height" if has_w else "width"
+        raise ValidationError(missing, f"{missing}: width and height must be given together")
+    if has_w:
+        body["width"] = check_int("width", p["width"], 1024, 4096)
+        body["height"] = check_int("height", p["height"], 1024, 4096)
+    if "count" in p:
+        body["count"] = check_int("count", p["count"], 1, 4)
+    if "seed" in p:
+        body["seed"] = check_seed("seed", p["seed"], 0)
+    if "steps" in p:
+        body["steps"] = check_int("steps", p["steps"], 1, 100)
+    if "guidance_scale" in p:
+        body["guidance_scale"] = check_float("guidance_scale", p["guidance_scale"], 0.1, 30.0)
+    if "cfg_rescale" in p:
+        body["cfg_rescale"] = check_float("cfg_rescale", p["cfg_rescale"], 0.0, 1.0)
+    if "denoise_strength" in p:
+        body["denoise_strength"] = check_float("denoise_strength", p["denoise_strength"], 0, 1)
+    if "enhance_prompt" in p:
+        body["enhance_prompt"] = check_bool("enhance_prompt", p["enhance_prompt"])
+    if "reference_image_urls" in p and "character_id" in p:
+        raise ValidationError(
+            "reference_image_urls",
+            "reference_image_urls: mutually exclusive with character_id; pass one",
+        )
+    if "reference_image_urls" in p:
+        refs = p["reference_image_urls"]
+        if isinstance(refs, (str, bytes)) or not isinstance(refs, Sequence) or not refs:
+            raise _fail("reference_image_urls", "must be a non-empty list of URLs or file ids")
+        body["reference_image_urls"] = [
+            check_url(f"reference_image_urls[{i}]", u, allow_file_id=True, local_http=False)
+            for i, u in enumerate(refs)
+        ]
+    if "character_id" in p:
+        body["character_id"] = check_id("character_id", p["character_id"])
+    if "webhook_url" in p:
+        body["webhook_url"] = check_url(
+            "webhook_url", p["webhook_url"], allow_file_id=False, local_http=True
+        )
+    return body
+
+
+def video_body(video_lora_id: object, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a video request and return its JSON body (None values are dropped)."""
+    p = {k: v for k, v in params.items() if v is not None}
+    _reject_unknown(p, VideoParams)
+    body: dict[str, Any] = {"video_lora_id": check_id("video_lora_id", video_lora_id)}
+    if "prompt" in p:
+        body["prompt"] = check_text("prompt", p["prompt"])
+    for name in ("first_frame_url", "last_frame_url"):
+        if name in p:
+            body[name] = check_url(name, p[name], allow_file_id=True, local_http=False)
+    if "last_frame_url" in p and "first_frame_url" not in p:
+        raise ValidationError("last_frame_url", "last_frame_url: requires first_frame_url")
+    if "resolution" in p:
+        body["resolution"] = check_choice("resolution", p["resolution"], VIDEO_RESOLUTIONS)
+    if "ratio" in p:
+        body["ratio"] = check_choice("ratio", p["ratio"], VIDEO_RATIOS)
+    if "duration" in p:
+        body["duration"] = check_int("duration", p["duration"], 2, 12)
+    if "seed" in p:
+        body["seed"] = check_seed("seed", p["seed"], -1)
+    for name in ("camera_fixed", "watermark", "enhance_prompt"):
+        if name in p:
+            body[name] = check_bool(name, p[name])
+    if "webhook_url" in p:
+        body["webhook_url"] = check_url(
+            "webhook_url", p["webhook_url"], allow_file_id=False, local_http=True
+        )
+    return body
+
+
+def file_fields(purpose: object, metadata: object) -> dict[str, str]:
+    """Form fields of POST /v1/files."""
+    fields = {"purpose": check_choice("purpose", purpose, FILE_PURPOSES)}
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise _fail("metadata", "must be a dict")
+        fields["metadata"] = json.dumps(dict(metadata), separators=(",", ":"), sort_keys=True)
+    return fields
+
+
+def webhook_fields(
+    url: object = None,
+    events: object = None,
+    description: object = None,
+    metadata: object = None,
+    is_active: object = None,
+) -> dict[str, Any]:
+    """Body of webhook endpoint create/update (only the fields given)."""
+    body: dict[str, Any] = {}
+    if url is not None:
+        body["url"] = check_url("url", url, allow_file_id=False, local_http=True)
+    if events is not None:
+        if isinstance(events, str) or not isinstance(events, Sequence) or not events:
+            raise _fail("events", 'must be a non-empty list of event types (or ["*"])')
+        body["events"] = [check_text(f"events[{i}]", e, 100) for i, e in enumerate(events)]
+    if description is not None:
+        body["description"] = check_text("description", description, 4000)
+    if metadata is not None:
+        if not isinstance(metadata, Mapping):
+            raise _fail("metadata", "must be a dict")
+        if len(metadata) > 50:
+            raise _fail("metadata", f"must have at most 50 keys (got {len(metadata)})")
+        for k, v in metadata.items():
+            if isinstance(v, str) and len(v) > 500:
+                raise _fail(f"metadata.{k}", "values must be at most 500 characters")
+        body["metadata"] = dict(metadata)
+    if is_active is not None:
+        body["is_active"] = check_bool("is_active", is_active)
+    return body
+
+
+def check_limit(value: object, param: str = "limit") -> int:
+    return check_int(param, value, 1, 100)

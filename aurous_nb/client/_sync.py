@@ -1,0 +1,255 @@
+"""The blocking client: one driver loop over httpx.Client, plus one-line methods."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from aurous_nb.client import account
+from aurous_nb.client._base import ClientBase, resolve_core, resolve_key
+from aurous_nb.client._core import (
+    Flow,
+    Request,
+    Response,
+    RetryPolicy,
+    Sleep,
+    classify,
+    header_dict,
+)
+from aurous_nb.client._params import UsageParams
+from aurous_nb.client.files import Files
+from aurous_nb.client.images import Images
+from aurous_nb.client.loras import Loras, VideoLoras
+from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
+from aurous_nb.client.videos import Videos
+from aurous_nb.client.webhook_endpoints import WebhookEndpoints
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
+__all__ = ["Client"]
+
+T = TypeVar("T")
+
+
+def part_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+class Client(ClientBase):
+    """The Aurous v1 API, blocking. Safe to share between threads.
+
+    ``api_key``, ``base_url`` and ``version`` default to AUROUS_API_KEY, AUROUS_BASE_URL
+    (https://api.aurous-labs.com) and AUROUS_VERSION. ``timeout`` is per HTTP request;
+    ``retry_budget`` bounds the total seconds one call may spend retrying.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        version: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        *,
+        retry_budget: float = 120.0,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        key = resolve_key(api_key)
+        self._setup(key, resolve_core(base_url, version, timeout, max_retries, retry_budget, retry))
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
+        )
+        self._timeout = httpx.Timeout(timeout)
+        self._sleep: Callable[[float], None] = time.sleep
+
+    # -- the driver: the only place that performs I/O --------------------------
+
+    def _run(self, flow: Flow[T]) -> T:
+        send = flow.send
+        try:
+            step = next(flow)
+            while True:
+                if type(step) is Sleep:
+                    self._sleep(step.seconds)
+                    step = send(None)
+                else:
+                    step = send(self._send(step))  # type: ignore[arg-type]
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    def _send(self, req: Request) -> Any:
+        try:
+            if req.stream_to is not None:
+                return self._stream(req, Path(req.stream_to))
+            r = self._http.send(
+                self._http.build_request(
+                    req.method,
+                    req.url,
+                    params=req.params,
+                    content=req.body,
+                    files=req.files,
+                    data=req.data,
+                    headers=self._headers(req),
+                    timeout=self._timeout if req.timeout is None else req.timeout,
+                )
+            )
+            return Response(r.status_code, header_dict(r.headers.raw), r.content)
+        except httpx.TransportError as exc:
+            return classify(exc)
+
+    def _stream(self, req: Request, target: Path) -> Response:
+        request = self._http.build_request(
+            req.method, req.url, headers=self._headers(req), timeout=self._timeout
+        )
+        r = self._http.send(request, stream=True)
+        try:
+            if r.status_code >= 300:
+                return Response(r.status_code, header_dict(r.headers.raw), r.read())
+            part = part_path(target)
+            try:
+                with open(part, "wb") as fh:
+                    for chunk in r.iter_bytes(1 << 16):
+                        fh.write(chunk)
+                os.replace(part, target)
+            finally:
+                part.unlink(missing_ok=True)
+            return Response(r.status_code, header_dict(r.headers.raw))
+        finally:
+            r.close()
+
+    def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> Iterator[T]:
+        cursor: str | None = None
+        while True:
+            page = self._run(pages(cursor))
+            yield from page.data
+            if not page.has_more or not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # -- resources -------------------------------------------------------------
+
+    @cached_property
+    def images(self) -> Images:
+        return Images(self)
+
+    @cached_property
+    def videos(self) -> Videos:
+        return Videos(self)
+
+    @cached_property
+    def loras(self) -> Loras:
+        return Loras(self)
+
+    @cached_property
+    def video_loras(self) -> VideoLoras:
+        return VideoLoras(self)
+
+    @cached_property
+    def files(self) -> Files:
+        return Files(self)
+
+    @cached_property
+    def webhook_endpoints(self) -> WebhookEndpoints:
+        return WebhookEndpoints(self)
+
+    # -- account ---------------------------------------------------------------
+
+    def balance(self, *, version: str | None = None) -> Balance:
+        return self._run(account.balance_flow(self._core, version))
+
+    def team(self, *, version: str | None = None) -> Team:
+        return self._run(account.team_flow(self._core, version))
+
+    def pricing(self, *, version: str | None = None) -> Pricing:
+        """The rate card frozen for the applied version (``.version``)."""
+        return self._run(account.pricing_flow(self._core, version))
+
+    def usage(
+        self,
+        start_time: account.TimeArg,
+        end_time: account.TimeArg | None = None,
+        *,
+        bucket_width: str = "1d",
+        group_by: Sequence[str] | str | None = None,
+        version: str | None = None,
+        **filters: Unpack[UsageParams],
+    ) -> list[UsageBucket]:
+        """All usage buckets in [start_time, end_time), newest first (every page fetched).
+
+        Filters (see ``UsageParams``): status, type, api_key_id, user_id, lora_id,
+        character_id, limit (page size).
+        """
+        return self._run(
+            account.usage_flow(
+                self._core, start_time, end_time, bucket_width, group_by, filters, version
+            )
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotency_key: str | None = None,
+        bucket: str | None = None,
+        version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Escape hatch: any route, with the same auth, retries and error mapping."""
+        return self._run(
+            account.request_flow(
+                self._core, method, path, json, params, idempotency_key, bucket, version, headers
+            )
+        )
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def with_options(
+        self,
+        *,
+        version: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_budget: float | None = None,
+    ) -> Client:
+        """A variant sharing this client's connections and rate-limit state."""
+        other = object.__new__(Client)
+        other._setup(self._key, self._derive_core(version, timeout, max_retries, retry_budget))
+        other._http = self._http
+        other._owns_http = False
+        other._timeout = httpx.Timeout(other._core.timeout)
+        other._sleep = self._sleep
+        return other
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

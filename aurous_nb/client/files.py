@@ -1,0 +1,141 @@
+"""Reference files (contract §2.19-2.21): multipart upload with an Idempotency-Key, get, delete."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aurous_nb.client._core import Core, Flow, Request
+from aurous_nb.client._params import check_id, file_fields
+from aurous_nb.client._resource import AsyncResource, SyncResource
+from aurous_nb.client.errors import ValidationError
+from aurous_nb.client.images import idempotency_key
+from aurous_nb.client.models import Deleted, File
+
+__all__ = ["AsyncFiles", "Files"]
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+FileInput = str | os.PathLike[str] | bytes
+
+
+def sniff_mime(data: bytes) -> str | None:
+    """PNG, JPEG or WebP by their magic bytes (the only types the API takes)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _read(source: FileInput, filename: str | None) -> tuple[str, bytes]:
+    if isinstance(source, (bytes, bytearray)):
+        return filename or "upload", bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            return filename or path.name, path.read_bytes()
+        except OSError as exc:
+            raise ValidationError("file", f"file: cannot read {path}: {exc.strerror}") from None
+    raise ValidationError("file", "file: pass a path or bytes")
+
+
+def upload_flow(
+    core: Core,
+    source: FileInput,
+    purpose: str,
+    metadata: Mapping[str, Any] | None,
+    key: str | None,
+    filename: str | None,
+    version: str | None,
+) -> Flow[File]:
+    fields = file_fields(purpose, metadata)
+    name, data = _read(source, filename)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValidationError("file", f"file: at most 10 MB (got {len(data)} bytes)")
+    mime = sniff_mime(data)
+    if mime is None:
+        raise ValidationError("file", "file: must be a PNG, JPEG or WebP image")
+    req = Request(
+        "POST",
+        core.url("/v1/files"),
+        bucket="files",
+        files={"file": (name, data, mime)},
+        data=fields,
+        idempotency_key=idempotency_key(key),
+        idempotent=True,
+        version=version,
+    )
+    return File.from_json((yield from core.call_json(req)))
+
+
+def get_flow(core: Core, file_id: str, version: str | None) -> Flow[File]:
+    path = f"/v1/files/{quote(check_id('id', file_id), safe='')}"
+    return File.from_json((yield from core.call_json(core.get(path, version=version))))
+
+
+def delete_flow(core: Core, file_id: str, version: str | None) -> Flow[Deleted]:
+    path = f"/v1/files/{quote(check_id('id', file_id), safe='')}"
+    req = core.send_json("DELETE", path, bucket="files", idempotent=True, version=version)
+    resp = yield from core.call(req)
+    body = resp.json() if resp.content else None
+    return Deleted.from_json(body if isinstance(body, dict) else {"id": file_id, "deleted": True})
+
+
+class Files(SyncResource):
+    """``client.files``: reference images for ``reference_image_urls`` and video frames."""
+
+    __slots__ = ()
+
+    def upload(
+        self,
+        path_or_bytes: FileInput,
+        *,
+        purpose: str = "reference",
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        filename: str | None = None,
+        version: str | None = None,
+    ) -> File:
+        return self._run(
+            upload_flow(
+                self._core, path_or_bytes, purpose, metadata, idempotency_key, filename, version
+            )
+        )
+
+    def get(self, id: str, *, version: str | None = None) -> File:
+        """The file with a freshly minted signed ``url``."""
+        return self._run(get_flow(self._core, id, version))
+
+    def delete(self, id: str, *, version: str | None = None) -> Deleted:
+        return self._run(delete_flow(self._core, id, version))
+
+
+class AsyncFiles(AsyncResource):
+    __slots__ = ()
+
+    async def upload(
+        self,
+        path_or_bytes: FileInput,
+        *,
+        purpose: str = "reference",
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        filename: str | None = None,
+        version: str | None = None,
+    ) -> File:
+        return await self._run(
+            upload_flow(
+                self._core, path_or_bytes, purpose, metadata, idempotency_key, filename, version
+            )
+        )
+
+    async def get(self, id: str, *, version: str | None = None) -> File:
+        return await self._run(get_flow(self._core, id, version))
+
+    async def delete(self, id: str, *, version: str | None = None) -> Deleted:
+        return await self._run(delete_flow(self._core, id, version))

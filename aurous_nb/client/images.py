@@ -1,0 +1,413 @@
+"""Image generations: estimate, create, get, list, cancel, wait, download (contract §2.5-2.10).
+
+Videos share the generation surface (polled and cancelled here, downloaded through the same
+flow), so the flows below serve ``client.videos`` too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aurous_nb.client._core import Core, Flow, Request, Response, Sleep, new_idempotency_key
+from aurous_nb.client._params import ImageParams, check_id, check_int, check_limit, image_body
+from aurous_nb.client._resource import AsyncResource, SyncResource
+from aurous_nb.client.errors import (
+    AurousError,
+    AuthenticationError,
+    OutputExpiredError,
+    OutputNotAvailableError,
+    PermissionDeniedError,
+    ValidationError,
+    WaitTimeoutError,
+)
+from aurous_nb.client.models import Estimate, Generation, Page
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
+__all__ = ["AsyncImages", "Images"]
+
+GenerationRef = str | Generation
+
+
+# ---------------------------------------------------------------- flows (shared)
+
+
+def generation(resp: Response) -> Generation:
+    return Generation.from_json(
+        resp.json(),
+        request_id=resp.request_id,
+        replayed=resp.headers.get("aurous-idempotent-replayed", "").lower() == "true",
+    )
+
+
+def _id(ref: GenerationRef) -> str:
+    return ref.id if isinstance(ref, Generation) else check_id("id", ref)
+
+
+def _path(gen_id: str, suffix: str = "") -> str:
+    return f"/v1/images/{quote(gen_id, safe='')}{suffix}"
+
+
+def idempotency_key(key: str | None) -> str:
+    if key is None:
+        return new_idempotency_key()
+    if not isinstance(key, str) or not 1 <= len(key) <= 256:
+        raise ValidationError("idempotency_key", "idempotency_key: must be 1 to 256 characters")
+    return key
+
+
+def estimate_flow(
+    core: Core, prompt: str, params: ImageParams, version: str | None
+) -> Flow[Estimate]:
+    body = image_body(prompt, params)
+    req = core.send_json(
+        "POST",
+        "/v1/images/estimate",
+        body,
+        bucket="estimate_post",
+        idempotent=True,
+        version=version,
+    )
+    return Estimate.from_json((yield from core.call_json(req)))
+
+
+def create_flow(
+    core: Core, prompt: str, params: ImageParams, key: str | None, version: str | None
+) -> Flow[Generation]:
+    body = image_body(prompt, params)
+    req = core.send_json(
+        "POST",
+        "/v1/images",
+        body,
+        bucket="images_post",
+        idempotency_key=idempotency_key(key),
+        version=version,
+    )
+    return generation((yield from core.call(req)))
+
+
+def get_flow(core: Core, ref: GenerationRef, version: str | None) -> Flow[Generation]:
+    return generation((yield from core.call(core.get(_path(_id(ref)), version=version))))
+
+
+def cancel_flow(core: Core, ref: GenerationRef, version: str | None) -> Flow[Generation]:
+    # Cancel is idempotent by contract (a cancelled row stays cancelled), so it may be retried.
+    req = core.send_json(
+        "POST",
+        _path(_id(ref), "/cancel"),
+        bucket="images_post",
+        idempotent=True,
+        version=version,
+    )
+    return generation((yield from core.call(req)))
+
+
+def list_page_flow(
+    core: Core,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+    version: str | None,
+) -> Flow[Page[Generation]]:
+    params: dict[str, Any] = {"limit": check_limit(limit)}
+    if starting_after is not None and ending_before is not None:
+        raise ValidationError("ending_before", "ending_before: cannot be used with starting_after")
+    if starting_after is not None:
+        params["starting_after"] = check_id("starting_after", starting_after)
+    if ending_before is not None:
+        params["ending_before"] = check_id("ending_before", ending_before)
+    resp = yield from core.call(core.get("/v1/images", params=params, version=version))
+    body = resp.json()
+    rows = body.get("data") or []
+    return Page(
+        data=tuple(Generation.from_json(r, request_id=resp.request_id) for r in rows),
+        has_more=bool(body.get("has_more")),
+        next_cursor=body.get("next_cursor"),
+        raw=body,
+    )
+
+
+def wait_flow(
+    core: Core,
+    ref: GenerationRef,
+    timeout: float,
+    poll_interval: float,
+    cancel_on_timeout: bool,
+    version: str | None,
+) -> Flow[Generation]:
+    """Poll until terminal: ``poll_interval`` at first, growing 1.5x up to 10 s."""
+    if isinstance(ref, Generation) and ref.is_terminal:
+        return ref
+    if timeout < 0 or poll_interval <= 0:
+        raise ValidationError("timeout", "timeout must be >= 0 and poll_interval > 0")
+    gen_id = _id(ref)
+    deadline = core.monotonic() + timeout
+    interval = poll_interval
+    while True:
+        gen = yield from get_flow(core, gen_id, version)
+        if gen.is_terminal:
+            return gen
+        left = deadline - core.monotonic()
+        if left <= 0:
+            break
+        yield Sleep(min(interval, left))
+        interval = min(interval * 1.5, max(poll_interval, 10.0))
+    note = ""
+    if cancel_on_timeout:
+        try:
+            gen = yield from cancel_flow(core, gen_id, version)
+            note = "; it was cancelled (the hold is released)"
+        except AurousError:
+            gen = yield from get_flow(core, gen_id, version)
+            if gen.is_terminal:  # it finished while we were giving up
+                return gen
+    raise WaitTimeoutError(
+        f"{gen_id} was still {gen.status} after {timeout:g}s{note}", generation=gen
+    )
+
+
+def _output_url(gen: Generation, index: int) -> str:
+    if not gen.is_terminal:
+        raise OutputNotAvailableError(
+            f"{gen.id} is {gen.status}; wait() for it before downloading",
+            code="output_not_ready",
+        )
+    if not gen.succeeded:
+        raise OutputNotAvailableError(
+            f"{gen.id} ended {gen.status}; it has no output", code="output_not_available"
+        )
+    if gen.is_video and gen.output_video_url:
+        return gen.output_video_url
+    check_int("index", index, 0)
+    if index >= len(gen.output_urls):
+        if not gen.output_urls:
+            raise OutputExpiredError(
+                f"{gen.id} has no output URLs any more: its output has expired",
+                code="output_expired",
+            )
+        raise ValidationError(
+            "index", f"index: {gen.id} has {len(gen.output_urls)} output(s), got {index}"
+        )
+    return gen.output_urls[index]
+
+
+def download_flow(
+    core: Core, ref: GenerationRef, index: int, dest: str | None, version: str | None
+) -> Flow[Response]:
+    """Fetch one output with its signed URL (no API key); refresh the URL once if stale."""
+    check_int("index", index, 0)
+    gen = ref if isinstance(ref, Generation) else (yield from get_flow(core, ref, version))
+    refreshed = False
+    while True:
+        url = _output_url(gen, index)
+        req = Request("GET", url, auth=False, idempotent=True, stream_to=dest)
+        try:
+            return (yield from core.call(req))
+        except (OutputExpiredError, AuthenticationError, PermissionDeniedError) as exc:
+            if refreshed:
+                raise _expired(gen.id, exc) from None
+            refreshed = True
+            gen = yield from get_flow(core, gen.id, version)
+            if not (gen.output_urls or gen.output_video_url):
+                raise _expired(gen.id, exc) from None
+
+
+def _expired(gen_id: str, exc: AurousError) -> OutputExpiredError:
+    return OutputExpiredError(
+        f"the output of {gen_id} has expired and is no longer kept by the API "
+        "(outputs live about 24 h after completion); download outputs soon after they finish",
+        status=exc.status,
+        type=exc.type,
+        code="output_expired",
+        request_id=exc.request_id,
+        doc_url=exc.doc_url,
+    )
+
+
+def download_bytes_flow(
+    core: Core, ref: GenerationRef, index: int, version: str | None
+) -> Flow[bytes]:
+    return (yield from download_flow(core, ref, index, None, version)).content
+
+
+def download_to_flow(
+    core: Core, ref: GenerationRef, index: int, path: str | os.PathLike[str], version: str | None
+) -> Flow[Path]:
+    target = Path(path)
+    yield from download_flow(core, ref, index, str(target), version)
+    return target
+
+
+# ---------------------------------------------------------------- namespaces
+
+
+class Images(SyncResource):
+    """``client.images``: image generations, and the status surface shared with videos."""
+
+    __slots__ = ()
+
+    def estimate(
+        self, prompt: str, *, version: str | None = None, **params: Unpack[ImageParams]
+    ) -> Estimate:
+        """Price a request without running it (no row, no hold)."""
+        return self._run(estimate_flow(self._core, prompt, params, version))
+
+    def create(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[ImageParams],
+    ) -> Generation:
+        """Start a generation. The Idempotency-Key (generated when not given) is reused on
+        every retry, so a lost response never buys a second generation."""
+        return self._run(create_flow(self._core, prompt, params, idempotency_key, version))
+
+    def get(self, id: GenerationRef, *, version: str | None = None) -> Generation:
+        return self._run(get_flow(self._core, id, version))
+
+    def cancel(self, id: GenerationRef, *, version: str | None = None) -> Generation:
+        return self._run(cancel_flow(self._core, id, version))
+
+    def list_page(
+        self,
+        limit: int = 100,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        *,
+        version: str | None = None,
+    ) -> Page[Generation]:
+        """One page of history, newest first."""
+        return self._run(list_page_flow(self._core, limit, starting_after, ending_before, version))
+
+    def list(
+        self, *, limit: int = 100, starting_after: str | None = None, version: str | None = None
+    ) -> Iterator[Generation]:
+        """Every generation, newest first, fetching pages of ``limit`` rows as it goes."""
+        core = self._core
+        return self._client._iterate(
+            lambda cursor: list_page_flow(
+                core, limit, cursor if cursor is not None else starting_after, None, version
+            )
+        )
+
+    def wait(
+        self,
+        id_or_generation: GenerationRef,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 2.0,
+        cancel_on_timeout: bool = False,
+        version: str | None = None,
+    ) -> Generation:
+        """Poll until terminal and return the row (check ``.status``); raise
+        WaitTimeoutError after ``timeout`` s, cancelling the job first if asked."""
+        return self._run(
+            wait_flow(
+                self._core, id_or_generation, timeout, poll_interval, cancel_on_timeout, version
+            )
+        )
+
+    def download(
+        self, generation: GenerationRef, index: int = 0, *, version: str | None = None
+    ) -> bytes:
+        return self._run(download_bytes_flow(self._core, generation, index, version))
+
+    def download_to(
+        self,
+        generation: GenerationRef,
+        index: int,
+        path: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+    ) -> Path:
+        """Stream an output into ``path`` (temp file + rename: never a partial file there)."""
+        return self._run(download_to_flow(self._core, generation, index, path, version))
+
+
+class AsyncImages(AsyncResource):
+    """``client.images`` on :class:`AsyncClient` (same methods, awaited)."""
+
+    __slots__ = ()
+
+    async def estimate(
+        self, prompt: str, *, version: str | None = None, **params: Unpack[ImageParams]
+    ) -> Estimate:
+        return await self._run(estimate_flow(self._core, prompt, params, version))
+
+    async def create(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[ImageParams],
+    ) -> Generation:
+        return await self._run(create_flow(self._core, prompt, params, idempotency_key, version))
+
+    async def get(self, id: GenerationRef, *, version: str | None = None) -> Generation:
+        return await self._run(get_flow(self._core, id, version))
+
+    async def cancel(self, id: GenerationRef, *, version: str | None = None) -> Generation:
+        return await self._run(cancel_flow(self._core, id, version))
+
+    async def list_page(
+        self,
+        limit: int = 100,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        *,
+        version: str | None = None,
+    ) -> Page[Generation]:
+        return await self._run(
+            list_page_flow(self._core, limit, starting_after, ending_before, version)
+        )
+
+    def list(
+        self, *, limit: int = 100, starting_after: str | None = None, version: str | None = None
+    ) -> AsyncIterator[Generation]:
+        core = self._core
+        return self._client._iterate(
+            lambda cursor: list_page_flow(
+                core, limit, cursor if cursor is not None else starting_after, None, version
+            )
+        )
+
+    async def wait(
+        self,
+        id_or_generation: GenerationRef,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 2.0,
+        cancel_on_timeout: bool = False,
+        version: str | None = None,
+    ) -> Generation:
+        return await self._run(
+            wait_flow(
+                self._core, id_or_generation, timeout, poll_interval, cancel_on_timeout, version
+            )
+        )
+
+    async def download(
+        self, generation: GenerationRef, index: int = 0, *, version: str | None = None
+    ) -> bytes:
+        return await self._run(download_bytes_flow(self._core, generation, index, version))
+
+    async def download_to(
+        self,
+        generation: GenerationRef,
+        index: int,
+        path: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+    ) -> Path:
+        return await self._run(download_to_flow(self._core, generation, index, path, version))

@@ -1,0 +1,120 @@
+"""Video generations: estimate and create (contract §2.11-2.13).
+
+Videos are polled, cancelled and waited for through ``client.images`` (one status surface);
+``download`` here fetches ``output_video_url`` with the same refresh-once flow as images.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from aurous_nb.client._core import Core, Flow
+from aurous_nb.client._params import VideoParams, video_body
+from aurous_nb.client._resource import AsyncResource, SyncResource
+from aurous_nb.client.images import (
+    GenerationRef,
+    download_bytes_flow,
+    download_to_flow,
+    generation,
+    idempotency_key,
+)
+from aurous_nb.client.models import Estimate, Generation
+
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # pragma: no cover
+    from typing_extensions import Unpack
+
+__all__ = ["AsyncVideos", "Videos"]
+
+
+def estimate_flow(
+    core: Core, video_lora_id: str, params: VideoParams, version: str | None
+) -> Flow[Estimate]:
+    body = video_body(video_lora_id, params)
+    req = core.send_json(
+        "POST",
+        "/v1/videos/estimate",
+        body,
+        bucket="estimate_post",
+        idempotent=True,
+        version=version,
+    )
+    return Estimate.from_json((yield from core.call_json(req)))
+
+
+def create_flow(
+    core: Core, video_lora_id: str, params: VideoParams, key: str | None, version: str | None
+) -> Flow[Generation]:
+    body = video_body(video_lora_id, params)
+    req = core.send_json(
+        "POST",
+        "/v1/videos",
+        body,
+        bucket="images_post",
+        idempotency_key=idempotency_key(key),
+        version=version,
+    )
+    return generation((yield from core.call(req)))
+
+
+class Videos(SyncResource):
+    """``client.videos``: create and price videos; poll them with ``client.images.wait``."""
+
+    __slots__ = ()
+
+    def estimate(
+        self, video_lora_id: str, *, version: str | None = None, **params: Unpack[VideoParams]
+    ) -> Estimate:
+        return self._run(estimate_flow(self._core, video_lora_id, params, version))
+
+    def create(
+        self,
+        video_lora_id: str,
+        *,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[VideoParams],
+    ) -> Generation:
+        return self._run(create_flow(self._core, video_lora_id, params, idempotency_key, version))
+
+    def download(self, generation: GenerationRef, *, version: str | None = None) -> bytes:
+        return self._run(download_bytes_flow(self._core, generation, 0, version))
+
+    def download_to(
+        self, generation: GenerationRef, path: str | os.PathLike[str], *, version: str | None = None
+    ) -> Path:
+        return self._run(download_to_flow(self._core, generation, 0, path, version))
+
+
+class AsyncVideos(AsyncResource):
+    """``client.videos`` on :class:`AsyncClient`."""
+
+    __slots__ = ()
+
+    async def estimate(
+        self, video_lora_id: str, *, version: str | None = None, **params: Unpack[VideoParams]
+    ) -> Estimate:
+        return await self._run(estimate_flow(self._core, video_lora_id, params, version))
+
+    async def create(
+        self,
+        video_lora_id: str,
+        *,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[VideoParams],
+    ) -> Generation:
+        return await self._run(
+            create_flow(self._core, video_lora_id, params, idempotency_key, version)
+        )
+
+    async def download(self, generation: GenerationRef, *, version: str | None = None) -> bytes:
+        return await self._run(download_bytes_flow(self._core, generation, 0, version))
+
+    async def download_to(
+        self, generation: GenerationRef, path: str | os.PathLike[str], *, version: str | None = None
+    ) -> Path:
+        return await self._run(download_to_flow(self._core, generation, 0, path, version))

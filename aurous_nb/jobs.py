@@ -1,0 +1,587 @@
+"""Jobs: the write-before-send create path, status tracking, and resume after a restart.
+
+Every create goes through :func:`submit` (or :func:`asubmit`): the ledger row, with a fresh
+idempotency key and the canonical request, is committed *before* the request leaves, and the
+answer is recorded when it comes back. If the kernel dies in between, :func:`resume` finds the row
+and sends the *same* request with the *same* key: the server either replays its answer or, if it
+never saw the first attempt, creates the generation now -- exactly once either way.
+
+Whoever polls (resume here, the batch engine, the magics' ``wait``) hands each fresh generation
+to :func:`observe`, which records the status change and, on success, downloads the outputs into
+the cache (unless auto-download is off).
+
+The module is callable: ``aurous_nb.jobs()`` lists the pending jobs of the ledger, and
+``aurous_nb.jobs.resume(client)`` collects them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aurous_nb.config import env_for
+from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, ledger_or_default
+from aurous_nb.payloads import parse_time
+
+__all__ = [
+    "IDEMPOTENCY_WINDOW_S",
+    "JobList",
+    "JobRecord",
+    "acancel",
+    "aobserve",
+    "aobserve_many",
+    "aresume",
+    "asend",
+    "asubmit",
+    "cancel",
+    "client_env",
+    "observe",
+    "observe_many",
+    "pending",
+    "prepare",
+    "resume",
+    "send",
+    "submit",
+]
+
+log = logging.getLogger("aurous_nb.jobs")
+
+# The server keeps idempotency keys for 24 h; past that a re-send could buy a second generation,
+# so an unanswered row older than this is marked ``lost`` instead of being sent again.
+IDEMPOTENCY_WINDOW_S = 23 * 3600.0
+
+_POLL_START_S = 0.25
+_POLL_MAX_S = 2.0
+_SINGLE_POLL_MAX = 5  # more active jobs than this are polled through list pages
+_LIST_PAGES_MAX = 20
+
+
+def client_env(client: Any) -> str:
+    """The environment label of a client (from its base URL)."""
+    return env_for(str(client.base_url))
+
+
+def _kind(kind: str) -> str:
+    if kind not in ("image", "video"):
+        raise ValueError(f"kind must be 'image' or 'video', not {kind!r}")
+    return kind
+
+
+def _resource(client: Any, kind: str) -> Any:
+    return client.images if kind == "image" else client.videos
+
+
+def _retriable(exc: BaseException) -> bool:
+    """Whether the create may have reached the server or may succeed later with the same key.
+
+    Rate limits, server errors, transport failures and in-flight 409s keep the row
+    ``submitting`` (resume will send it again); any other API error is a final refusal.
+    Exceptions that are not API errors (an interrupt, a bug) leave the row untouched too.
+    """
+    from aurous_nb.client import errors
+
+    if not isinstance(exc, errors.AurousError):
+        return True
+    return isinstance(
+        exc,
+        (
+            errors.RateLimitError,
+            errors.ServerError,
+            errors.APIConnectionError,
+            errors.IdempotencyConflictError,
+        ),
+    )
+
+
+def _on_create_error(ledger: Ledger, record: JobRecord, exc: BaseException) -> None:
+    if record.key is None or _retriable(exc):
+        return
+    ledger.mark(
+        record.key,
+        "rejected",
+        error_code=getattr(exc, "code", None) or type(exc).__name__,
+        error_message=str(getattr(exc, "message", "") or exc),
+    )
+
+
+def prepare(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    estimate: float | None = None,
+) -> JobRecord:
+    """Write the job row (fresh key, canonical request, environment) without sending it."""
+    return ledger_or_default(ledger).prepare(
+        client_env(client),
+        _kind(kind),
+        request,
+        estimate=estimate,
+        notebook=notebook,
+        cell=cell,
+    )
+
+
+# -- sync ------------------------------------------------------------------------------------
+
+
+def submit(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    estimate: float | None = None,
+) -> JobRecord:
+    """Create one generation through the ledger: row first, then the create with its key.
+
+    Returns the record with the server's answer (usually ``pending``). API errors propagate;
+    a final refusal leaves the row ``rejected``, a retriable one leaves it ``submitting`` for
+    :func:`send` or :func:`resume` to finish.
+    """
+    ledger = ledger_or_default(ledger)
+    record = prepare(client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate)
+    return send(client, ledger, record)
+
+
+def send(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
+    """(Re)send the create of a prepared row with its own key and record the answer."""
+    ledger = ledger_or_default(ledger)
+    if record.key is None or record.request is None:
+        raise ValueError("only jobs written by prepare() can be sent")
+    create = _resource(client, record.media_type).create
+    try:
+        answer = create(**record.request, idempotency_key=record.key)
+    except BaseException as exc:
+        _on_create_error(ledger, record, exc)
+        raise
+    return ledger.record_generation(record.env, answer, key=record.key)
+
+
+def observe(
+    client: Any,
+    ledger: Ledger | None,
+    generation: Any,
+    *,
+    download: bool | None = None,
+) -> JobRecord:
+    """Record a freshly fetched generation; on success, cache its outputs (auto-download)."""
+    [record] = observe_many(client, ledger, [generation], download=download)
+    return record
+
+
+def observe_many(
+    client: Any,
+    ledger: Ledger | None,
+    generations: Iterable[Any],
+    *,
+    download: bool | None = None,
+) -> list[JobRecord]:
+    """Record many fresh generations in one transaction (a bulk poll, a list page), then cache
+    the outputs of those that succeeded. A failed download is logged, not raised: the job is
+    done, and :func:`resume` fetches missing outputs later."""
+    from aurous_nb import outputs
+
+    ledger = ledger_or_default(ledger)
+    fresh = list(generations)
+    records = ledger.record_generations(client_env(client), fresh)
+    if outputs.should_download(download):
+        for generation, record in zip(fresh, records, strict=True):
+            if record.status == "succeeded":
+                try:
+                    outputs.download_outputs(client, ledger, generation)
+                except Exception as exc:
+                    log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
+    return records
+
+
+def resume(
+    client: Any,
+    ledger: Ledger | None = None,
+    env: str | None = None,
+    *,
+    wait: bool = True,
+    timeout: float | None = 600.0,
+    download: bool | None = None,
+) -> list[JobRecord]:
+    """Finish every non-terminal job of ``env`` (default: the client's) without buying twice.
+
+    Unanswered rows are re-sent with their original key and request; answered ones are polled
+    (a handful one by one, many through ``GET /v1/images`` pages). With ``wait`` it polls until
+    all are terminal (or ``timeout`` seconds pass); succeeded jobs have their outputs cached, and
+    so do earlier successes whose download never finished. Returns the records it handled, in
+    submission order.
+    """
+    ledger = ledger_or_default(ledger)
+    env = env or client_env(client)
+    handled = {_ident(r): _restart(client, ledger, r) for r in ledger.pending(env)}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    interval = _POLL_START_S
+    while True:
+        active = _active(handled)
+        if active:
+            handled.update(_poll(client, ledger, active, download))
+        if not wait or not _active(handled):
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+        interval = min(_POLL_MAX_S, interval * 1.5)
+    _download_missing(client, ledger, env, download)
+    return list(handled.values())
+
+
+def _active(handled: Mapping[str, JobRecord]) -> dict[str, JobRecord]:
+    return {k: r for k, r in handled.items() if r.generation_id and r.status in ACTIVE}
+
+
+def _poll(
+    client: Any, ledger: Ledger, active: Mapping[str, JobRecord], download: bool | None
+) -> dict[str, JobRecord]:
+    """One poll of every active job: list pages cover many at once, single GETs the rest."""
+    by_id = {r.generation_id: k for k, r in active.items()}
+    updated: dict[str, JobRecord] = {}
+    if len(by_id) > _SINGLE_POLL_MAX:
+        oldest = min((r.created_at or 0.0) for r in active.values())
+        cursor = None
+        for _ in range(_LIST_PAGES_MAX):
+            page = client.images.list_page(limit=100, starting_after=cursor)
+            hits = [g for g in page.data if _gen_id(g) in by_id]
+            for record in observe_many(client, ledger, hits, download=download):
+                updated[by_id.pop(record.generation_id)] = record
+            if not by_id or not page.has_more or _page_older_than(page, oldest):
+                break
+            cursor = page.next_cursor
+    for gen_id, ident in by_id.items():
+        try:
+            fresh = client.images.get(gen_id)
+        except Exception as exc:
+            updated[ident] = _unknown_to_server(ledger, active[ident], exc)
+            continue
+        updated[ident] = observe(client, ledger, fresh, download=download)
+    return updated
+
+
+def _unknown_to_server(ledger: Ledger, record: JobRecord, exc: Exception) -> JobRecord:
+    """A job the server no longer knows (a restarted sandbox on the same port, a purged row)
+    is marked ``lost`` instead of being polled forever; any other error propagates."""
+    from aurous_nb.client import errors
+
+    if not isinstance(exc, errors.NotFoundError):
+        raise exc
+    return ledger.mark(
+        record,
+        "lost",
+        error_code="not_found_on_server",
+        error_message=f"the server no longer knows {record.generation_id}",
+    )
+
+
+def _gen_id(generation: Any) -> str | None:
+    raw = getattr(generation, "raw", generation)
+    return str(raw.get("id")) if isinstance(raw, Mapping) else None
+
+
+def _page_older_than(page: Any, moment: float) -> bool:
+    """Whether a newest-first page already reaches before ``moment`` (nothing older to find)."""
+    rows = list(page.data)
+    if not rows:
+        return True
+    raw = getattr(rows[-1], "raw", rows[-1])
+    created = parse_time(raw.get("created_at")) if isinstance(raw, Mapping) else None
+    return created is not None and created < moment - 1.0
+
+
+def cancel(
+    client: Any, ledger: Ledger | None, record: JobRecord, *, sent: bool = True
+) -> JobRecord:
+    """Cancel a job and release its hold, wherever it is in its life.
+
+    Answered and active: ``POST .../cancel``. Never answered: if the create may have left
+    (``sent``, the default), it is re-sent with its key first (the server replays it, or creates
+    it so it can be cancelled: a hold released at once costs nothing), so no generation is left
+    running unseen; if it was certainly never sent (``sent=False``, e.g. a batch cancelled before
+    reaching it), the row is just marked ``cancelled``. Terminal jobs are returned unchanged.
+    """
+    ledger = ledger_or_default(ledger)
+    if record.key is not None and not record.answered and record.status in ACTIVE:
+        if not sent:
+            return ledger.mark(record.key, "cancelled", error_code="cancelled_before_sending")
+        record = send(client, ledger, record)
+    if record.generation_id is None or record.status not in ACTIVE:
+        return record
+    from aurous_nb.client import errors
+
+    try:
+        answer = client.images.cancel(record.generation_id)
+    except errors.InvalidRequestError as exc:  # it finished first: record how it ended
+        if exc.code != "generation_not_cancellable":
+            raise
+        answer = client.images.get(record.generation_id)
+    return observe(client, ledger, answer)
+
+
+def _expire_if_stale(ledger: Ledger, key: str, record: JobRecord) -> JobRecord | None:
+    """Mark an unanswered row ``lost`` once its key may have left the server's window."""
+    if record.submitted_at and time.time() - record.submitted_at > IDEMPOTENCY_WINDOW_S:
+        return ledger.mark(
+            key,
+            "lost",
+            error_code="idempotency_window_passed",
+            error_message="never answered, and too old to re-send without risking a second buy",
+        )
+    return None
+
+
+def _restart(client: Any, ledger: Ledger, record: JobRecord) -> JobRecord:
+    key = record.key
+    if record.answered or key is None:
+        return record
+    stale = _expire_if_stale(ledger, key, record)
+    if stale is not None:
+        return stale
+    try:
+        return send(client, ledger, record)
+    except Exception as exc:
+        log.warning("could not re-send job %s: %s", key, exc)
+        return ledger.job(key) or record
+
+
+async def _arestart(client: Any, ledger: Ledger, record: JobRecord) -> JobRecord:
+    key = record.key
+    if record.answered or key is None:
+        return record
+    stale = _expire_if_stale(ledger, key, record)
+    if stale is not None:
+        return stale
+    try:
+        return await asend(client, ledger, record)
+    except Exception as exc:
+        log.warning("could not re-send job %s: %s", key, exc)
+        return ledger.job(key) or record
+
+
+def _download_missing(client: Any, ledger: Ledger, env: str, download: bool | None) -> None:
+    from aurous_nb import outputs
+
+    if not outputs.should_download(download):
+        return
+    for record in outputs.missing_outputs(ledger, env):
+        try:
+            outputs.download_outputs(client, ledger, record)
+        except Exception as exc:
+            log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
+
+
+# -- async -----------------------------------------------------------------------------------
+
+
+async def asubmit(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    estimate: float | None = None,
+) -> JobRecord:
+    """:func:`submit` for an ``AsyncClient``."""
+    ledger = ledger_or_default(ledger)
+    record = prepare(client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate)
+    return await asend(client, ledger, record)
+
+
+async def asend(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
+    """:func:`send` for an ``AsyncClient``."""
+    ledger = ledger_or_default(ledger)
+    if record.key is None or record.request is None:
+        raise ValueError("only jobs written by prepare() can be sent")
+    create = _resource(client, record.media_type).create
+    try:
+        answer = await create(**record.request, idempotency_key=record.key)
+    except BaseException as exc:
+        _on_create_error(ledger, record, exc)
+        raise
+    return ledger.record_generation(record.env, answer, key=record.key)
+
+
+async def aobserve(
+    client: Any, ledger: Ledger | None, generation: Any, *, download: bool | None = None
+) -> JobRecord:
+    """:func:`observe` for an ``AsyncClient``."""
+    [record] = await aobserve_many(client, ledger, [generation], download=download)
+    return record
+
+
+async def aobserve_many(
+    client: Any,
+    ledger: Ledger | None,
+    generations: Iterable[Any],
+    *,
+    download: bool | None = None,
+) -> list[JobRecord]:
+    """:func:`observe_many` for an ``AsyncClient``."""
+    from aurous_nb import outputs
+
+    ledger = ledger_or_default(ledger)
+    fresh = list(generations)
+    records = ledger.record_generations(client_env(client), fresh)
+    if outputs.should_download(download):
+        for generation, record in zip(fresh, records, strict=True):
+            if record.status == "succeeded":
+                try:
+                    await outputs.adownload_outputs(client, ledger, generation)
+                except Exception as exc:
+                    log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
+    return records
+
+
+async def aresume(
+    client: Any,
+    ledger: Ledger | None = None,
+    env: str | None = None,
+    *,
+    wait: bool = True,
+    timeout: float | None = 600.0,
+    download: bool | None = None,
+) -> list[JobRecord]:
+    """:func:`resume` for an ``AsyncClient``."""
+    from aurous_nb import outputs
+
+    ledger = ledger_or_default(ledger)
+    env = env or client_env(client)
+    handled = {_ident(r): await _arestart(client, ledger, r) for r in ledger.pending(env)}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    interval = _POLL_START_S
+    while True:
+        active = _active(handled)
+        if active:
+            handled.update(await _apoll(client, ledger, active, download))
+        if not wait or not _active(handled):
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(interval)
+        interval = min(_POLL_MAX_S, interval * 1.5)
+    if outputs.should_download(download):
+        for record in outputs.missing_outputs(ledger, env):
+            try:
+                await outputs.adownload_outputs(client, ledger, record)
+            except Exception as exc:
+                log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
+    return list(handled.values())
+
+
+async def _apoll(
+    client: Any, ledger: Ledger, active: Mapping[str, JobRecord], download: bool | None
+) -> dict[str, JobRecord]:
+    """:func:`_poll` for an ``AsyncClient``."""
+    by_id = {r.generation_id: k for k, r in active.items()}
+    updated: dict[str, JobRecord] = {}
+    if len(by_id) > _SINGLE_POLL_MAX:
+        oldest = min((r.created_at or 0.0) for r in active.values())
+        cursor = None
+        for _ in range(_LIST_PAGES_MAX):
+            page = await client.images.list_page(limit=100, starting_after=cursor)
+            hits = [g for g in page.data if _gen_id(g) in by_id]
+            for record in await aobserve_many(client, ledger, hits, download=download):
+                updated[by_id.pop(record.generation_id)] = record
+            if not by_id or not page.has_more or _page_older_than(page, oldest):
+                break
+            cursor = page.next_cursor
+    for gen_id, ident in by_id.items():
+        try:
+            fresh = await client.images.get(gen_id)
+        except Exception as exc:
+            updated[ident] = _unknown_to_server(ledger, active[ident], exc)
+            continue
+        updated[ident] = await aobserve(client, ledger, fresh, download=download)
+    return updated
+
+
+async def acancel(
+    client: Any, ledger: Ledger | None, record: JobRecord, *, sent: bool = True
+) -> JobRecord:
+    """:func:`cancel` for an ``AsyncClient``."""
+    ledger = ledger_or_default(ledger)
+    if record.key is not None and not record.answered and record.status in ACTIVE:
+        if not sent:
+            return ledger.mark(record.key, "cancelled", error_code="cancelled_before_sending")
+        record = await asend(client, ledger, record)
+    if record.generation_id is None or record.status not in ACTIVE:
+        return record
+    from aurous_nb.client import errors
+
+    try:
+        answer = await client.images.cancel(record.generation_id)
+    except errors.InvalidRequestError as exc:
+        if exc.code != "generation_not_cancellable":
+            raise
+        answer = await client.images.get(record.generation_id)
+    return await aobserve(client, ledger, answer)
+
+
+# -- listing ---------------------------------------------------------------------------------
+
+
+class JobList(list[JobRecord]):
+    """A list of jobs that shows as a small table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        if not self:
+            return "<i>no pending jobs</i>"
+        head = "".join(
+            f"<th style='text-align:left'>{h}</th>"
+            for h in ("kind", "status", "generation", "prompt", "cost", "env", "idempotency key")
+        )
+        rows = []
+        for r in self:
+            cost = "" if r.cost is None else f"{r.cost:g}"
+            cells = (r.media_type, r.status, r.generation_id or "(not answered)",
+                     (r.prompt or "")[:60], cost, r.env, r.key or "")  # fmt: skip
+            rows.append(
+                "<tr>"
+                + "".join(f"<td style='text-align:left'>{escape(str(c))}</td>" for c in cells)
+                + "</tr>"
+            )
+        note = (
+            f"<p>{len(self)} pending; <code>aurous_nb.jobs.resume(client)</code> collects them</p>"
+        )
+        return f"{note}<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def pending(env: str | None = None, *, client: Any = None, ledger: Ledger | None = None) -> JobList:
+    """Jobs that are not terminal yet (``env`` defaults to the client's, else every env)."""
+    if env is None and client is not None:
+        env = client_env(client)
+    return JobList(ledger_or_default(ledger).pending(env))
+
+
+def _ident(record: JobRecord) -> str:
+    return record.key or f"{record.env}/{record.generation_id}"
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``aurous_nb.jobs()`` list pending jobs while ``aurous_nb.jobs.submit`` stays a module
+    attribute (a module and a function cannot share the name otherwise)."""
+
+    def __call__(
+        self, env: str | None = None, *, client: Any = None, ledger: Ledger | None = None
+    ) -> JobList:
+        return pending(env, client=client, ledger=ledger)
+
+
+sys.modules[__name__].__class__ = _CallableModule

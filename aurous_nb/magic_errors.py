@@ -1,0 +1,110 @@
+"""Errors in a notebook: a short block that says what went wrong and what to do next.
+
+API errors keep their type (so ``except InsufficientBalanceError`` still works around a magic);
+:func:`with_advice` gives the instance a ``_render_traceback_`` that IPython shows instead of a
+traceback: the error, its code and request id, and one line of advice for its family.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["GenerationFailed", "advice", "render", "with_advice"]
+
+
+class GenerationFailed(RuntimeError):
+    """A job ended without output (failed, moderation_rejected, cancelled, expired)."""
+
+    def __init__(self, generation: Any, charged: float | None) -> None:
+        self.generation = generation
+        self.charged = charged
+        reason = getattr(generation, "error_message", None) or "no reason given"
+        super().__init__(f"{generation.id} ended {generation.status}: {reason}")
+
+
+def advice(exc: BaseException) -> str | None:
+    """What a person can do about ``exc`` (None when there is nothing useful to add)."""
+    from aurous_nb.client import errors as e
+
+    if isinstance(exc, GenerationFailed):
+        status = exc.generation.status
+        if status == "moderation_rejected":
+            return "Rephrase the prompt; moderation rejected it. Holds are released."
+        if status == "failed":
+            return "Run the cell again with --fresh to retry."
+        return "Run the cell again with --fresh to start a new job."
+    if isinstance(exc, e.ValidationError):
+        if exc.param == "size":
+            from aurous_nb.client._params import IMAGE_SIZES
+
+            return f"Nothing was sent. Sizes: {', '.join(sorted(IMAGE_SIZES))}."
+        return "Nothing was sent. Fix that option (see %aurous <command> --help)."
+    if isinstance(exc, e.InsufficientBalanceError):
+        return "Top up, or ask for less (--count, --size). %aurous balance shows what is available."
+    if isinstance(exc, e.IdempotencyConflictError):
+        return "The same job is still being created; run %aurous jobs --resume in a moment."
+    if isinstance(exc, e.InvalidRequestError):
+        return "Check the options (%aurous <command> --help); nothing was charged."
+    if isinstance(exc, e.AuthenticationError):
+        return (
+            "Check AUROUS_API_KEY (a rotated key stops working 24 h after rotation), then "
+            "%aurous connect again."
+        )
+    if isinstance(exc, e.PermissionDeniedError):
+        return "This key lacks the scope for that call; use a key with generation scope."
+    if isinstance(exc, e.OutputExpiredError):
+        return "The API keeps outputs about 24 h; the local cache keeps what was downloaded."
+    if isinstance(exc, e.NotFoundError):
+        return "Check the id; %aurous history lists your generations."
+    if isinstance(exc, e.RateLimitError):
+        wait = exc.retry_after
+        when = f"in {wait:g} s" if wait else "in a moment"
+        return f"Rate limited: run the cell again {when} (%aurous grid paces big batches)."
+    if isinstance(exc, e.WaitTimeoutError):
+        return "The job keeps running: %aurous wait ID collects it (nothing is bought twice)."
+    if isinstance(exc, e.ServerError):
+        return (
+            "A server-side failure; run the cell again: a create reuses its idempotency key, "
+            "so nothing is bought twice."
+        )
+    if isinstance(exc, e.APIConnectionError):
+        return (
+            "No answer from the API (check the network or --base-url). If a job was being "
+            "created, %aurous jobs --resume finishes it without buying twice."
+        )
+    return None
+
+
+def render(exc: BaseException) -> list[str]:
+    """The lines IPython shows for ``exc`` (red name, message, code / request id, advice)."""
+    from aurous_nb.client.errors import AurousError
+
+    lines = [f"\x1b[31m{type(exc).__name__}\x1b[0m: {getattr(exc, 'message', None) or exc}"]
+    if isinstance(exc, AurousError):
+        facts = [
+            f"{label} {value}"
+            for label, value in (
+                ("status", exc.status),
+                ("code", exc.code),
+                ("param", exc.param),
+                ("request id", exc.request_id),
+            )
+            if value
+        ]
+        if facts:
+            lines.append("  " + " · ".join(facts))
+        if exc.doc_url:
+            lines.append(f"  docs: {exc.doc_url}")
+    tip = advice(exc)
+    if tip:
+        lines.append(f"  → {tip}")
+    return lines
+
+
+def with_advice(exc: BaseException) -> BaseException:
+    """``exc``, rendering as a short block in IPython when it is one of ours."""
+    from aurous_nb.client.errors import AurousError
+
+    if isinstance(exc, (AurousError, GenerationFailed)):
+        setattr(exc, "_render_traceback_", lambda: render(exc))  # noqa: B010
+    return exc

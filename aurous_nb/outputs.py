@@ -1,0 +1,246 @@
+"""The durable outputs cache: every successful output, fetched while its signed URL still works.
+
+Files live at ``<home>/outputs/<env>/<generation_id>/<index>.<ext>``. Each is streamed by the
+client into a hidden part-file (the client itself writes a temp file and renames it), its type
+sniffed from the bytes, hashed, renamed into place, and only then recorded in the ledger with its
+size and sha256, so a crash mid-download never leaves a file the ledger counts as done. Transient
+failures are retried; an expired output is not (nothing can bring it back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from aurous_nb.config import auto_download, env_for
+from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
+
+__all__ = [
+    "adownload_outputs",
+    "cached_outputs",
+    "download_outputs",
+    "missing_outputs",
+    "output_dir",
+    "should_download",
+    "sniff",
+]
+
+RETRIES = 3
+_BACKOFF_S = 0.5
+_ORPHAN_AGE_S = 3600.0  # a part-file this old belongs to no running download
+
+# (magic test, extension, content type), checked in order.
+_SIGNATURES: tuple[tuple[Callable[[bytes], bool], str, str], ...] = (
+    (lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"), "png", "image/png"),
+    (lambda b: b.startswith(b"\xff\xd8\xff"), "jpg", "image/jpeg"),
+    (lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP", "webp", "image/webp"),
+    (lambda b: b.startswith((b"GIF87a", b"GIF89a")), "gif", "image/gif"),
+    (lambda b: b[4:8] == b"ftyp", "mp4", "video/mp4"),
+    (lambda b: b.startswith(b"\x1a\x45\xdf\xa3"), "webm", "video/webm"),
+)
+
+
+def should_download(download: bool | None) -> bool:
+    """An explicit ``download=`` wins; otherwise the auto-download setting decides."""
+    return auto_download() if download is None else bool(download)
+
+
+def sniff(head: bytes) -> tuple[str, str]:
+    """``(extension, content type)`` of a file from its first bytes."""
+    for test, ext, content_type in _SIGNATURES:
+        if test(head):
+            return ext, content_type
+    return "bin", "application/octet-stream"
+
+
+def output_dir(ledger: Ledger, env: str, generation_id: str) -> Path:
+    return ledger.outputs_root / env / generation_id
+
+
+def cached_outputs(
+    ledger: Ledger | None, generation_id: str, env: str | None = None
+) -> list[OutputFile]:
+    """The outputs of a generation that are in the cache and intact (by recorded size)."""
+    return [f for f in ledger_or_default(ledger).outputs(generation_id, env) if f.is_intact()]
+
+
+def missing_outputs(ledger: Ledger | None, env: str) -> list[JobRecord]:
+    """Succeeded generations of ``env`` whose outputs are not all cached."""
+    ledger = ledger_or_default(ledger)
+    _, rows = ledger.query(
+        "SELECT g.generation_id FROM generations g "
+        "LEFT JOIN (SELECT env, generation_id, count(*) AS n FROM outputs "
+        "           GROUP BY env, generation_id) o "
+        "ON o.env = g.env AND o.generation_id = g.generation_id "
+        "WHERE g.env = ? AND g.status = 'succeeded' "
+        "AND COALESCE(o.n, 0) < (CASE WHEN g.media_type = 'video' THEN 1 "
+        "                        ELSE COALESCE(g.image_count, 1) END)",
+        (env,),
+    )
+    found = (ledger.find(row[0], env) for row in rows)
+    return [r for r in found if r is not None]
+
+
+def _target(generation: Any) -> tuple[Any, str, int]:
+    """What to hand the client (a Generation model, else the id), the id, and the file count."""
+    if isinstance(generation, JobRecord):
+        if generation.generation_id is None:
+            raise ValueError("this job has no generation id yet")
+        return generation.generation_id, generation.generation_id, generation.output_count
+    raw = getattr(generation, "raw", None)
+    payload = raw if isinstance(raw, dict) else generation
+    if isinstance(payload, str):
+        return payload, payload, -1
+    gen_id = str(payload["id"])
+    if payload.get("status") != "succeeded":
+        count = 0
+    elif payload.get("media_type") == "video" or gen_id.startswith("vid_"):
+        count = 1
+    else:
+        count = int(payload.get("image_count") or len(payload.get("output_urls") or ()) or 1)
+    ref = generation if raw is not None else gen_id  # a plain dict: let the client fetch URLs
+    return ref, gen_id, count
+
+
+def _is_final(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: the output is gone, never existed, or the call is invalid."""
+    from aurous_nb.client import errors
+
+    return isinstance(
+        exc,
+        (
+            errors.OutputExpiredError,
+            errors.OutputNotAvailableError,
+            errors.NotFoundError,
+            errors.ValidationError,
+            errors.AuthenticationError,
+            errors.PermissionDeniedError,
+        ),
+    )
+
+
+def _plan(
+    ledger: Ledger, env: str, gen_id: str, count: int, force: bool
+) -> tuple[list[OutputFile], list[int]]:
+    have = {f.index: f for f in ledger.outputs(gen_id, env)}
+    kept: list[OutputFile] = []
+    todo: list[int] = []
+    for index in range(count):
+        existing = have.get(index)
+        if existing is not None and existing.is_intact() and not force:
+            kept.append(existing)
+        else:
+            todo.append(index)
+    return kept, todo
+
+
+def _part_path(directory: Path, index: int) -> Path:
+    """A fresh hidden part-file name; part-files a crash left behind over an hour ago go."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - _ORPHAN_AGE_S
+    for orphan in directory.glob(f".{index}.*.part"):
+        with suppress(OSError):
+            if orphan.stat().st_mtime < cutoff:
+                orphan.unlink()
+    return directory / f".{index}.{uuid.uuid4().hex[:8]}.part"
+
+
+def _finish(ledger: Ledger, env: str, gen_id: str, index: int, part: Path) -> OutputFile:
+    """Hash the complete part-file, rename it into place, then (only then) record it."""
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    with part.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            if not head:
+                head = chunk[:16]
+            digest.update(chunk)
+            size += len(chunk)
+    if size == 0:
+        part.unlink(missing_ok=True)
+        raise OSError(f"output {index} of {gen_id} came back empty")
+    ext, content_type = sniff(head)
+    final = part.with_name(f"{index}.{ext}")
+    for stale in part.parent.glob(f"{index}.*"):
+        if stale != final:
+            stale.unlink(missing_ok=True)
+    os.replace(part, final)
+    return ledger.record_output(
+        env, gen_id, index, final, size=size, sha256=digest.hexdigest(), content_type=content_type
+    )
+
+
+def download_outputs(
+    client: Any,
+    ledger: Ledger | None,
+    generation: Any,
+    *,
+    force: bool = False,
+    retries: int = RETRIES,
+) -> list[OutputFile]:
+    """Make sure every output of a succeeded generation is in the cache; returns them by index.
+
+    ``generation`` is a client ``Generation`` (its fresh signed URLs are used), a JSON dict, a
+    :class:`JobRecord` or an id (the client fetches fresh URLs). Already-cached intact files are
+    not fetched again unless ``force``.
+    """
+    ledger = ledger_or_default(ledger)
+    env = env_for(str(client.base_url))
+    ref, gen_id, count = _target(generation)
+    if count < 0:
+        ref = client.images.get(gen_id)
+        _, gen_id, count = _target(ref)
+    kept, todo = _plan(ledger, env, gen_id, count, force)
+    directory = output_dir(ledger, env, gen_id)
+    for index in todo:
+        for attempt in range(retries + 1):
+            part = _part_path(directory, index)
+            try:
+                client.images.download_to(ref, index, part)
+                kept.append(_finish(ledger, env, gen_id, index, part))
+                break
+            except Exception as exc:
+                part.unlink(missing_ok=True)
+                if _is_final(exc) or attempt == retries:
+                    raise
+                time.sleep(_BACKOFF_S * 2**attempt)
+    return sorted(kept, key=lambda f: f.index)
+
+
+async def adownload_outputs(
+    client: Any,
+    ledger: Ledger | None,
+    generation: Any,
+    *,
+    force: bool = False,
+    retries: int = RETRIES,
+) -> list[OutputFile]:
+    """:func:`download_outputs` for an ``AsyncClient``."""
+    ledger = ledger_or_default(ledger)
+    env = env_for(str(client.base_url))
+    ref, gen_id, count = _target(generation)
+    if count < 0:
+        ref = await client.images.get(gen_id)
+        _, gen_id, count = _target(ref)
+    kept, todo = _plan(ledger, env, gen_id, count, force)
+    directory = output_dir(ledger, env, gen_id)
+    for index in todo:
+        for attempt in range(retries + 1):
+            part = _part_path(directory, index)
+            try:
+                await client.images.download_to(ref, index, part)
+                kept.append(_finish(ledger, env, gen_id, index, part))
+                break
+            except Exception as exc:
+                part.unlink(missing_ok=True)
+                if _is_final(exc) or attempt == retries:
+                    raise
+                await asyncio.sleep(_BACKOFF_S * 2**attempt)
+    return sorted(kept, key=lambda f: f.index)

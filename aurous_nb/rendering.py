@@ -1,0 +1,43 @@
+"""How a ``Generation`` returned by a magic shows in the notebook.
+
+The magics return the client's ``Generation`` (ids, status, outputs: the data), and this module
+makes the shell render it with :mod:`aurous_nb.display` (previews from the outputs cache,
+embedded as bytes, with the facts beside them) by registering an IPython ``text/html``
+formatter for the type, bound to the current session's ledger and environment.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aurous_nb.session import Session
+
+__all__ = ["generation_html", "register"]
+
+
+def register(session: Session) -> None:
+    """Install the ``text/html`` formatter for ``Generation`` in the running shell."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    from aurous_nb.client.models import Generation
+
+    formatter = shell.display_formatter.formatters["text/html"]
+    formatter.for_type(Generation, lambda gen: generation_html(gen, session))
+
+
+def generation_html(gen: Any, session: Session) -> str:
+    """The display module's card for ``gen``; a one-line fallback if it cannot render."""
+    try:
+        from aurous_nb import display
+
+        return str(display.view(gen, session.ledger, env=session.env)._repr_html_())
+    except Exception as exc:  # never let a rendering problem hide the result
+        return (
+            f"<code>{html.escape(repr(gen))}</code> "
+            f"<span style='color:#888'>(preview unavailable: {html.escape(str(exc))})</span>"
+        )

@@ -1,0 +1,86 @@
+"""The LoRA catalogue and its preview thumbnails, fetched once and cached.
+
+Previews are fetched as bytes (memory, plus a disk cache under ``$AUROUS_NB_HOME/previews``) so
+widgets embed them instead of linking a URL: the picture survives the kernel and the CDN. Preview
+URLs are public; the API key is never sent with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aurous_nb.config import aurous_home
+from aurous_nb.widgets._static import thumbnail
+
+__all__ = ["loras", "preview", "previews"]
+
+log = logging.getLogger("aurous_nb.widgets")
+
+PREVIEW_SIDE = 160
+_LORAS: dict[str, list[Any]] = {}
+_PREVIEWS: dict[str, bytes | None] = {}
+
+
+async def loras(session: Any, *, refresh: bool = False) -> list[Any]:
+    """Image LoRA styles of the session's environment (one ``GET /v1/loras`` per env)."""
+    env = str(session.env)
+    if refresh or env not in _LORAS:
+        _LORAS[env] = list(await session.aclient.loras.list())
+    return _LORAS[env]
+
+
+def _cache_key(url: str) -> str:
+    parts = urlsplit(url)  # drop any query string: a token must not become part of a file name
+    return hashlib.sha256(f"{parts.netloc}{parts.path}".encode()).hexdigest()[:32]
+
+
+async def preview(url: str | None, http: Any = None) -> bytes | None:
+    """A small PNG/JPEG of a preview URL, or ``None`` when it cannot be fetched."""
+    if not url:
+        return None
+    key = _cache_key(url)
+    if key in _PREVIEWS:
+        return _PREVIEWS[key]
+    path = aurous_home() / "previews" / f"{key}.img"
+    data: bytes | None = None
+    if path.is_file():
+        data = path.read_bytes()
+    else:
+        data = await _download(url, http)
+        if data is not None:
+            data = thumbnail(data, PREVIEW_SIDE)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+    _PREVIEWS[key] = data
+    return data
+
+
+async def _download(url: str, http: Any) -> bytes | None:
+    import httpx
+
+    owned = http is None
+    client = http or httpx.AsyncClient(timeout=10.0, follow_redirects=True)
+    try:
+        response = await client.get(url)
+        response.raise_for_status()
+        return bytes(response.content)
+    except Exception as exc:
+        log.info("could not fetch a LoRA preview: %s", type(exc).__name__)
+        return None
+    finally:
+        if owned:
+            await client.aclose()
+
+
+async def previews(urls: list[str | None]) -> list[bytes | None]:
+    """Many previews at once, over one connection pool."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=10.0, follow_redirects=True) as http:
+        return list(await asyncio.gather(*(preview(u, http) for u in urls)))

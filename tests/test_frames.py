@@ -1,0 +1,195 @@
+"""history / pricing_history / usage / spend against the sandbox: typed, merged, one env each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from aurous_nb import frames, jobs, snapshots
+from aurous_nb.client import Client
+from aurous_nb.ledger import Ledger
+from aurous_nb.sandbox import Sandbox
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(latency=0.1, credits=1000, time_factor=20) as sb:
+        yield sb
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[Client]:
+    with Client(api_key=sandbox.api_key, base_url=sandbox.base_url) as c:
+        yield c
+
+
+def sandbox_totals(sb: Sandbox) -> dict[str, Any]:
+    return httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["totals"]  # type: ignore[no-any-return]
+
+
+def run_mix(client: Client, ledger: Ledger) -> None:
+    """Images, a video, an enhanced prompt, a moderation rejection, a cancel, one made elsewhere."""
+    for request in (
+        {"prompt": "a red fox", "lora_id": "watercolor", "size": "2k_1_1", "count": 2},
+        {"prompt": "a blue fox", "lora_id": "watercolor", "size": "2k_16_9"},
+        {"prompt": "a green fox", "size": "2k_16_9", "enhance_prompt": True},
+        {"prompt": "a forbidden fox", "size": "2k_1_1"},
+    ):
+        jobs.submit(client, ledger, "image", request, notebook="demo.ipynb")
+    jobs.submit(client, ledger, "video", {"video_lora_id": "seedance-1-lite", "duration": 2})
+    doomed = jobs.submit(client, ledger, "image", {"prompt": "cancel me", "count": 3})
+    client.images.cancel(doomed.generation_id or "")
+    outside = client.images.create("made outside the ledger")  # only the server's list knows it
+    client.images.wait(outside, poll_interval=0.05)
+    jobs.resume(client, ledger, download=False)
+
+
+def test_history_costs_equal_the_sandbox_charges(
+    home: Path, sandbox: Sandbox, client: Client
+) -> None:
+    ledger = Ledger()
+    run_mix(client, ledger)
+    frame = frames.history(client, ledger)
+    assert len(frame) == 7
+    totals = sandbox_totals(sandbox)
+    assert frame["cost"].sum() == pytest.approx(totals["credits_charged"])
+    balance = snapshots.balance(client, ledger)
+    assert frame["cost"].sum() == pytest.approx(totals["starting_credits"] - balance.credits)
+    assert set(frame["status"].astype(str)) == {"succeeded", "moderation_rejected", "cancelled"}
+    outside = frame[frame["origin"] == "server"]
+    assert list(outside["prompt"]) == ["made outside the ledger"]
+    local = frame[frame["origin"] == "local"]
+    assert local["idempotency_key"].notna().all()
+    assert (frame.loc[frame["status"] != "succeeded", "cost"] == 0).all()
+
+
+def test_history_columns_are_typed(home: Path, client: Client) -> None:
+    ledger = Ledger()
+    run_mix(client, ledger)
+    jobs.resume(client, ledger)  # caches outputs this time
+    frame = frames.history(client, ledger)
+    assert list(frame.columns) == list(frames.HISTORY_COLUMNS)
+    for name in ("created_at", "completed_at", "submitted_at"):
+        assert str(frame[name].dtype) == "datetime64[ns, UTC]" or str(frame[name].dtype).endswith(
+            ", UTC]"
+        )
+    for name in ("status", "media_type", "lora", "size", "origin"):
+        assert isinstance(frame[name].dtype, pd.CategoricalDtype), name
+    for name in ("cost", "estimate", "held", "duration_s"):
+        assert frame[name].dtype == "float64", name
+    assert str(frame["seed"].dtype) == "Int64"
+    fox = frame[frame["prompt"] == "a red fox"].iloc[0]
+    assert fox["lora"] == "Watercolor" and fox["size"] == "2k_1_1" and fox["cached"] == 2
+    assert fox["notebook"] == "demo.ipynb" and Path(fox["cache_dir"]).is_dir()
+    video = frame[frame["media_type"] == "video"].iloc[0]
+    assert video["size"] and video["cost"] == 1.5 and video["cached"] == 1
+    assert frame.attrs["env"] == f"sandbox-{client.base_url.rsplit(':', 1)[1]}"
+
+
+def test_history_filters_and_env_isolation(home: Path, client: Client) -> None:
+    ledger = Ledger()
+    run_mix(client, ledger)
+    assert len(frames.history(client, ledger, status="succeeded")) == 5
+    assert len(frames.history(client, ledger, status=["cancelled", "moderation_rejected"])) == 2
+    assert len(frames.history(client, ledger, lora="Watercolor")) == 2
+    assert len(frames.history(client, ledger, media_type="video")) == 1
+    assert len(frames.history(client, ledger, since="1h")) == 7
+    assert len(frames.history(client, ledger, until="2020-01-01")) == 0
+    with (
+        Sandbox(latency=0.05, credits=50) as other,
+        Client(api_key=other.api_key, base_url=other.base_url) as second,
+    ):
+        jobs.submit(second, ledger, "image", {"prompt": "elsewhere"})
+        assert list(frames.history(second, ledger)["prompt"]) == ["elsewhere"]
+    # Offline, the default env is the one used last; each frame stays inside one env.
+    assert list(frames.history(ledger=ledger)["prompt"]) == ["elsewhere"]
+    assert len(frames.history(ledger=ledger, env=frames.current_env(client))) == 7
+
+
+def test_pricing_history_shows_versions_and_changes(home: Path, client: Client) -> None:
+    ledger = Ledger()
+    frame = frames.pricing_history(client, ledger, versions=["2026-01-15", "2026-09-01"])
+    assert list(frame["version"].cat.categories) == ["2026-01-15", "2026-05-15", "2026-09-01"]
+    base = frame[frame["item"] == "image.base"].set_index("version")["value"]
+    assert base.to_dict() == {"2026-01-15": 1.5, "2026-05-15": 1.0, "2026-09-01": 0.8}
+    changed = frame[frame["changed"]]
+    assert ("2026-05-15", "image.base") in set(
+        zip(changed["version"], changed["item"], strict=True)
+    )
+    assert str(frame["first_seen"].dtype).endswith("UTC]")
+    # Reading the same card again adds no row, it only moves last_seen.
+    again = frames.pricing_history(client, ledger)
+    assert len(again) == len(frame)
+
+
+def test_spend_groups_with_estimate_versus_charge(home: Path, client: Client) -> None:
+    ledger = Ledger()
+    run_mix(client, ledger)
+    by_status = frames.spend("status", client, ledger).set_index("status")
+    assert by_status.loc["cancelled", "cost"] == 0
+    assert (
+        by_status.loc["cancelled", "estimate"] == 3
+        and by_status.loc["cancelled", "difference"] == -3
+    )
+    by_day = frames.spend("day", client, ledger)
+    assert len(by_day) == 1 and by_day["jobs"].sum() == 7
+    assert by_day["cost"].sum() == pytest.approx(frames.history(client, ledger)["cost"].sum())
+    two = frames.spend(["lora", "size"], frame=frames.history(client, ledger))
+    assert {"lora", "size", "jobs", "cost", "estimate", "difference", "share"} <= set(two.columns)
+    assert two["share"].sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="cannot group"):
+        frames.spend("colour", client, ledger)
+
+
+def test_usage_is_a_tidy_frame(home: Path, client: Client) -> None:
+    ledger = Ledger()
+    run_mix(client, ledger)
+    frame = frames.usage(client, since="2d", bucket_width="1h", group_by="status")
+    assert {"bucket_start", "bucket_end", "status", "request_count", "credits_used"} <= set(
+        frame.columns
+    )
+    assert frame["credits_used"].sum() == pytest.approx(sandbox_totals_from(client))
+    assert str(frame["bucket_start"].dtype).endswith("UTC]")
+
+
+def sandbox_totals_from(client: Client) -> float:
+    return float(
+        httpx.get(f"{client.base_url}/_sandbox/ledger").json()["totals"]["credits_charged"]
+    )
+
+
+def test_history_sync_is_incremental(home: Path, sandbox: Sandbox) -> None:
+    calls: list[str] = []
+    http = httpx.Client(
+        event_hooks={"request": [lambda r: calls.append(f"{r.method} {r.url.path}")]}
+    )
+    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url, http_client=http)
+    ledger = Ledger()
+
+    def make(n: int) -> None:
+        made = [client.images.create(f"row {i}") for i in range(n)]
+        for gen in made:
+            client.images.wait(gen, poll_interval=0.05)
+
+    make(12)
+    calls.clear()
+    assert frames.sync_history(client, ledger, page_size=5) == 12
+    assert calls.count("GET /v1/images") == 3
+    make(2)
+    calls.clear()
+    # Page 1 has the two new rows; page 2 is all known and terminal below the mark: stop there.
+    assert frames.sync_history(client, ledger, page_size=5) == 10
+    assert calls == ["GET /v1/images"] * 2
+    assert len(frames.history(ledger=ledger)) == 14
+    http.close()

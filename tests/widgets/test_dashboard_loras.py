@@ -1,0 +1,47 @@
+"""CostDashboard reads balance, spend and prices; LoraBrowser searches, previews and picks."""
+
+from __future__ import annotations
+
+from aurous_nb import jobs
+from aurous_nb.session import Session
+from aurous_nb.widgets import CostDashboard, GenerationPanel, LoraBrowser
+
+
+async def test_dashboard_shows_balance_spend_and_prices(session: Session) -> None:
+    for prompt in ("a fox", "a crow"):
+        jobs.submit(
+            session.client,
+            session.ledger,
+            "image",
+            {"prompt": prompt, "count": 2, "lora_id": "golden-hour"},
+        )
+    jobs.resume(session.client, session.ledger)
+    dash = await CostDashboard(session, since="7d").wait()
+    assert dash.error is None and dash.snapshot is not None
+    assert dash.snapshot.total == 4 and dash.snapshot.jobs == 2
+    assert "96" in dash.cards.value and "Available" in dash.cards.value
+    assert "Golden Hour" in dash.tables.value and "succeeded" in dash.tables.value
+    assert "2026-05-15" in dash.prices.value
+    assert bytes(dash.figures["spend_over_time"].value).startswith(b"\x89PNG")
+    html = dash._repr_mimebundle_()["text/html"]
+    assert "Golden Hour" in html and "data:image/png" in html
+    dash.range.value = "All time"  # changing the range refreshes
+    await dash.wait()
+    assert dash.snapshot.total == 4 and "all time" in dash.cards.value
+
+
+async def test_browser_searches_and_fills_a_panel(session: Session) -> None:
+    panel = await GenerationPanel(session, prompt="a harbour").ready()
+    picked: list[str] = []
+    browser = await LoraBrowser(
+        session, target=panel, on_pick=lambda x: picked.append(x.id)
+    ).ready()
+    assert len(browser.gallery.children) == len(browser.loras) > 3
+    assert all(browser.previews.values()) and len(browser.previews) == len(browser.loras)
+    browser.search.value = "neon"
+    [card] = browser.gallery.children
+    assert "Neon Noir" in card.children[1].value
+    card.children[-1].click()  # "Use this style"
+    assert browser.value == panel.lora.value == picked[0]
+    assert panel.request()["lora_id"] == browser.value
+    assert "Neon Noir" in browser._repr_mimebundle_()["text/html"]
