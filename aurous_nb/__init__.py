@@ -40,8 +40,8 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
-    from aurous_nb.client import *  # noqa: F403
     from aurous_nb import webhooks as webhooks
+    from aurous_nb.client import *  # noqa: F403
     from aurous_nb.sandbox import Sandbox as Sandbox
 
 

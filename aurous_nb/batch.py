@@ -13,15 +13,17 @@ from the batch name and each spec's stable key, so running the same batch again 
 kernel restart, or by re-running the cell -- finds its jobs in the ledger and collects them
 instead of buying them twice.
 
+With a reachable webhook URL (``webhooks=``, :mod:`aurous_nb.receiver`) each create carries it
+and jobs end when their delivery arrives; polling then only finds deliveries that never came.
+
 ``await batch.run_async()`` (or ``batch.start()``, a task, for widgets) runs it on the current
 loop; ``batch.run()`` blocks, for scripts and magics (inside Jupyter's running loop it uses
-nest_asyncio).
+nest_asyncio). Jobs and progress counts are in :mod:`aurous_nb.jobstate`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
@@ -29,142 +31,49 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from aurous_nb import jobspec, polling
 from aurous_nb.jobspec import JobSpec
-from aurous_nb.pacing import BucketModel, LatencyModel
+from aurous_nb.jobstate import (
+    CANCELLED,
+    FAILED,
+    OK,
+    RETRYABLE,
+    RUNNING,
+    TERMINAL,
+    Job,
+    Progress,
+    Stats,
+    server_status,
+)
+from aurous_nb.pacing import BucketModel, LatencyModel, SlotCap
 from aurous_nb.quote import BudgetExceededError, Quote, check, quote
 
-__all__ = ["Batch", "BudgetExceededError", "Job", "JobSpec", "Progress", "Quote", "run_batch"]
+__all__ = [
+    "RETRYABLE",
+    "TERMINAL",
+    "Batch",
+    "BudgetExceededError",
+    "Job",
+    "JobSpec",
+    "Progress",
+    "Quote",
+    "Stats",
+    "run_batch",
+]
 
 log = logging.getLogger("aurous_nb.batch")
 
-OK = frozenset({"succeeded"})
-CANCELLED = frozenset({"cancelled"})
-FAILED = frozenset({"failed", "expired", "moderation_rejected", "rejected", "lost"})
-TERMINAL = OK | CANCELLED | FAILED
-RUNNING = frozenset({"submitting", "pending", "queued_server", "processing"})
-RETRYABLE = frozenset({"failed", "expired"})
 QUOTE_FRESH_S = 30.0  # a price() this recent is reused by the run that follows
+SLOW_START = 8  # creates awaiting an answer, at first; then as many as were accepted
+HTML_ROWS = 20
+CONTRACT_BUCKET = (120, 1.0)  # images_post: 120 burst, one a second (contract section 6)
 
 #: The server keeps idempotency keys for 24 h; past that an unanswered create is not re-sent.
 IDEMPOTENCY_WINDOW_S = 23 * 3600.0
 
 Callback = Callable[[Any], Any]
-
-
-def _server_status(status: str) -> str:
-    # The contract allows "queued" as an initial status; "queued" here means "not sent yet".
-    return "queued_server" if status == "queued" else status
-
-
-@dataclass
-class Job:
-    """One job of a batch, as the engine knows it right now."""
-
-    index: int
-    spec: JobSpec
-    base_key: str
-    attempt: int = 0
-    status: str = "queued"  # queued (not sent) | submitting | pending | processing | <terminal>
-    generation_id: str | None = None
-    generation: Any = None  # the latest client Generation, once polled
-    estimate: float | None = None
-    held: float | None = None
-    charged: float | None = None
-    created_at: float | None = None  # server created_at, epoch seconds
-    error: str | None = None
-    error_code: str | None = None
-    files: list[Any] = field(default_factory=list)
-    # engine bookkeeping
-    resend: bool = False
-    answered_at: float | None = None  # monotonic, when the create was answered
-    finished_at: float | None = None
-    not_before: float = 0.0
-    failures: int = 0
-    cancel_sent: bool = False
-
-    @property
-    def key(self) -> str:
-        """The idempotency key of the current attempt (also its ledger key)."""
-        return self.base_key if self.attempt == 0 else f"{self.base_key}-r{self.attempt}"
-
-    @property
-    def media_type(self) -> str:
-        return self.spec.media_type
-
-    @property
-    def request(self) -> Mapping[str, Any]:
-        return self.spec.request
-
-    @property
-    def cell(self) -> tuple[Any, ...] | None:
-        return self.spec.cell
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    @property
-    def ok(self) -> bool:
-        return self.status in OK
-
-    @property
-    def cost(self) -> float:
-        """Charged once terminal, held while running, the estimate before that."""
-        if self.terminal:
-            return self.charged or 0.0
-        if self.held is not None:
-            return self.held
-        return self.estimate or 0.0
-
-    def __repr__(self) -> str:
-        ident = self.generation_id or self.key
-        return f"<Job {self.index} {self.media_type} {ident} {self.status}>"
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Counts for a progress bar; ``eta_s`` from the rate limits and the observed latency."""
-
-    total: int
-    done: int
-    failed: int
-    cancelled: int
-    running: int
-    queued: int
-    spent: float
-    held: float
-    elapsed_s: float
-    eta_s: float | None
-    finished: bool
-
-    @property
-    def fraction(self) -> float:
-        ended = self.done + self.failed + self.cancelled
-        return ended / self.total if self.total else 1.0
-
-    def __str__(self) -> str:
-        eta = f", eta {self.eta_s:.1f}s" if self.eta_s is not None and not self.finished else ""
-        return (
-            f"{self.done}/{self.total} done, {self.failed} failed, {self.cancelled} cancelled, "
-            f"{self.running} running, {self.queued} queued; {self.spent:g} credits{eta}"
-        )
-
-
-@dataclass
-class Stats:
-    """What a run sent, for benchmarks and tests."""
-
-    creates: int = 0
-    polls: int = 0
-    poll_requests: int = 0
-    cancels: int = 0
-    rate_limited: int = 0
-    concurrency_limited: int = 0
-    estimate_calls: int = 0
 
 
 class Batch:
@@ -179,13 +88,18 @@ class Batch:
         ledger: the ledger to write (default: the one in ``$AUROUS_NB_HOME``).
         budget: refuse to start when the jobs still to buy, plus what this batch already spent,
             cost more than this many credits.
-        name: names the batch's jobs in the ledger. Jobs are identified by ``name`` and their
-            request, so the same batch run again (or after a restart) collects instead of buying.
-            Pass ``fresh=True`` for a new purchase of the same requests.
+        name: names the batch's jobs in the ledger. A job is identified by the environment,
+            ``name``, ``notebook`` and ``cell`` (when given) and its request, so the same batch
+            run again (or after a restart) collects instead of buying. Pass ``fresh=True`` for
+            a new purchase of the same requests.
         max_in_flight: unfinished jobs at once (the team's concurrency cap; 50 by default).
         on_progress: called with a :class:`Progress` whenever counts change.
         on_job: called with each :class:`Job` once it ends (after its outputs are cached).
         download: cache outputs on success (default: ``AUROUS_NB_AUTO_DOWNLOAD``, on).
+        webhooks: a :class:`~aurous_nb.receiver.WebhookReceiver` whose URL the API can reach
+            (or ``True`` for a loopback one per run, enough for the sandbox): each create
+            carries its ``webhook_url`` and jobs end when the delivery arrives; polling only
+            catches deliveries that never come.
     """
 
     def __init__(
@@ -208,19 +122,27 @@ class Batch:
         cell: str | None = None,
         min_poll_interval: float = 0.05,
         max_poll_interval: float = 2.0,
+        webhooks: Any = None,
     ) -> None:
-        from aurous_nb.config import env_for
+        from aurous_nb.config import env_for, is_sandbox_env
 
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
-        self._client = _async_client(client) if client is not None else None
-        self._client_options: dict[str, str | None] = {"api_key": api_key, "base_url": base_url}
+        self._client, self._open_client = _clients(client, api_key, base_url)
         self.base_url = str(self._client.base_url) if self._client else _base_url(base_url)
+        if client is not None and self._client is None:
+            self.base_url = str(client.base_url)
         self.env = env_for(self.base_url)
+        if webhooks is True and not is_sandbox_env(self.env):
+            raise ValueError(
+                "webhooks=True listens on loopback, which only a local sandbox can reach; the "
+                "hosted API calls https URLs: pass WebhookReceiver(public_url='https://...')"
+            )
         self._ledger = ledger
         self.budget = budget
         self.name = uuid.uuid4().hex if fresh else (name or "")
-        self.id = hashlib.sha256(f"{self.env}\x00{self.name}".encode()).hexdigest()[:12]
+        scope = "\x00".join((self.env, self.name, notebook or "", cell or ""))
+        self.id = hashlib.sha256(scope.encode()).hexdigest()[:12]
         self.max_in_flight = max_in_flight
         self.on_progress = on_progress
         self.on_job = on_job
@@ -229,26 +151,28 @@ class Batch:
         self.notebook, self.cell = notebook, cell
         self.min_poll_interval, self.max_poll_interval = min_poll_interval, max_poll_interval
         specs = jobspec.specs_from(jobs)
+        _validate(specs)
         self.jobs: list[Job] = [Job(i, s, f"ab-{self.id}-{s.key}") for i, s in enumerate(specs)]
         self.stats = Stats()
         self.last_quote: Quote | None = None
-        self._loaded = False
         self._task: asyncio.Task[list[Job]] | None = None
         self._stopping = False
         self._started_at: float | None = None
         self._ended_at: float | None = None
         self._bucket = BucketModel()
         self._latency = LatencyModel()
-        self._cap = max_in_flight
-        self._since_429 = 0
+        self._slots = SlotCap(max_in_flight)
         self._wake: asyncio.Event | None = None
-        self._last_poll = -math.inf
-        self._blind_gap = 0.1
+        self._clock = polling.PollClock(min_poll_interval, max_poll_interval)
         self._version = 0
         self._emitted = -1
         self._quoted_at = -math.inf
         self._downloads: set[asyncio.Task[Any]] = set()
         self._run_client: Any = None
+        self.webhooks = webhooks
+        self._receiver: Any = None  # the started receiver during a run
+        self._by_generation: dict[str, Job] = {}
+        self._early: dict[str, Any] = {}
 
     # -- construction helpers ---------------------------------------------------------------
 
@@ -277,21 +201,21 @@ class Batch:
         Jobs come back in their original order; grid cells are not (the ledger keeps the
         request, not the cell).
         """
-        probe = cls([], name=name, **options)
-        _, rows = probe.ledger.query(
-            "SELECT idempotency_key, media_type, request FROM generations "
-            "WHERE idempotency_key LIKE ? ORDER BY row_id",
-            (f"ab-{probe.id}-%",),
-        )
         import json
 
+        batch = cls([], name=name, **options)
+        prefix = f"ab-{batch.id}-"
+        _, rows = batch.ledger.query(
+            "SELECT idempotency_key, media_type, request FROM generations "
+            "WHERE substr(idempotency_key, 1, ?) = ? ORDER BY row_id",
+            (len(prefix), prefix),
+        )
         specs: dict[str, JobSpec] = {}
         for key, media_type, request in rows:
-            spec_key = key[len(f"ab-{probe.id}-") :].split("-r", 1)[0]
+            spec_key = key[len(prefix) :].split("-r", 1)[0]
             if spec_key not in specs and request:
                 specs[spec_key] = JobSpec(media_type, json.loads(request), key=spec_key)
-        batch = cls([], name=name, **options)
-        batch.jobs = [Job(i, s, f"ab-{batch.id}-{s.key}") for i, s in enumerate(specs.values())]
+        batch.jobs = [Job(i, s, prefix + s.key) for i, s in enumerate(specs.values())]
         return batch
 
     @property
@@ -309,6 +233,42 @@ class Batch:
 
     def __repr__(self) -> str:
         return f"<Batch {self.name or self.id} jobs={len(self.jobs)} {self.progress()}>"
+
+    def _repr_html_(self) -> str:
+        """A static summary (counts, then the first jobs) for saved notebooks and nbviewer."""
+        from html import escape
+
+        shown = self.jobs[:HTML_ROWS]
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='text-align:left'>{escape(str(c))}</td>"
+                for c in (
+                    j.index,
+                    j.media_type,
+                    j.status,
+                    (j.spec.prompt or j.request.get("video_lora_id") or "")[:60],
+                    f"{j.cost:g}",
+                    j.error or "",
+                )
+            )
+            + "</tr>"
+            for j in shown
+        )
+        head = "".join(
+            f"<th style='text-align:left'>{h}</th>"
+            for h in ("#", "kind", "status", "prompt", "credits", "error")
+        )
+        more = (
+            f"<p>… and {len(self.jobs) - len(shown)} more</p>"
+            if len(self.jobs) > len(shown)
+            else ""
+        )
+        title = escape(self.name or self.id)
+        return (
+            f"<p><b>Batch {title}</b>: {escape(str(self.progress()))}</p>"
+            f"<table><tr>{head}</tr>{rows}</table>{more}"
+        )
 
     @property
     def running(self) -> bool:
@@ -361,9 +321,9 @@ class Batch:
             due = [j.answered_at + latency for j in self.jobs if j.answered_at and not j.terminal]
             return max([0.0, *(d - now for d in due)])
         per_token = self._bucket.per_token or 1.0  # the contract's 60 per minute
-        tokens = max(0.0, self._bucket.tokens)
+        tokens = max(0.0, self._bucket.tokens) if self._bucket.known else CONTRACT_BUCKET[0]
         by_rate = max(0.0, queued - tokens) * per_token
-        by_slots = queued * latency / self._cap if latency else 0.0
+        by_slots = queued * latency / self._slots.value if latency else 0.0
         return max(by_rate, by_slots) + (latency or 0.0)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -441,10 +401,7 @@ class Batch:
         """Stop sending, cancel every job still running on the server (releasing its hold),
         and wait until each has ended."""
         self._stopping = True
-        for j in self.jobs:
-            if j.status == "queued":
-                j.status, j.error = "cancelled", "cancelled before it was sent"
-                self._changed()
+        self._load()
         if self.running:
             self._poke()
             assert self._task is not None
@@ -482,7 +439,14 @@ class Batch:
         self._wake = asyncio.Event()
         self._started_at = time.monotonic()
         self._ended_at = None
+        own_receiver = self.webhooks is True
         try:
+            if self.webhooks:
+                from aurous_nb.receiver import WebhookReceiver
+
+                receiver = WebhookReceiver() if own_receiver else self.webhooks
+                self._receiver = await receiver.start()
+                self._receiver.subscribe(self._on_webhook)
             self._load()
             todo = [j for j in self.jobs if j.status == "queued"]
             if todo and not self._stopping:
@@ -500,6 +464,12 @@ class Batch:
             if self._downloads:
                 await asyncio.gather(*list(self._downloads), return_exceptions=True)
         finally:
+            if self._receiver is not None:
+                self._receiver.unsubscribe(self._on_webhook)
+                if own_receiver:
+                    await self._receiver.close()
+                self._receiver = None
+            self._early.clear()
             self._ended_at = time.monotonic()
             self._emit(force=True)
             self._run_client = None
@@ -509,6 +479,7 @@ class Batch:
 
     async def _drive(self, client: Any) -> None:
         creator = client.with_options(max_retries=0)  # creates are retried here, key and all
+        loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[Any]] = set()
         poll_task: asyncio.Task[Any] | None = None
         queue = deque(j for j in self.jobs if j.status == "queued")
@@ -518,7 +489,7 @@ class Batch:
             task = asyncio.ensure_future(coro)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-            task.add_done_callback(lambda _t: self._poke())
+            task.add_done_callback(self._reap)
             return task
 
         try:
@@ -527,8 +498,12 @@ class Batch:
                 wake_at = math.inf
                 if self._stopping:
                     for j in queue:
-                        j.status, j.error = "cancelled", "cancelled before it was sent"
-                        self._finish(j)
+                        if j.resend:  # sent before, answer unknown: find it, then cancel it
+                            j.status = "submitting"
+                            spawn(self._cancel_unanswered(client, j))
+                        else:
+                            j.status, j.error = "cancelled", "cancelled before it was sent"
+                            self._finish(j)
                     queue.clear()
                     for j in self._active():
                         if j.cancel_sent or j.generation_id is None:
@@ -538,11 +513,14 @@ class Batch:
                             wake_at = min(wake_at, now + wait)
                             break
                         j.cancel_sent = True
-                        self._bucket.reserve()
-                        spawn(self._cancel_one(client, j))
+                        spawn(self._cancel_one(client, j, self._bucket.reserve()))
+                blocked = False
                 while queue and not self._stopping:
-                    if self._in_flight() >= self._cap:
+                    if self._in_flight() >= self._slots.value:
+                        blocked = True
                         break
+                    if self._unanswered() >= max(SLOW_START, self._accepted()):
+                        break  # the next answers say whether the cap is nearer than we think
                     job = next((j for j in queue if j.not_before <= now), None)
                     if job is None:
                         wake_at = min(wake_at, min(j.not_before for j in queue))
@@ -553,13 +531,23 @@ class Batch:
                         break
                     queue.remove(job)
                     job.status = "submitting"
-                    self._bucket.reserve()
-                    spawn(self._create(creator, job, queue))
+                    spawn(self._create(creator, job, queue, self._bucket.reserve()))
                     self._changed()
                 if poll_task is None or poll_task.done():
-                    due = self._next_poll(now)
+                    answered = [
+                        j.answered_at
+                        for j in self.jobs
+                        if j.status in RUNNING and j.answered_at is not None
+                    ]
+                    due = self._clock.due(
+                        now,
+                        answered,
+                        self._latency,
+                        blocked=blocked,
+                        webhooks=self._receiver is not None,
+                    )
                     if due <= now:
-                        self._last_poll = now
+                        self._clock.polled(now)
                         poll_task = spawn(self._poll(client))
                     else:
                         wake_at = min(wake_at, due)
@@ -569,8 +557,13 @@ class Batch:
                 if not tasks and not queue and not self._active():
                     break  # nothing left that this loop can move
                 timeout = None if wake_at == math.inf else max(0.0, wake_at - time.monotonic())
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                # (not asyncio.wait_for: on 3.10/3.11 it can swallow a cancel that races a wake)
+                timer = None if timeout is None else loop.call_later(timeout, self._wake.set)
+                try:
+                    await self._wake.wait()
+                finally:
+                    if timer is not None:
+                        timer.cancel()
                 self._wake.clear()
         finally:
             for task in list(tasks):
@@ -578,30 +571,26 @@ class Batch:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
 
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a batch task failed: %r", task.exception())
+        self._poke()
+
     def _active(self) -> list[Job]:
         return [j for j in self.jobs if j.status in RUNNING]
 
     def _in_flight(self) -> int:
         return sum(1 for j in self.jobs if j.status in RUNNING)
 
-    def _next_poll(self, now: float) -> float:
-        """When to poll: when the likeliest-done running job is due, at most every ``gap``."""
-        answered = [j for j in self.jobs if j.status in RUNNING and j.answered_at is not None]
-        if not answered:
-            return math.inf
-        early = self._latency.quantile(0.1)
-        median = self._latency.quantile(0.5)
-        if early is None or median is None:
-            # Nothing has finished yet: poll on a gently growing gap from the first answer.
-            first = min(j.answered_at or now for j in answered)
-            return max(self._last_poll + self._blind_gap, first + self._blind_gap)
-        gap = min(self.max_poll_interval, max(self.min_poll_interval, 0.1 * median))
-        due = min((j.answered_at or now) + early for j in answered)
-        return max(self._last_poll + gap, due)
+    def _unanswered(self) -> int:
+        return sum(1 for j in self.jobs if j.status == "submitting")
+
+    def _accepted(self) -> int:
+        return sum(1 for j in self.jobs if j.status in RUNNING and j.generation_id)
 
     # -- one create -------------------------------------------------------------------------
 
-    async def _create(self, client: Any, job: Job, queue: deque[Job]) -> None:
+    async def _create(self, client: Any, job: Job, queue: deque[Job], ticket: int) -> None:
         from aurous_nb import jobs as jobs_mod
         from aurous_nb.client import (
             APIConnectionError,
@@ -616,10 +605,13 @@ class Batch:
         try:
             record = self.ledger.job(job.key)
             if record is None:
+                request = dict(job.request)
+                if self._receiver is not None and job.media_type in ("image", "video"):
+                    request.setdefault("webhook_url", self._receiver.url)
                 record = self.ledger.prepare(
                     self.env,
                     job.media_type,
-                    dict(job.request),
+                    request,
                     key=job.key,
                     estimate=job.estimate,
                     notebook=self.notebook,
@@ -629,24 +621,24 @@ class Batch:
             record = await jobs_mod.asend(client, self.ledger, record)
         except RateLimitError as exc:
             concurrency = exc.code == "concurrency_limit_exceeded"
-            self._bucket.observe(exc.headers, sent, time.time(), throttled=not concurrency)
+            self._observe_error(ticket, exc, sent)
             retry = exc.retry_after or 1.0
+            delay = 0.0
             if concurrency:
                 self.stats.concurrency_limited += 1
-                self._cap = max(1, self._in_flight() - 1)
-                self._since_429 = 0
+                others = self._in_flight() - 1
+                if others < 1:
+                    delay = retry  # someone else's jobs hold the slots: wait as told
+                self._slots.refused(others)
             else:
                 self.stats.rate_limited += 1
-            job.status, job.not_before = (
-                "queued",
-                time.monotonic() + (0 if not concurrency else retry),
-            )
+            job.status, job.not_before = "queued", time.monotonic() + delay
             job.resend = True
             queue.appendleft(job)
             self._changed()
             return
         except (ServerError, APIConnectionError, IdempotencyConflictError) as exc:
-            self._observe_bucket(client, sent)
+            self._observe_error(ticket, exc, sent)
             job.failures += 1
             if job.failures > 6:
                 job.status, job.error = "failed", f"create kept failing: {exc}"
@@ -659,7 +651,7 @@ class Batch:
             self._changed()
             return
         except InsufficientBalanceError as exc:
-            self._observe_bucket(client, sent)
+            self._observe_error(ticket, exc, sent)
             self._reject(job, exc)
             for other in list(queue):  # the rest would be refused the same way
                 queue.remove(other)
@@ -668,34 +660,44 @@ class Batch:
                 self._finish(other)
             return
         except AurousError as exc:
-            self._observe_bucket(client, sent)
+            self._observe_error(ticket, exc, sent)
             self._reject(job, exc)
             return
         except Exception as exc:  # a bug or the ledger: the row (if any) stays for resume
-            self._bucket.release()
+            self._bucket.release(ticket)
             log.exception("create of job %s failed", job.index)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
             self._finish(job)
             return
-        self._observe_bucket(client, sent)
-        if self._cap < self.max_in_flight:
-            self._since_429 += 1
-            if self._since_429 >= 10:
-                self._cap, self._since_429 = self._cap + 1, 0
+        self._observe_bucket(client, ticket, sent)
+        self._slots.accepted()
         job.answered_at = time.monotonic()
         self._apply_record(job, record)
+        early = self._early.pop(job.generation_id or "", None)
+        if early is not None and not job.terminal:
+            self._on_webhook({"data": early.raw})
 
-    def _observe_bucket(self, client: Any, sent: float) -> None:
+    def _observe_bucket(self, client: Any, ticket: int, sent: float) -> None:
         state = client.rate_limits.get("images_post")
-        if state is None:
-            self._bucket.release()
+        if state is None:  # no X-RateLimit-* headers: pace by the contract's numbers
+            self._bucket.release(ticket)
+            self._bucket.assume(*CONTRACT_BUCKET)
             return
         headers = {
             "x-ratelimit-limit": str(state.limit),
             "x-ratelimit-remaining": str(state.remaining),
             "x-ratelimit-reset": str(state.reset),
         }
-        self._bucket.observe(headers, sent, time.time())
+        self._bucket.observe(ticket, headers, sent, time.time())
+
+    def _observe_error(self, ticket: int, exc: Any, sent: float) -> None:
+        """An error answer carries its own rate-limit headers (none: it never left)."""
+        headers = exc.headers if getattr(exc, "status", None) else {}
+        if not any(k.lower().endswith("ratelimit-remaining") for k in headers):
+            self._bucket.release(ticket)
+            return
+        throttled = exc.status == 429 and exc.code != "concurrency_limit_exceeded"
+        self._bucket.observe(ticket, headers, sent, time.time(), throttled=throttled)
 
     def _reject(self, job: Job, exc: Any) -> None:
         job.status = "rejected"
@@ -705,13 +707,15 @@ class Batch:
     def _apply_record(self, job: Job, record: Any) -> None:
         """Take the ledger's view of a job (after a create, or when loading)."""
         job.generation_id = record.generation_id
+        if job.generation_id:
+            self._by_generation[job.generation_id] = job
         job.created_at = record.created_at
         job.held, job.charged = record.held, record.charged
         if record.estimate is not None and job.estimate is None:
             job.estimate = record.estimate
         if record.error_message:
             job.error, job.error_code = record.error_message, record.error_code
-        status = _server_status(record.status)
+        status = server_status(record.status)
         if status == "submitting" and record.generation_id is None:
             status = "queued"
         job.status = status
@@ -733,30 +737,52 @@ class Batch:
             self.ledger.record_generations(self.env, changed)
         finished = False
         for gen_id, gen in result.seen.items():
-            job = active[gen_id]
-            job.generation = gen
-            if gen.cost is not None:
-                if gen.is_terminal:
-                    job.charged = gen.cost.amount
-                else:
-                    job.held = gen.cost.amount
-            new = _server_status(gen.status)
-            if new != job.status:
-                job.status = new
-                self._changed()
-            if gen.is_terminal:
-                self._learn_latency(gen)
-                job.error = gen.error_message
-                self._finish(job)
-                finished = True
+            finished = self._apply_generation(active[gen_id], gen) or finished
         for gen_id in result.missing:
             job = active[gen_id]
             job.status, job.error = "lost", "the server no longer knows this generation"
             self._finish(job)
-        if finished:
-            self._blind_gap = 0.1
-        else:
-            self._blind_gap = min(self.max_poll_interval, self._blind_gap * 1.25)
+        self._clock.result(finished)
+
+    def _apply_generation(self, job: Job, gen: Any) -> bool:
+        """Take a fresh generation (from a poll or a webhook); True when it just ended."""
+        job.generation = gen
+        if gen.cost is not None:
+            if gen.is_terminal:
+                job.charged = gen.cost.amount
+            else:
+                job.held = gen.cost.amount
+        new = server_status(gen.status)
+        if new != job.status:
+            job.status = new
+            self._changed()
+        if not gen.is_terminal:
+            return False
+        self._learn_latency(gen)
+        job.error = gen.error_message
+        self._finish(job)
+        return True
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def _on_webhook(self, payload: dict[str, Any]) -> None:
+        """A delivery (``{event, data}`` or an event envelope): apply it to its job."""
+        from aurous_nb.client import Generation
+
+        data = payload.get("data")
+        if not isinstance(data, dict) or not data.get("id") or not data.get("status"):
+            return
+        gen = Generation.from_json(data)
+        job = self._by_generation.get(gen.id)
+        if job is None:  # it may be ours, its create's answer still on the way
+            if self._unanswered() and len(self._early) < 10_000:
+                self._early[gen.id] = gen
+            return
+        if job.terminal or server_status(gen.status) == job.status:
+            return
+        self.stats.webhooks += 1
+        self.ledger.record_generations(self.env, [gen])
+        self._apply_generation(job, gen)
 
     def _learn_latency(self, gen: Any) -> None:
         if gen.duration_ms is not None:
@@ -768,37 +794,64 @@ class Batch:
         ):
             self._latency.add((gen.completed_at - gen.created_at).total_seconds())
 
-    async def _cancel_one(self, client: Any, job: Job) -> None:
-        from aurous_nb.client import AurousError, InvalidRequestError
+    async def _cancel_one(self, client: Any, job: Job, ticket: int) -> None:
+        from aurous_nb.client import AurousError, InvalidRequestError, NotFoundError
 
         sent = time.time()
         gen = None
         try:
             self.stats.cancels += 1
             gen = await client.images.cancel(job.generation_id)
-        except InvalidRequestError:  # already ended another way: read how
-            self._observe_bucket(client, sent)
+        except InvalidRequestError as refused:  # already ended another way: read how
+            self._observe_error(ticket, refused, sent)
             try:
                 gen = await client.images.get(job.generation_id)
             except AurousError as exc:
                 log.warning("could not read job %s after a refused cancel: %s", job.index, exc)
+        except NotFoundError as exc:
+            self._observe_error(ticket, exc, sent)
+            job.status, job.error = "lost", "the server no longer knows this generation"
+            self._finish(job)
+            return
         except AurousError as exc:
-            self._observe_bucket(client, sent)
+            self._observe_error(ticket, exc, sent)
             log.warning("could not cancel job %s: %s", job.index, exc)
             job.cancel_sent = False
             return
         else:
-            self._observe_bucket(client, sent)
+            self._observe_bucket(client, ticket, sent)
         if gen is None:
             return
         self.ledger.record_generation(self.env, gen)
         job.generation = gen
-        job.status = _server_status(gen.status)
+        job.status = server_status(gen.status)
         if gen.cost is not None:
             job.charged = gen.cost.amount if gen.is_terminal else job.charged
         if job.terminal:
             self._finish(job)
         self._changed()
+
+    async def _cancel_unanswered(self, client: Any, job: Job) -> None:
+        from aurous_nb import jobs as jobs_mod
+
+        record = self.ledger.job(job.key)
+        if record is None:
+            job.status, job.error = "cancelled", "cancelled before it was sent"
+            self._finish(job)
+            return
+        ticket = self._bucket.reserve()
+        try:
+            self.stats.cancels += 1
+            record = await jobs_mod.acancel(client, self.ledger, record, sent=True)
+        except Exception as exc:  # the row stays as it was; a later run or resume finishes it
+            log.warning("could not cancel unanswered job %s: %s", job.index, exc)
+            job.status, job.error = "failed", f"could not cancel: {exc}"
+            self._finish(job)
+            return
+        finally:
+            self._bucket.release(ticket)
+        job.answered_at = time.monotonic()
+        self._apply_record(job, record)
 
     # -- ledger: what earlier runs already did ------------------------------------------------
 
@@ -833,7 +886,6 @@ class Batch:
             self._apply_record(job, record)
             if not job.terminal:
                 job.answered_at = time.monotonic()
-        self._loaded = True
 
     # -- endings and callbacks ----------------------------------------------------------------
 
@@ -842,7 +894,7 @@ class Batch:
             return
         job.finished_at = time.monotonic()
         self._changed()
-        if job.ok and self._should_download():
+        if job.ok and self._should_download() and (self._run_client or self._client):
             task = asyncio.ensure_future(self._download_then_notify(job))
             self._downloads.add(task)
             task.add_done_callback(self._downloads.discard)
@@ -895,27 +947,48 @@ class Batch:
 
     # -- clients ------------------------------------------------------------------------------
 
-    def _open_client(self) -> Any:
-        from aurous_nb.client import AsyncClient
 
-        return AsyncClient(
-            api_key=self._client_options["api_key"], base_url=self._client_options["base_url"]
-        )
+def _clients(
+    client: Any, api_key: str | None, base_url: str | None
+) -> tuple[Any, Callable[[], Any]]:
+    """The AsyncClient to share (None: one per run) and how to open one per run.
 
-
-def _async_client(client: Any) -> Any:
-    """An AsyncClient for ``client`` (a blocking Client shares its key and settings)."""
+    A blocking ``Client`` lends its key and settings to an AsyncClient opened (and closed) by
+    each run, on that run's loop.
+    """
     from aurous_nb.client import AsyncClient, Client
 
     if isinstance(client, Client):
-        return AsyncClient(
-            api_key=client._key,  # type: ignore[arg-type]  # the Secret, never revealed
-            base_url=client.base_url,
-            version=client.version,
-            timeout=client.timeout,
-            max_retries=client.max_retries,
-        )
-    return client
+        sync = client
+
+        def from_sync() -> Any:
+            return AsyncClient(
+                api_key=sync._key,  # type: ignore[arg-type]  # the Secret, never revealed
+                base_url=sync.base_url,
+                version=sync.version,
+                timeout=sync.timeout,
+                max_retries=sync.max_retries,
+            )
+
+        return None, from_sync
+
+    def from_settings() -> Any:
+        return AsyncClient(api_key=api_key, base_url=base_url)
+
+    return client, from_settings
+
+
+def _validate(specs: Sequence[JobSpec]) -> None:
+    """Check every request as the client would, before anything is priced or sent."""
+    from aurous_nb.client import ValidationError
+    from aurous_nb.jobs import validate
+
+    for i, spec in enumerate(specs):
+        try:
+            validate(spec.media_type, spec.request)
+        except ValidationError as exc:
+            cell = f" (cell {spec.cell})" if spec.cell else ""
+            raise ValidationError(exc.param or "request", f"job {i}{cell}: {exc.message}") from None
 
 
 def _base_url(base_url: str | None) -> str:

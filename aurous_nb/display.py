@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, OutputFile, ledger_or_default
+from aurous_nb.text import credits, number
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -114,7 +115,7 @@ class GenerationView:
         return (
             f'<img src="data:{mime};base64,{base64.b64encode(data).decode()}" '
             f'style="max-width:{size}px;max-height:{size}px;border-radius:4px" '
-            f'alt="output {f.index} of {escape(self.id or "")}" title="{escape(str(f.path))}"/>'
+            f'alt="output {f.index} of {escape(self.id or "")}" title="{escape(shown_path(f.path))}"/>'
         )
 
     def _placeholder(self) -> str:
@@ -160,7 +161,7 @@ class GenerationView:
         facts.append(("id", r.generation_id or f"(not answered yet; key {r.key})"))
         facts.append(("env", r.env))
         if self.files:
-            facts.append(("files", str(self.files[0].path.parent)))
+            facts.append(("files", shown_path(self.files[0].path.parent)))
         return facts
 
     def _card_html(self, size: int, facts: bool = True) -> str:
@@ -320,19 +321,15 @@ def _record_for(generation: Any, ledger: Ledger, env: str | None) -> JobRecord |
 def _cost_text(record: JobRecord) -> str:
     if record.terminal:
         charged = record.charged or 0.0
-        text = _credits(charged)
+        text = credits(charged)
         if record.estimate is not None and record.estimate != charged:
-            text += f" (estimated {record.estimate:g})"
+            text += f" (estimated {number(record.estimate)})"
         return text
     if record.held is not None:
-        return f"{_credits(record.held)} held"
+        return f"{credits(record.held)} held"
     if record.estimate is not None:
-        return f"~{_credits(record.estimate)} (estimate)"
+        return f"~{credits(record.estimate)} (estimate)"
     return "unknown"
-
-
-def _credits(amount: float) -> str:
-    return f"{amount:g} credit{'' if amount == 1 else 's'}"
 
 
 def _value_html(key: str, value: str) -> str:
@@ -377,19 +374,30 @@ def _video_poster(path: Path) -> tuple[str, bytes] | None:
     return None
 
 
+def shown_path(path: Path) -> str:
+    """A path as a shared notebook may show it: under the home folder as ``~/...``.
+
+    Notebooks get shared; the absolute path would give away the user's name and folders.
+    """
+    try:
+        return "~/" + path.resolve().relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _video_html(f: OutputFile, size: int) -> str:
     if f.bytes <= VIDEO_EMBED_MAX:
         encoded = base64.b64encode(f.path.read_bytes()).decode()
         return (
             f'<video controls loop muted playsinline style="max-width:{size}px;'
-            f'max-height:{size}px;border-radius:4px" title="{escape(str(f.path))}">'
+            f'max-height:{size}px;border-radius:4px" title="{escape(shown_path(f.path))}">'
             f'<source type="{escape(f.content_type or "video/mp4")}" '
             f'src="data:{escape(f.content_type or "video/mp4")};base64,{encoded}"/></video>'
         )
     poster = _video_poster(f.path)
     note = (
         f'<div style="font-size:11px">video ({f.bytes / 1e6:.1f} MB, too large to embed): '
-        f"<code>{escape(str(f.path))}</code></div>"
+        f"<code>{escape(shown_path(f.path))}</code></div>"
     )
     if poster is None:
         return note

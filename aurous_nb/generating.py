@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from aurous_nb.magic_errors import GenerationFailed
+from aurous_nb.text import credits, number
 
 if TYPE_CHECKING:
     from aurous_nb.ledger import JobRecord
@@ -122,13 +123,9 @@ def video_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def describe_estimate(est: Any) -> str:
     """``Estimate: 8 credits (base 8) · nothing was spent``."""
-    parts = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in est.breakdown.items())
+    parts = ", ".join(f"{k.replace('_', ' ')} {number(v)}" for k, v in est.breakdown.items())
     detail = f" ({parts})" if parts else ""
-    return f"Estimate: {est.amount:g} {_unit(est.amount)}{detail} · nothing was spent"
-
-
-def _unit(amount: float) -> str:
-    return "credit" if amount == 1 else "credits"
+    return f"Estimate: {credits(est.amount)}{detail} · nothing was spent"
 
 
 # ----------------------------------------------------------------------------- context
@@ -151,17 +148,6 @@ def cell_context(shell: Any) -> tuple[str | None, str | None]:
 
 
 # ----------------------------------------------------------------------------- one run
-
-
-def _validate(kind: str, request: Mapping[str, Any]) -> None:
-    """Check the request locally before a ledger row is written (a bad option leaves no row)."""
-    from aurous_nb.client._params import image_body, video_body
-
-    req = dict(request)
-    if kind == "image":
-        image_body(req.pop("prompt"), req)
-    else:
-        video_body(req.pop("video_lora_id"), req)
 
 
 def _from_record(record: JobRecord) -> Any:
@@ -192,9 +178,10 @@ class Run:
             prior = s.ledger.reusable(s.env, self.kind, self.request, notebook=notebook, cell=cell)
             if prior is not None and prior.generation_id is not None:
                 return self._reuse(prior)
-        _validate(self.kind, self.request)
-        estimate = self._check_budget()
         from aurous_nb import jobs
+
+        jobs.validate(self.kind, self.request)
+        estimate = self._check_budget()
 
         record = jobs.submit(
             s.client,
@@ -214,7 +201,7 @@ class Run:
         charged = gen.cost.amount if gen.cost is not None else 0.0
         note(
             "new",
-            f"New generation ({why}): {gen.id} · {charged:g} {_unit(charged)} charged.",
+            f"New generation ({why}): {gen.id} · {credits(charged)} charged.",
         )
         return show(s, gen)
 
@@ -230,8 +217,8 @@ class Run:
             est = s.client.videos.estimate(req.pop("video_lora_id"), **req)
         if est.amount > self.budget:
             raise UsageError(
-                f"this costs {est.amount:g} credits, over the budget of {self.budget:g} "
-                f"by {est.amount - self.budget:g}; nothing was spent (raise --budget)"
+                f"this costs {credits(est.amount)}, over the budget of {number(self.budget)} "
+                f"by {number(est.amount - self.budget)}; nothing was spent (raise --budget)"
             )
         return float(est.amount)
 

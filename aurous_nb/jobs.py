@@ -109,6 +109,17 @@ def _on_create_error(ledger: Ledger, record: JobRecord, exc: BaseException) -> N
     )
 
 
+def validate(kind: str, request: Mapping[str, Any]) -> None:
+    """Check a request locally, as the client would, so a bad option never leaves a ledger row."""
+    from aurous_nb.client._params import image_body, video_body
+
+    params = dict(request)
+    if _kind(kind) == "image":
+        image_body(params.pop("prompt", None), params)
+    else:
+        video_body(params.pop("video_lora_id", None), params)
+
+
 def prepare(
     client: Any,
     ledger: Ledger | None,
@@ -119,7 +130,11 @@ def prepare(
     cell: str | None = None,
     estimate: float | None = None,
 ) -> JobRecord:
-    """Write the job row (fresh key, canonical request, environment) without sending it."""
+    """Write the job row (fresh key, canonical request, environment) without sending it.
+
+    The request is validated first (raising ``ValidationError``), so nothing invalid is recorded.
+    """
+    validate(kind, request)
     return ledger_or_default(ledger).prepare(
         client_env(client),
         _kind(kind),

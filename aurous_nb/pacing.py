@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
-__all__ = ["BucketModel", "LatencyModel"]
+__all__ = ["BucketModel", "LatencyModel", "SlotCap"]
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -42,8 +42,9 @@ class BucketModel:
         self._stamp = clock()
         self._lo = 0.0  # seconds per token: strict lower bound
         self._hi = math.inf  # seconds per token: upper bound
-        self._rough: float | None = None  # from a single response, when the bounds are loose
-        self._pending = 0  # requests sent and not yet answered
+        self._rough: float | None = None  # a slow guess, until a response bounds it above
+        self._solo: dict[int, bool] = {}  # ticket -> alone in flight for its whole life
+        self._next_ticket = 0
         self._blocked_until = 0.0
 
     # -- the refill rate -------------------------------------------------------------------
@@ -82,18 +83,29 @@ class BucketModel:
             return math.inf if self._pending else 1.0
         return (1.0 - self.tokens) * pt
 
-    def reserve(self) -> None:
-        """Count a request as sent (its token is spent locally right away)."""
+    @property
+    def _pending(self) -> int:
+        return len(self._solo)
+
+    def reserve(self) -> int:
+        """Count a request as sent (its token is spent locally right away); returns the
+        ticket to hand to :meth:`observe` or :meth:`release` with its answer."""
         self._refill(self._clock())
         self.tokens -= 1.0
-        self._pending += 1
+        for ticket in self._solo:
+            self._solo[ticket] = False
+        ticket = self._next_ticket
+        self._next_ticket += 1
+        self._solo[ticket] = not self._solo
+        return ticket
 
-    def release(self) -> None:
+    def release(self, ticket: int) -> None:
         """A request was answered without headers, or never left."""
-        self._pending = max(0, self._pending - 1)
+        self._solo.pop(ticket, None)
 
     def observe(
         self,
+        ticket: int,
         headers: Mapping[str, str],
         sent_at: float,
         received_at: float,
@@ -105,7 +117,7 @@ class BucketModel:
         ``throttled``: the bucket itself refused it (429 ``too_many_requests``); a 429 for the
         concurrency cap did draw its token, so it teaches the same as a success.
         """
-        self._pending = max(0, self._pending - 1)
+        solo = self._solo.pop(ticket, False)
         try:
             limit = int(float(_header(headers, "limit") or "nan"))
             remaining = int(float(_header(headers, "remaining") or "nan"))
@@ -124,24 +136,37 @@ class BucketModel:
         deficit = limit - remaining
         if not throttled and deficit >= 1:
             self._learn(deficit, reset, sent_at, received_at)
-        # Tokens now: what the server had left, less every request still in flight (they may
-        # have been counted after this one), plus what refilled since.
-        self.tokens = float(remaining) - self._pending
-        self._stamp = received_at
-        self._refill(self._clock())
+        # A request that was alone in flight all its life saw the bucket exactly (rounded
+        # down). Otherwise answers may arrive in another order than the server counted them,
+        # so the count can only go down: less every request still in flight.
+        now = self._clock()
+        self._refill(now)
+        synced = float(remaining) - self._pending
+        pt = self.per_token
+        if pt:
+            synced = min(float(limit), synced + max(0.0, now - received_at) / pt)
+        self.tokens = synced if solo else min(self.tokens, synced)
 
     def _learn(self, deficit: int, reset: float, sent_at: float, received_at: float) -> None:
         # The server computed reset = ceil(t + missing * pt) at some t in [sent_at, received_at],
         # with missing in (deficit - 1, deficit] because remaining is rounded down.
         lo = (reset - 1.0 - received_at) / deficit
         hi = (reset - sent_at) / (deficit - 1) if deficit > 1 else math.inf
-        rough = max(reset - received_at, 0.0) / deficit
+        rough = max(reset - sent_at, 0.0) / deficit  # only until the bounds close; errs slow
         if rough > 0:
-            self._rough = rough if self._rough is None else min(self._rough, rough)
+            self._rough = rough if self._rough is None else max(self._rough, rough)
         new_lo, new_hi = max(self._lo, lo), min(self._hi, hi)
         if new_lo > new_hi:  # clocks disagree or the bucket changed: start over from this one
             new_lo, new_hi = max(lo, 0.0), hi
         self._lo, self._hi = new_lo, new_hi
+
+    def assume(self, limit: int, per_token: float) -> None:
+        """No headers came back: fall back to the documented bucket (e.g. 120, 1 s/token)."""
+        if self.limit is None:
+            self.limit = limit
+            self.tokens = float(limit) - self._next_ticket
+            self._rough = per_token
+            self._stamp = self._clock()
 
     def block(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a 429 said so)."""
@@ -154,6 +179,40 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+class SlotCap:
+    """How many unfinished jobs to keep: the configured cap, lowered by what 429
+    ``concurrency_limit_exceeded`` reveals (no header states the team's cap).
+
+    A refusal caps us at the number of our other unfinished jobs (we count finished-but-unpolled
+    jobs too, so that is at or above the server's count). Now and then one slot more is tried;
+    a refusal right after such a probe confirms the cap, and probing stops.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.value = limit
+        self._since_refusal = 0
+        self._probing = False
+        self._confirmed = False
+
+    def refused(self, others: int) -> None:
+        """The server refused a create while ``others`` of our jobs were unfinished."""
+        cap = max(1, others)
+        self._confirmed = self._confirmed or self._probing
+        # Refusals of one burst arrive together: keep the lowest of them.
+        self.value = min(self.value, cap) if self._since_refusal == 0 else cap
+        self._probing = False
+        self._since_refusal = 0
+
+    def accepted(self) -> None:
+        self._since_refusal += 1
+        if self.value >= self.limit or self._confirmed:
+            return
+        if self._since_refusal >= 2 * self.value:
+            self.value += 1
+            self._since_refusal, self._probing = 1, True
 
 
 class LatencyModel:

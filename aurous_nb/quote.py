@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurous_nb.jobspec import JobSpec
+from aurous_nb.text import credits, number
 
 __all__ = ["BudgetExceededError", "Quote", "card_price", "check", "quote"]
 
@@ -28,8 +29,8 @@ class BudgetExceededError(ValueError):
         self.over = round(needed - limit, 4)
         self.what = what
         super().__init__(
-            f"this batch needs {needed:g} credits, {self.over:g} more than the {what} "
-            f"({limit:g}); nothing was sent"
+            f"this batch needs {credits(needed)}, {number(self.over)} more than the {what} "
+            f"({number(limit)}); nothing was sent"
         )
 
 

@@ -10,6 +10,7 @@ One run measures, each on a fresh sandbox with the same settings:
   fixes it from its seed and the job's order), and no time for HTTP at all.
 * **naive loop**: create, poll every 2 s, next -- on a small sample, extrapolated to 200 jobs.
 * **thread pool**: 64 threads, each creating one job and polling it every 0.5 s.
+* with ``--webhooks``, the engine again in webhook mode (a loopback receiver; no polls).
 
 HTTP requests and 429s are counted with an httpx event hook on each client. The last line is
 machine-readable: ``grid: jobs=200 ratio_to_bound=1.07 requests_per_job=1.3 http_429=0``.
@@ -120,21 +121,23 @@ def lower_bound(lat: list[float], burst: int, per_s: float, cap: int) -> float:
 # -- the contenders ---------------------------------------------------------------------------
 
 
-async def run_batch(sb: Sandbox, n: int) -> tuple[Result, Batch]:
+async def run_batch(sb: Sandbox, n: int, cap: int, webhooks: bool = False) -> tuple[Result, Batch]:
     counter = Counter()
     http = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=100), event_hooks={"response": [counter.ahook]}
     )
     async with AsyncClient(api_key=sb.api_key, base_url=sb.base_url, http_client=http) as client:
-        batch = Batch(specs(n), client=client, download=False)
+        batch = Batch(specs(n), client=client, download=False, max_in_flight=cap, webhooks=webhooks)
         start = time.perf_counter()
         await batch.run_async()
         wall = time.perf_counter() - start
     await http.aclose()
     p = batch.progress()
     assert p.done == n, p
-    note = f"{batch.stats.poll_requests} polls, {batch.stats.creates} creates"
-    return Result("batch engine", n, wall, counter.requests, counter.http_429, note), batch
+    st = batch.stats
+    note = f"{st.creates} creates, {st.poll_requests} poll requests, {st.polls} polls"
+    label = "batch engine, webhooks" if webhooks else "batch engine"
+    return Result(label, n, wall, counter.requests, counter.http_429, note), batch
 
 
 def naive_one(client: Client, spec: Any, interval: float) -> None:
@@ -190,6 +193,11 @@ def main() -> None:
     parser.add_argument("--naive-sample", type=int, default=5)
     parser.add_argument("--workers", type=int, default=64)
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument(
+        "--webhooks",
+        action="store_true",
+        help="also run the engine in webhook mode (not in the last line)",
+    )
     args = parser.parse_args()
     os.environ["AUROUS_NB_HOME"] = tempfile.mkdtemp(prefix="aurous-bench-")
     os.environ["AUROUS_NB_AUTO_DOWNLOAD"] = "0"
@@ -206,8 +214,11 @@ def main() -> None:
     print(f"lower bound for {n} jobs: {bound:.2f} s")
 
     with Sandbox(**opts) as sb:
-        ours, batch = asyncio.run(run_batch(sb, n))
+        ours, _ = asyncio.run(run_batch(sb, n, args.concurrency))
     results = [ours]
+    if args.webhooks:
+        with Sandbox(**opts) as sb:
+            results.append(asyncio.run(run_batch(sb, n, args.concurrency, webhooks=True))[0])
     if not args.skip_baselines:
         with Sandbox(**opts) as sb:
             results.append(run_naive(sb, args.naive_sample, n))

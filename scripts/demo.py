@@ -1,53 +1,152 @@
-"""``make demo``: the Aurous quickstart, end to end, against a local sandbox.
+"""``make demo``: run every notebook against the sandbox and render it to HTML.
 
-Balance, estimate, list LoRAs, create (with an idempotency key), poll to ``succeeded`` and
-download the output, then write the image and a short summary under ``--out``.
+Each ``notebooks/NN-*.ipynb`` is executed top to bottom (nbclient, a fresh kernel each) against
+an in-process sandbox: ``AUROUS_API_KEY`` is removed from the kernels' environment, so the
+notebooks' connect cells pick the sandbox and nothing real is spent. The toolkit's home
+(ledger, outputs cache, exports) is ``<out>/demo/home``, emptied first, so the user's own
+ledger in ``~/.aurous_nb`` is never touched.
+
+Writes ``<out>/demo/NN-name.ipynb`` (executed, with outputs) and ``<out>/demo/NN-name.html``.
+The HTML shows the widgets' static copies (embedded images, tables) instead of live widget
+views, so it reads the same offline and in any browser. Prints one line per notebook and a
+total: generations, credits, time, where the files are.
+
+    python scripts/demo.py --out build [--only 01 02]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import os
+import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aurous_nb import Client, Sandbox
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def quickstart(client: Client, out: Path) -> Path:
-    balance = client.balance()
-    print(f"1. balance: {balance.available_credits:g} credits available")
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    generations: int
+    credits: float
+    error: str | None = None
 
-    estimate = client.images.estimate("a lighthouse at golden hour", size="hd_square")
-    print(f"2. estimate (hd_square): {estimate.amount:g} credits")
 
-    loras = client.loras.list()
-    lora = next((item for item in loras if item.slug == "golden-hour"), loras[0])
-    print(f"3. {len(loras)} LoRA styles; creating with {lora.name!r}")
-    created = client.images.create(
-        "a lighthouse at golden hour", lora_id=lora.id, size="hd_square", seed=7
+def notebooks(only: list[str] | None) -> list[Path]:
+    found = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    if only:
+        found = [p for p in found if any(p.name.startswith(prefix) for prefix in only)]
+    return found
+
+
+def static_copy(nb: Any) -> Any:
+    """The notebook as the HTML render should show it: each widget output keeps only its
+    static ``text/html`` twin, and the saved widget state is dropped (nothing to load from a
+    CDN, nothing that renders blank offline)."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+    return nb
+
+
+def ledger_totals(home: Path, skip_envs: set[str]) -> tuple[int, float, set[str]]:
+    """Generations and credits charged in the environments not in ``skip_envs``."""
+    from aurous_nb.ledger import Ledger
+
+    ledger = Ledger(home / "ledger.sqlite3")
+    try:
+        envs = set(ledger.envs())
+        jobs = [j for env in sorted(envs - skip_envs) for j in ledger.jobs(env)]
+    finally:
+        ledger.close()
+    credits = sum(float(j.charged or 0.0) for j in jobs)
+    return len(jobs), credits, envs
+
+
+def run_one(path: Path, out: Path, home: Path, seen_envs: set[str]) -> Result:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=180,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    print(f"   created {created.id} ({created.status})")
-
     started = time.monotonic()
-    done = client.images.wait(created, timeout=120)
-    print(f"4. {done.status} after {time.monotonic() - started:.1f}s, cost {done.cost.amount:g}")
-
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"quickstart-{done.id}.png"
-    path.write_bytes(client.images.download(done, index=0))
-    print(f"5. saved {done.width}x{done.height} image to {path}")
-    return path
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        error = str(exc).strip().splitlines()[-1][:200]
+    seconds = time.monotonic() - started
+    nbformat.write(nb, out / path.name)
+    exporter: Any = HTMLExporter(template_name="lab")
+    body, _ = exporter.from_notebook_node(static_copy(nb))
+    (out / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
+    generations, credits, envs = ledger_totals(home, seen_envs)
+    seen_envs |= envs
+    return Result(path.stem, seconds, generations, credits, error)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("build"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("build"), help="build folder")
+    parser.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 01 03")
     args = parser.parse_args(argv)
-    with Sandbox(latency=1.5, credits=1000) as sb:
-        print(f"sandbox at {sb.base_url} (synthetic outputs)")
-        with Client(api_key=sb.api_key, base_url=sb.base_url) as client:
-            quickstart(client, args.out)
+
+    out = (args.out / "demo").resolve()
+    home = out / "home"
+    if out.exists():
+        shutil.rmtree(out)
+    home.mkdir(parents=True)
+    os.environ["AUROUS_NB_HOME"] = str(home)  # inherited by every kernel
+    os.environ.pop("AUROUS_API_KEY", None)  # the notebooks' connect cells pick the sandbox
+
+    paths = notebooks(args.only)
+    if not paths:
+        print("no notebooks found", file=sys.stderr)
+        return 1
+    print(f"Running {len(paths)} notebooks against the sandbox (synthetic outputs, no key)…")
+    seen: set[str] = set()
+    results = []
+    for path in paths:
+        result = run_one(path, out, home, seen)
+        results.append(result)
+        state = f"FAILED: {result.error}" if result.error else "ok"
+        print(
+            f"  {result.name:<24} {result.seconds:5.1f} s  {result.generations:3d} generations  "
+            f"{result.credits:6g} credits  {state}"
+        )
+    total_gens = sum(r.generations for r in results)
+    total_credits = sum(r.credits for r in results)
+    total_s = sum(r.seconds for r in results)
+    print(
+        f"Total: {total_gens} generations, {total_credits:g} sandbox credits (not real), "
+        f"{total_s:.0f} s."
+    )
+    rel = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
+    print(f"Executed notebooks and HTML renders: {rel}/NN-*.ipynb, {rel}/NN-*.html")
+    print(f"Ledger, cached outputs and exports of this run: {rel}/home")
+    failed = [r.name for r in results if r.error]
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 import re
 from collections.abc import Iterator
@@ -67,12 +68,21 @@ def test_image_view_embeds_previews_and_facts(
         view.image(5)
 
 
-def test_video_view_embeds_a_player(home: Path, client: Client) -> None:
+def test_video_view_embeds_a_player_or_a_poster(
+    home: Path, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ledger = Ledger()
     jobs.submit(client, ledger, "video", {"video_lora_id": "seedance-1-lite", "duration": 2})
     [done] = jobs.resume(client, ledger)
-    html = display.view(done, ledger)._repr_html_()
+    view = display.view(done, ledger)
+    html = view._repr_html_()
     assert "<video" in html and 'src="data:video/mp4;base64,' in html
+    monkeypatch.setattr(display, "VIDEO_EMBED_MAX", 1000)  # now "too large to embed"
+    big = display.GenerationView(view.record, view.files)._repr_html_()
+    assert "<video" not in big and "too large to embed" in big and str(view.paths[0]) in big
+    if importlib.util.find_spec("av") is not None:
+        [poster] = embedded_images(big)
+        assert max(poster.size) <= display.PREVIEW_PX
 
 
 def test_pending_and_unknown_generations(home: Path, client: Client) -> None:

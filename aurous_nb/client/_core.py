@@ -190,6 +190,13 @@ class RetryPolicy:
         return base * (0.5 + random.random() / 2)
 
 
+def _error_code(resp: Response) -> str | None:
+    body = _json_or_none(resp)
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after")
     if value is None:
@@ -256,7 +263,9 @@ class RateLimiter:
             b.tokens -= 1
             return min(wait, 60.0)
 
-    def update(self, bucket: str, headers: Mapping[str, str], status: int) -> None:
+    def update(
+        self, bucket: str, headers: Mapping[str, str], status: int, *, drained: bool = True
+    ) -> None:
         get = headers.get
         limit_s = get("x-ratelimit-limit") or get("ratelimit-limit")
         remaining_s = get("x-ratelimit-remaining") or get("ratelimit-remaining")
@@ -273,7 +282,7 @@ class RateLimiter:
             return
         if reset < 1e9:  # the IETF draft sends delta seconds, the contract epoch seconds
             reset += now
-        if retry_after is not None:
+        if retry_after is not None and drained:
             remaining = 0
             reset = max(reset, now + retry_after)
         with self._lock:
@@ -391,7 +400,9 @@ class Core:
             resp: Response = outcome
             status = resp.status
             if req.bucket is not None:
-                self.limiter.update(req.bucket, resp.headers, status)
+                # A concurrency 429 did not empty the token bucket: its headers stay true.
+                drained = status == 429 and _error_code(resp) != "concurrency_limit_exceeded"
+                self.limiter.update(req.bucket, resp.headers, status, drained=drained)
             if status < 300:
                 if key is not None:
                     self._remember(key, fingerprint)

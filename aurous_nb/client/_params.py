@@ -133,7 +133,8 @@ def check_bool(param: str, value: object) -> bool:
 
 def check_choice(param: str, value: object, choices: Sequence[str] | frozenset[str]) -> str:
     if not isinstance(value, str) or value not in choices:
-        shown = ", ".join(sorted(choices)) if len(choices) <= 20 else "see the docs"
+        ordered = sorted(choices)
+        shown = ", ".join(ordered[:24]) + (", …" if len(ordered) > 24 else "")
         raise _fail(param, f"must be one of {shown} (got {value!r})")
     return value
 

@@ -136,6 +136,7 @@ class Api:
         finally:
             if self._ticker is not None:
                 self._ticker.cancel()
+            await self.state.webhooks.aclose()
 
     # -- account ----------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ class SandboxConfig:
         latency_spread: relative spread of that latency (0.3 = +/-30 %, deterministic per request).
         seed: seeds every random choice the sandbox makes (ids excepted), for repeatable runs.
         failure_rate: fraction of generations that end ``failed`` (provider failure).
-        moderation_word: prompts containing this word (case-insensitive) end ``moderation_rejected``.
+        moderation_word: prompts containing this word (any case) end ``moderation_rejected``.
         time_factor: speeds up rate-limit refill and webhook retry delays (10 = ten times faster).
         output_ttl: seconds an output stays downloadable after completion (then 410).
         concurrency_limit: non-terminal generations a team may have before 429

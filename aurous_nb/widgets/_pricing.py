@@ -27,9 +27,9 @@ class Quote:
     source: str  # "card" or "estimate"
 
     def __str__(self) -> str:
-        from aurous_nb.widgets._static import fmt_credits
+        from aurous_nb.text import credits
 
-        return f"{fmt_credits(self.amount)} credits"
+        return credits(self.amount)
 
 
 class EstimateDeferred(RuntimeError):

@@ -14,6 +14,8 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from aurous_nb.text import credits, number
+
 __all__ = [
     "CSS",
     "Markup",
@@ -51,15 +53,8 @@ def esc(value: Any) -> str:
 
 
 def fmt_credits(value: float | None) -> str:
-    """Credits as people read them: ``12``, ``2.5``, ``—`` when unknown."""
-    if value is None:
-        return "—"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
-
-
-def credits(value: float | None) -> str:
-    """``1 credit``, ``2.5 credits``."""
-    return f"{fmt_credits(value)} credit{'' if value == 1 else 's'}"
+    """Credits as people read them: ``12``, ``2.5``, ``—`` when unknown (see :mod:`aurous_nb.text`)."""
+    return number(value)
 
 
 def sniff_mime(data: bytes) -> str:

@@ -22,7 +22,16 @@ def _loop() -> asyncio.AbstractEventLoop:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:  # a callback fired outside the loop (a script): use the thread's loop
-        return asyncio.get_event_loop_policy().get_event_loop()
+        pass
+    policy = asyncio.get_event_loop_policy()
+    try:
+        loop = policy.get_event_loop()
+    except RuntimeError:  # none set, e.g. after asyncio.run() closed the last one
+        loop = None
+    if loop is None or loop.is_closed():
+        loop = policy.new_event_loop()
+        policy.set_event_loop(loop)
+    return loop
 
 
 def schedule(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

@@ -288,7 +288,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         needed = self.quote.total
         available = self.quote.available_credits
         if available is not None and needed > available + 1e-9:
-            return f"needs {fmt_credits(needed - available)} more credits than are available"
+            return f"needs {credits(needed - available)} more than are available"
         if self.budget is not None and needed + self.batch.committed() > self.budget + 1e-9:
             over = needed + self.batch.committed() - self.budget
             return f"over the budget of {fmt_credits(self.budget)} by {fmt_credits(over)}"
@@ -302,11 +302,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         if todo == 0:
             progress = self.batch.progress()
             parts.append(f"{total} job{'s' * (total != 1)}, none left to run")
-            parts.append(f"<b>{fmt_credits(progress.spent)} credits</b> spent")
+            parts.append(f"<b>{credits(progress.spent)}</b> spent")
         else:
             parts.append(f"{todo} of {total} to run" if todo != total else f"{total} jobs")
             if self.quote is not None:
-                parts.append(f"<b>{fmt_credits(self.quote.total)} credits</b>")
+                parts.append(f"<b>{credits(self.quote.total)}</b>")
         if self.quote is not None and self.quote.available_credits is not None:
             parts.append(f"{fmt_credits(self.quote.available_credits)} available")
         if self.budget is not None:
@@ -395,7 +395,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         )
         self.progress_text.value = (
             f"<span class='aurous-muted'>{progress.done}/{progress.total} done · "
-            f"{progress.failed} failed · {fmt_credits(progress.spent)} credits spent{eta}</span>"
+            f"{progress.failed} failed · {credits(progress.spent)} spent{eta}</span>"
         )
         for job in self.batch.jobs:
             if not job.terminal:
@@ -540,7 +540,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         progress = self.batch.progress()
         summary = (
             f"<p>{progress.done}/{progress.total} done · {progress.failed} failed · "
-            f"{fmt_credits(progress.spent)} credits spent</p>"
+            f"{credits(progress.spent)} spent</p>"
         )
         return wrap("Aurous · Prompt grid", summary, table(rows))
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb.text import credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import (
@@ -348,7 +349,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         balance = await snapshots.abalance(self.session.aclient, self.session.ledger)
         self.available, self.held = balance.available_credits, balance.held_credits
         self.balance.value = (
-            f"<span class='aurous-money'>Available: <b>{fmt_credits(self.available)}</b> credits"
+            f"<span class='aurous-money'>Available: <b>{fmt_credits(self.available)}</b> "
+            f"{plural(self.available, 'credit')}"
             f"</span> <span class='aurous-muted'>({fmt_credits(self.held)} held)</span>"
         )
         self._update_button()
@@ -466,9 +468,9 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.spent += float(self.record.charged or 0.0)
         if status == "succeeded":
             await self._show_outputs(generation)
-            cost = fmt_credits(self.record.charged)
+            cost = credits(self.record.charged)
             self._set_status(
-                f"Done in {time.monotonic() - started:.1f} s · {cost} credits · {gen_id}"
+                f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}"
             )
         else:
             reason = generation.error_message or status

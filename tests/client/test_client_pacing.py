@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from client_support import Api, aclose, make_api
 
-from aurous_nb.client import Client
+from aurous_nb.client import Client, RateLimitError
 from aurous_nb.sandbox import Sandbox
 
 
@@ -57,3 +57,19 @@ async def test_concurrency_limit_is_waited_out() -> None:
         rows = ledger(sb)["generations"]
     assert len({g.id for g in gens}) == 5 and len(rows) == 5
     assert elapsed >= 0.9  # at least one Retry-After (>= 1 s) was honoured
+
+
+def test_concurrency_429_does_not_drain_the_token_bucket() -> None:
+    # Two jobs may run at once; the third create is refused for concurrency, not for tokens,
+    # so the client must not stall its other creates as if the bucket were empty.
+    with (
+        Sandbox(latency=30.0, concurrency_limit=2) as sb,
+        Client(api_key=sb.api_key, base_url=sb.base_url, max_retries=0) as c,
+    ):
+        c.images.create("one")
+        c.images.create("two")
+        with pytest.raises(RateLimitError) as info:
+            c.images.create("three")
+        assert info.value.code == "concurrency_limit_exceeded"
+        state = c.rate_limits["images_post"]
+        assert state.remaining >= 100, "the bucket still had tokens after two creates"

@@ -1,0 +1,31 @@
+"""How amounts are written for people, in one place (widgets, magics, displays, errors).
+
+``credits(1)`` is ``"1 credit"``, ``credits(2.5)`` is ``"2.5 credits"``, ``credits(1000.0)`` is
+``"1000 credits"``: at most four decimals, never a trailing ``.0``, and no exponent notation (which
+``format(x, "g")`` falls into from a million up).
+"""
+
+from __future__ import annotations
+
+__all__ = ["credits", "number", "plural"]
+
+UNKNOWN = "—"
+
+
+def number(amount: float | None) -> str:
+    """A credit amount without unit: ``12``, ``2.5``, ``0.125``, ``1000``; ``—`` when unknown."""
+    if amount is None or amount != amount:  # None or NaN
+        return UNKNOWN
+    text = f"{float(amount):.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def plural(count: float | None, word: str, words: str | None = None) -> str:
+    """``word`` when ``count`` reads as exactly one, else ``words`` (default ``word + "s"``)."""
+    one = count is not None and number(abs(count)) == "1"
+    return word if one else (words or word + "s")
+
+
+def credits(amount: float | None) -> str:
+    """``1 credit``, ``2.5 credits``, ``0 credits``, ``— credits`` when unknown."""
+    return f"{number(amount)} {plural(amount, 'credit')}"
