@@ -35,8 +35,10 @@ nbval: $(STAMP)
 
 test: lint typecheck pytest nbval browser
 
+# Benchmarks print ratios measured in one run; each ends with one machine-readable line.
 bench: $(STAMP)
-	$(BIN)/python bench/sandbox_rps.py
+	@for b in sandbox_rps client_overhead import_time history grid; do \
+		echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
 # The browser test drives Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium

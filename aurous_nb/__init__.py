@@ -31,6 +31,7 @@ _LAZY: dict[str, str] = {
     "ValidationError": "aurous_nb.client",
     "WaitTimeoutError": "aurous_nb.client",
     "Sandbox": "aurous_nb.sandbox",
+    "Batch": "aurous_nb.batch",
     "webhooks": "aurous_nb.webhooks",
     "jobs": "aurous_nb.jobs",
     "load_ipython_extension": "aurous_nb.magics",
@@ -41,6 +42,7 @@ __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:
     from aurous_nb import webhooks as webhooks
+    from aurous_nb.batch import Batch as Batch
     from aurous_nb.client import *  # noqa: F403
     from aurous_nb.sandbox import Sandbox as Sandbox
 

@@ -115,7 +115,8 @@ class GenerationView:
         return (
             f'<img src="data:{mime};base64,{base64.b64encode(data).decode()}" '
             f'style="max-width:{size}px;max-height:{size}px;border-radius:4px" '
-            f'alt="output {f.index} of {escape(self.id or "")}" title="{escape(shown_path(f.path))}"/>'
+            f'alt="output {f.index} of {escape(self.id or "")}" '
+            f'title="{escape(shown_path(f.path))}"/>'
         )
 
     def _placeholder(self) -> str:

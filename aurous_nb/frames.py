@@ -75,7 +75,10 @@ _FLOATS = ("video_duration", "estimate", "held", "cost", "duration_s")
 # Columns fetched, in HISTORY_COLUMNS order minus the two derived in pandas (cache_dir, env).
 _HISTORY_SQL = """
 SELECT g.generation_id, COALESCE(g.created_at, g.submitted_at), g.completed_at, g.status,
-       g.media_type, g.prompt, g.lora, g.lora_id, g.size, g.width, g.height, g.image_count,
+       g.media_type, g.prompt, g.lora, g.lora_id,
+       COALESCE(g.size, CASE WHEN g.width > 0 AND g.height > 0
+                             THEN g.width || 'x' || g.height END),
+       g.width, g.height, g.image_count,
        g.seed, g.video_duration, g.estimate, g.held, g.charged, g.duration_ms / 1000.0,
        (SELECT count(*) FROM outputs o WHERE o.env = g.env AND o.generation_id = g.generation_id),
        g.notebook, g.cell, g.origin, g.idempotency_key, g.submitted_at, g.error_code,
@@ -219,7 +222,11 @@ def history(
 
     Columns: ``cost`` is the credits charged (NaN while a job is active), ``estimate`` the
     expected cost before the charge, ``held`` the current hold; times are UTC datetimes;
-    ``status``, ``media_type``, ``lora``, ``size`` and ``origin`` are categories.
+    ``status``, ``media_type``, ``lora``, ``size`` and ``origin`` are categories. ``size`` is the
+    size as it was asked for: the image preset when one was sent (``2k_1_1``), else the pixel
+    size ``"WxH"`` (custom width/height, or the server's default when nothing was sent), and
+    ``"<resolution> <ratio>"`` for videos; ``width`` and ``height`` (Int64) are always the
+    pixel size, as the server answered it (snapped to multiples of 32) once it has.
     """
     import numpy as np
     import pandas as pd

@@ -196,7 +196,7 @@ class Run:
         why = "--fresh" if self.fresh else "new request"
         if not self.wait:
             print(f"Submitted {gen.id} ({why}; {gen.status}). `%aurous wait {gen.id}` collects it.")
-            return gen
+            return show(s, gen)
         gen = self._wait(gen)
         charged = gen.cost.amount if gen.cost is not None else 0.0
         note(
@@ -238,7 +238,7 @@ class Run:
         )
         if not gen.is_terminal:
             if not self.wait:
-                return gen
+                return show(s, gen)
             gen = self._wait(gen)
         else:
             gen = observe(s, gen, self.download)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurous_nb.jobspec import JobSpec
+from aurous_nb.text import credits
 
 __all__ = [
     "CANCELLED",
@@ -129,7 +130,7 @@ class Progress:
         eta = f", eta {self.eta_s:.1f}s" if self.eta_s is not None and not self.finished else ""
         return (
             f"{self.done}/{self.total} done, {self.failed} failed, {self.cancelled} cancelled, "
-            f"{self.running} running, {self.queued} queued; {self.spent:g} credits{eta}"
+            f"{self.running} running, {self.queued} queued; {credits(self.spent)}{eta}"
         )
 
 

@@ -43,6 +43,7 @@ from aurous_nb.payloads import (
     redact_keys,
     request_hash,
     sanitize,
+    size_fields,
 )
 
 __all__ = [
@@ -438,8 +439,8 @@ class Ledger:
             conn.execute(
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
                        request_hash, notebook, cell, estimate, submitted_at, status, prompt,
-                       lora_id, size, updated_at)
-                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)""",
+                       lora_id, size, width, height, updated_at)
+                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)""",
                 (
                     env,
                     key,
@@ -452,9 +453,7 @@ class Ledger:
                     now,
                     request.get("prompt"),
                     ",".join(lora_ids_from_request(request)) or None,
-                    request.get("size")
-                    or " ".join(str(request[k]) for k in ("resolution", "ratio") if request.get(k))
-                    or None,
+                    *size_fields(media_type, request),
                     now,
                 ),
             )

@@ -103,9 +103,11 @@ class Aurous(Magics):
         return interpolate(text, self.shell.user_ns if self.shell is not None else {})
 
     def _session(self) -> Session:
-        from aurous_nb import session
+        from aurous_nb import rendering, session
 
-        return session.current()
+        current = session.current()
+        rendering.register(current)  # results render as cards from the first one on
+        return current
 
     # -- connection ----------------------------------------------------------------------
 
@@ -403,23 +405,33 @@ def load_ipython_extension(ipython: Any) -> None:
         if magics not in ipython.configurables:
             ipython.configurables.append(magics)
         ipython._aurous_magics = magics
-    _forget_loaded(ipython)
+    _quiet_second_load(ipython)
 
 
-def _forget_loaded(ipython: Any) -> None:
-    """Keep ``aurous_nb`` off IPython's loaded-extensions list, so a second ``%load_ext``
-    calls our (idempotent) loader instead of printing "already loaded"; the manager adds the
-    name after we return, so it is dropped once the cell finishes."""
+def _quiet_second_load(ipython: Any) -> None:
+    """Make a second ``%load_ext aurous_nb`` silent while ``%unload_ext`` keeps working.
+
+    IPython's ExtensionManager answers ``"already loaded"`` for a name in its ``loaded`` set
+    (and ``%load_ext`` prints two lines about ``%reload_ext``), but ``%unload_ext`` refuses a
+    name that is *not* in that set, so the name has to stay there. Instead this shell's manager
+    gets a ``load_extension`` that, for ``aurous_nb`` only and only while it is loaded, calls
+    our idempotent loader and reports success; every other name, and a first load after an
+    unload, goes to IPython's own method unchanged.
+    """
     manager = getattr(ipython, "extension_manager", None)
-    events = getattr(ipython, "events", None)
-    if manager is None or events is None:
+    if manager is None or getattr(manager.load_extension, "_aurous_quiet", False):
         return
+    original = manager.load_extension
 
-    def forget(*_: Any) -> None:
-        manager.loaded.discard(_EXTENSION)
-        events.unregister("post_execute", forget)
+    def load_extension(module_str: str) -> str | None:
+        if module_str == _EXTENSION and module_str in manager.loaded:
+            load_ipython_extension(ipython)  # idempotent: registers only what is missing
+            return None
+        result: str | None = original(module_str)
+        return result
 
-    events.register("post_execute", forget)
+    load_extension._aurous_quiet = True  # type: ignore[attr-defined]
+    manager.load_extension = load_extension
 
 
 def unload_ipython_extension(ipython: Any) -> None:

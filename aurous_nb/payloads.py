@@ -31,6 +31,7 @@ __all__ = [
     "redact_keys",
     "request_hash",
     "sanitize",
+    "size_fields",
 ]
 
 # Statuses. ``submitting`` is local: the row is written and the create may or may not have reached
@@ -157,6 +158,33 @@ def lora_ids_from_request(request: Mapping[str, Any] | None) -> list[str]:
     return []
 
 
+def size_fields(
+    media_type: str,
+    request: Mapping[str, Any] | None,
+    generation: Mapping[str, Any] | None = None,
+) -> tuple[str | None, int | None, int | None]:
+    """The ledger's (and :func:`aurous_nb.frames.history`'s) ``size``, ``width``, ``height``.
+
+    ``size`` is the size as it was asked for: the image preset when one was sent (``2k_1_1``,
+    ``hd_square``), else the pixel size ``"WxH"`` (custom width/height, or the server's default
+    when nothing was sent); for videos ``"<resolution> <ratio>"`` (``720p 16:9``). ``width`` and
+    ``height`` are always the pixel size, the server's (snapped) answer once there is one, else
+    what the request asked for.
+    """
+    req, gen = request or {}, generation or {}
+    width = as_int(gen.get("width")) or as_int(req.get("width"))
+    height = as_int(gen.get("height")) or as_int(req.get("height"))
+    if media_type == "video":
+        resolution = gen.get("video_resolution") or req.get("resolution")
+        ratio = gen.get("video_ratio") or req.get("ratio")
+        size = " ".join(str(x) for x in (resolution, ratio) if x) or None
+    else:
+        size = gen.get("size_preset") or req.get("size") or None
+        if not size and width and height:
+            size = f"{width}x{height}"
+    return (None if size is None else str(size)), width, height
+
+
 def generation_fields(
     generation: Mapping[str, Any], request: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -178,15 +206,7 @@ def generation_fields(
         lora_ids = lora_ids_from_request(request)
     if not lora_names:
         lora_names = lora_ids
-    width, height = as_int(generation.get("width")), as_int(generation.get("height"))
-    if media_type == "video":
-        resolution = generation.get("video_resolution") or (request or {}).get("resolution")
-        ratio = generation.get("video_ratio") or (request or {}).get("ratio")
-        size = " ".join(str(x) for x in (resolution, ratio) if x) or None
-    else:
-        size = generation.get("size_preset") or (request or {}).get("size")
-        if not size and width and height:
-            size = f"{width}x{height}"
+    size, width, height = size_fields(str(media_type), request, generation)
     return {
         "generation_id": gen_id,
         "status": status,

@@ -18,7 +18,10 @@ __all__ = ["generation_html", "register"]
 
 
 def register(session: Session) -> None:
-    """Install the ``text/html`` formatter for ``Generation`` in the running shell."""
+    """Install the ``text/html`` formatter for ``Generation`` in the running shell, once per
+    session: the magics call this whenever they resolve a session (so the first result of a
+    kernel, ``--no-wait`` included, renders like every later one), and a new session replaces
+    the previous session's formatter."""
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -27,7 +30,20 @@ def register(session: Session) -> None:
     from aurous_nb.client.models import Generation
 
     formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type(Generation, lambda gen: generation_html(gen, session))
+    installed = formatter.type_printers.get(Generation)
+    if installed is not None and getattr(installed, "session", None) is session:
+        return
+    formatter.for_type(Generation, _Renderer(session))
+
+
+class _Renderer:
+    """``generation_html`` bound to one session (an object, so :func:`register` can tell)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __call__(self, gen: Any) -> str:
+        return generation_html(gen, self.session)
 
 
 def generation_html(gen: Any, session: Session) -> str:

@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aurous_nb import text
 from aurous_nb.ledger import Ledger, ledger_or_default
 
 if TYPE_CHECKING:
@@ -165,13 +166,13 @@ def _terminal(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~frame["status"].astype(str).isin(list(ACTIVE))]
 
 
-def _label_bars(bars: BarContainer, values: Any, fmt: str = "{:,.4g}") -> None:
-    """Write each horizontal bar's value just past its end."""
+def _label_bars(bars: BarContainer, values: Any, fmt: str | None = None) -> None:
+    """Write each horizontal bar's value just past its end (credits by default)."""
     for patch, value in zip(bars, values, strict=False):
         axes = patch.axes
         if axes is not None:
             axes.annotate(
-                fmt.format(value),
+                text.number(value) if fmt is None else fmt.format(value),
                 (patch.get_width(), patch.get_y() + patch.get_height() / 2),
                 xytext=(3, 0),
                 textcoords="offset points",
@@ -181,13 +182,29 @@ def _label_bars(bars: BarContainer, values: Any, fmt: str = "{:,.4g}") -> None:
 
 
 def _date_axis(axes: Axes) -> None:
-    """Concise date ticks (untyped in matplotlib's stubs, hence the Any)."""
+    """Concise date ticks that stay readable from a few seconds to a few years.
+
+    ``minticks=3, maxticks=8`` is a pair AutoDateLocator can always satisfy: each frequency
+    (seconds, minutes, hours, months) takes over below 3 of the next one up, and its largest
+    interval (30 s, 30 min, 12 h, 6 months) times 7 gaps covers that span, so it never warns
+    "unable to pick an appropriate interval" (matplotlib's default maxticks=8 for every
+    frequency with minticks=5 leaves gaps, for example 3-5 hours or 2-5 days). Times are labelled
+    ``HH:MM`` or ``HH:MM:SS`` (never bare seconds such as ``33.5``), with the date as the offset.
+    matplotlib's dates module is untyped in its stubs, hence the Any.
+    """
     import matplotlib.dates
 
     dates: Any = matplotlib.dates
-    locator = dates.AutoDateLocator(maxticks=8)
+    locator = dates.AutoDateLocator(minticks=3, maxticks=8)
+    formatter = dates.ConciseDateFormatter(
+        locator,
+        # levels: years, months, days, hours, minutes, seconds (and below)
+        formats=["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%H:%M:%S.%f"],
+        zero_formats=["", "%b %Y", "%b %d", "%b %d", "%H:%M", "%H:%M:%S"],
+        offset_formats=["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"],
+    )
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
+    axes.xaxis.set_major_formatter(formatter)
 
 
 def _spend_over_time(frame: pd.DataFrame, env: str | None) -> Figure:
@@ -247,11 +264,11 @@ def _spend_over_time(frame: pd.DataFrame, env: str | None) -> Figure:
     highest = max(float(estimate.max()) if known else 0.0, float(cost.max()))
     axes.set_ylim(top=highest * 1.35 or 1.0)
     note = (
-        f", {estimate.sum():,.4g} estimated"
+        f", {text.number(estimate.sum())} estimated"
         if known == len(done)
         else (f", {known} of {len(done)} jobs with an estimate" if known else "")
     )
-    axes.set_title(_title(f"Credits spent per {per}: {cost.sum():,.4g} charged{note}", env))
+    axes.set_title(_title(f"Credits spent per {per}: {text.number(cost.sum())} charged{note}", env))
     return figure
 
 
@@ -339,13 +356,16 @@ def _balance_trend(ledger: Ledger, env: str | None, since: float | None) -> Figu
     _style(axes)
     axes.set_ylabel(UNIT)
     axes.set_xlabel("time (UTC)")
+    if when.min() == when.max():  # one instant: show the 10 minutes around it, not +-2 years
+        axes.set_xlim(when.min() - pd.Timedelta(minutes=5), when.max() + pd.Timedelta(minutes=5))
     _date_axis(axes)
     axes.margins(y=0.25)
     axes.legend(loc="best")
     change = credits[-1] - credits[0]
     axes.set_title(
         _title(
-            f"Balance: {credits[-1]:,.2f} {UNIT} now, {change:+,.2f} over {len(snaps)} readings",
+            f"Balance: {text.credits(credits[-1])} now, {'+' if change >= 0 else ''}"
+            f"{text.number(change)} over {len(snaps)} {text.plural(len(snaps), 'reading')}",
             env,
         )
     )

@@ -193,3 +193,39 @@ def test_history_sync_is_incremental(home: Path, sandbox: Sandbox) -> None:
     assert calls == ["GET /v1/images"] * 2
     assert len(frames.history(ledger=ledger)) == 14
     http.close()
+
+
+def test_size_is_the_preset_sent_else_width_x_height(home: Path, client: Client) -> None:
+    """``size`` = the preset when one was sent, else "WxH"; ``width``/``height`` are ints."""
+    ledger = Ledger()
+    answered = [
+        {"prompt": "preset", "size": "2k_16_9"},
+        {"prompt": "nothing sent"},  # the server's default: 1024x1024
+        {"prompt": "custom", "width": 1500, "height": 1024},  # snapped to 1504 by the server
+    ]
+    for request in answered:
+        jobs.submit(client, ledger, "image", request)
+    # written, never sent: the request is all there is to go on
+    ledger.prepare(ledger_env(client), "image", {"prompt": "unsent", "width": 2048, "height": 1536})
+    ledger.record_generation(  # an older row: width/height known, no size kept
+        ledger_env(client),
+        {"id": "img_old", "prompt": "old", "status": "succeeded", "width": 1536, "height": 1024},
+    )
+    with ledger._write() as conn:
+        conn.execute("UPDATE generations SET size = NULL WHERE generation_id = 'img_old'")
+    frame = frames.history(client, ledger, refresh=False).set_index("prompt", drop=False)
+    assert str(frame["width"].dtype) == "Int64" and str(frame["height"].dtype) == "Int64"
+    size = dict(zip(frame["prompt"], frame["size"].astype(str), strict=True))
+    assert size == {
+        "preset": "2k_16_9",
+        "nothing sent": "1024x1024",
+        "custom": "1504x1024",
+        "unsent": "2048x1536",
+        "old": "1536x1024",
+    }
+    assert frame.loc["preset", "width"] == 2048 and frame.loc["preset", "height"] == 1152
+    assert frame.loc["unsent", "width"] == 2048 and frame.loc["unsent", "height"] == 1536
+
+
+def ledger_env(client: Client) -> str:
+    return str(frames.current_env(client))

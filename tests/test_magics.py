@@ -90,6 +90,27 @@ def test_loading_is_light_and_twice_is_silent():
     assert "already loaded" not in proc.stdout + proc.stderr
 
 
+def test_second_load_is_silent_and_unload_still_works():
+    code = textwrap.dedent(
+        """
+        from IPython.core.interactiveshell import InteractiveShell
+        ip = InteractiveShell.instance()
+        has = "'aurous' in get_ipython().magics_manager.magics['line']"
+        for cell in ["%load_ext aurous_nb", "%load_ext aurous_nb", "A",
+                     "%unload_ext aurous_nb", "B", "%load_ext aurous_nb", "C",
+                     "%reload_ext aurous_nb", "D", "%load_ext aurous_nb",
+                     "%unload_ext aurous_nb", "E"]:
+            ip.run_cell(cell if cell.startswith("%") else f"print({cell!r}, {has})")
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    out = proc.stdout + proc.stderr
+    assert "A True\nB False\nC True\nD True\nE False\n" in out, out
+    assert "already loaded" not in out and "not loaded" not in out, out
+
+
 def test_help_and_command_help(ip, capsys):
     _, out = run(ip, capsys, "%aurous help")
     for name in ("generate", "estimate", "jobs", "history", "grid", "panel", "config"):
@@ -241,6 +262,17 @@ def test_config_defaults_apply(ip, capsys, sandbox_session):
         assert sandbox_session.sandbox.api_key not in out
     finally:
         ip.run_cell("%config Aurous.default_size = None")
+
+
+def test_first_no_wait_result_renders_as_a_card(ip, capsys, sandbox_session):
+    # A kernel's first result: no Generation renderer installed yet (earlier tests install it).
+    ip.display_formatter.formatters["text/html"].type_printers.pop(Generation, None)
+    result, out = run(ip, capsys, "%aurous generate a first light --seed 5 --no-wait")
+    assert result.success, out
+    data, _ = ip.display_formatter.format(result.result)
+    assert "text/html" in data and result.result.id in data["text/html"]
+    assert "<table" in data["text/html"] or "<div" in data["text/html"]
+    ip.run_cell(f"%aurous wait {result.result.id}")
 
 
 def test_no_wait_then_jobs_then_wait(ip, capsys, sandbox_session):

@@ -392,6 +392,12 @@ class Api:
             },
         )
 
+    async def api_spec(self, request: Request) -> Response:
+        """The sandbox's OpenAPI description, at the hosted API's URL (no key, no chaos)."""
+        from aurous_nb.sandbox.openapi import spec
+
+        return json_response(spec())
+
     async def ledger(self, request: Request) -> Response:
         data = self.state.ledger_json()
         data["chaos"] = self.chaos.to_json()
@@ -459,6 +465,7 @@ class Api:
             Route("/v1/video-generations", self.legacy_redirect, methods=legacy),
             Route("/v1/video-generations/{rest:path}", self.legacy_redirect, methods=legacy),
             Route("/docs", self.docs_redirect, methods=["GET"]),
+            Route("/api-spec.json", self.api_spec, methods=["GET"]),
             Route("/_sandbox/ledger", self.ledger, methods=["GET"]),
             Route("/_sandbox/webhooks", self.webhook_log, methods=["GET"]),
             Route("/_sandbox/stats", self.stats, methods=["GET"]),

@@ -19,6 +19,7 @@ from aurous_nb.text import credits, number
 __all__ = [
     "CSS",
     "Markup",
+    "chart",
     "credits",
     "data_uri",
     "esc",
@@ -44,6 +45,7 @@ vertical-align:top}
 .aurous-static .aurous-gallery{display:flex;flex-wrap:wrap;gap:6px}
 .aurous-static figure{margin:0;text-align:center;font-size:11px;color:#555}
 .aurous-static img{max-width:160px;max-height:160px;border-radius:4px;display:block}
+.aurous-static img.aurous-chart{max-width:100%;max-height:none;height:auto;border-radius:0}
 .aurous-static .aurous-err{color:#b00020}
 </style>"""
 
@@ -53,7 +55,7 @@ def esc(value: Any) -> str:
 
 
 def fmt_credits(value: float | None) -> str:
-    """Credits as people read them: ``12``, ``2.5``, ``—`` when unknown (see :mod:`aurous_nb.text`)."""
+    """Credits as people read them: ``12``, ``2.5``, ``—`` when unknown (:mod:`aurous_nb.text`)."""
     return number(value)
 
 
@@ -96,6 +98,17 @@ def thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
 
 def data_uri(data: bytes) -> str:
     return f"data:{sniff_mime(data)};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def chart(data: bytes, alt: str) -> str:
+    """A full-width figure (a report chart), exempt from the thumbnail size cap.
+
+    The inline style repeats the class's rule for viewers that drop ``<style>`` blocks.
+    """
+    return (
+        f'<img class="aurous-chart" src="{data_uri(data)}" alt="{esc(alt)}" '
+        'style="max-width:100%;max-height:none;height:auto"/>'
+    )
 
 
 def gallery(items: Iterable[tuple[bytes, str]]) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
 
 from aurous_nb.widgets._base import StaticFallback, resolve_session
-from aurous_nb.widgets._static import data_uri, esc, fmt_credits, table, wrap
+from aurous_nb.widgets._static import chart, esc, fmt_credits, table, wrap
 from aurous_nb.widgets._tasks import Running, TaskSlot
 
 __all__ = ["RANGES", "CostDashboard"]
@@ -82,9 +81,7 @@ def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
 
 def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
-    with warnings.catch_warnings():  # date locators complain about one-day ranges; harmless
-        warnings.simplefilter("ignore", UserWarning)
-        figure.savefig(buffer, format="png", dpi=80)
+    figure.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()
 
 
@@ -281,7 +278,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             ]
         )
         charts = "".join(
-            f'<img src="{data_uri(snap.figures[n])}" alt="{esc(n)}" style="max-width:100%"/>'
+            chart(snap.figures[n], n)
             for n in ("spend_over_time", "spend_by_lora_size")
             if n in snap.figures
         )

@@ -387,7 +387,9 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     def generate(self) -> Running:
         """Start a generation (or return the one already running: never a duplicate).
 
-        ``await panel.generate()`` waits for the end.
+        It first waits for the panel to finish loading (:meth:`ready`), so calling it straight
+        after the constructor sends the LoRA and fields asked for. ``await panel.generate()``
+        waits for the end.
         """
         if not (self._run.running and self._run.task is not None):
             self._run.start(self._generate)
@@ -421,6 +423,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.progress.layout.display = ""
         started = time.monotonic()
         try:
+            if not self._setup.done():
+                self._set_status("Loading the LoRA list and the price…")
+            # Called from code before ready(), the LoRA asked for in the constructor is not
+            # selected yet and the estimate is still pending: sending now would drop the LoRA.
+            await self.ready()
             request = self.request()
             quote = self.quote
             self._set_status("Submitting…", "submitting")
@@ -469,9 +476,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         if status == "succeeded":
             await self._show_outputs(generation)
             cost = credits(self.record.charged)
-            self._set_status(
-                f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}"
-            )
+            self._set_status(f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}")
         else:
             reason = generation.error_message or status
             self.error = f"{status}: {reason}"

@@ -169,3 +169,11 @@ def test_public_base_url_is_used_in_signed_urls() -> None:
         gen = c.post("/v1/images", json={"prompt": "x"}).json()
         done = wait_for(c, gen["id"])
         assert done["output_urls"][0].startswith(f"https://sandbox.example/v1/images/{gen['id']}/")
+
+
+def test_api_spec_needs_no_key(sb: Sandbox) -> None:
+    r = NOKEY.get(sb.base_url + "/api-spec.json")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert "/v1/images" in r.json()["paths"]
+    assert "X-RateLimit-Limit" not in r.headers

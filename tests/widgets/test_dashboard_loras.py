@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aurous_nb import jobs
 from aurous_nb.session import Session
 from aurous_nb.widgets import CostDashboard, GenerationPanel, LoraBrowser
@@ -25,6 +27,15 @@ async def test_dashboard_shows_balance_spend_and_prices(session: Session) -> Non
     assert bytes(dash.figures["spend_over_time"].value).startswith(b"\x89PNG")
     html = dash._repr_mimebundle_()["text/html"]
     assert "Golden Hour" in html and "data:image/png" in html
+    # The static copy's charts escape the 160 px thumbnail cap (a class rule and, for viewers
+    # that drop <style>, an inline style); thumbnails keep it.
+    charts = re.findall(r"<img [^>]*alt=\"spend_[a-z_]+\"[^>]*>", html)
+    assert len(charts) == 2
+    for tag in charts:
+        assert 'class="aurous-chart"' in tag and "max-height:none" in tag
+    rule = re.search(r"\.aurous-static img\.aurous-chart\{([^}]*)\}", html)
+    assert rule is not None and "max-height:none" in rule.group(1)
+    assert ".aurous-static img{max-width:160px;max-height:160px" in html
     dash.range.value = "All time"  # changing the range refreshes
     await dash.wait()
     assert dash.snapshot.total == 4 and "all time" in dash.cards.value

@@ -23,7 +23,8 @@ async def test_prices_fields_and_fills_the_lora_picker(session: Session) -> None
     assert panel.session is session
     assert len(panel.lora.options) > 3 and panel.lora.options[0][1] == ""
     assert panel.quote is not None and panel.quote.amount == 1
-    assert "1 credits" in panel.cost.value and "Available" in panel.balance.value
+    assert "<b>1 credit</b>" in panel.cost.value and "Available" in panel.balance.value
+    assert "1 credit<" in panel.static_html()  # the static copy's estimate, singular too
     assert not panel.generate_button.disabled
 
     panel.count.value = 3
@@ -73,6 +74,17 @@ async def test_generate_fills_gallery_ledger_and_static_html(session: Session) -
     html = panel._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in html
     assert html["text/html"].count("data:image/") == 2 and "https://" not in html["text/html"]
+
+
+async def test_generate_before_ready_waits_for_the_chosen_lora(session: Session) -> None:
+    panel = GenerationPanel(session, prompt="a quiet harbour", lora="watercolor")
+    await panel.generate()  # no ready(): generate waits for the LoRA list itself
+    assert panel.record.status == "succeeded", panel.error
+    [row] = session.ledger.jobs(session.env)
+    lora_id = panel._lora(panel.lora.value).id
+    assert row.request.get("lora_id") == lora_id
+    [gen] = sandbox_generations(session)
+    assert gen["request"]["lora_id"] == lora_id  # type: ignore[index]
 
 
 async def test_cancel_cancels_the_server_job(home: Path) -> None:
