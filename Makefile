@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench clean
+.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench readme-picture clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ browser-deps:
 browser: $(STAMP) browser-deps
 	@if [ -d tests/browser ]; then $(BIN)/pytest -q -p no:cacheprovider tests/browser; \
 	else echo "browser: no browser tests yet"; fi
+
+# The README's picture, rebuilt from the browser test's real screenshots.
+readme-picture: browser
+	$(BIN)/python scripts/readme_picture.py
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -80,7 +80,9 @@ class BucketModel:
             return 0.0
         pt = self.per_token
         if pt is None:
-            return math.inf if self._pending else 1.0
+            # Only throttled answers so far (their Retry-After is honoured above): the refill
+            # rate is unknown and waiting teaches nothing, so probe one request at a time.
+            return math.inf if self._pending else 0.0
         return (1.0 - self.tokens) * pt
 
     @property

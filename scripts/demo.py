@@ -86,6 +86,8 @@ def run_one(path: Path, out: Path, home: Path, seen_envs: set[str]) -> Result:
         nb,
         timeout=180,
         kernel_name="python3",
+        # ipykernel warns about its unencrypted loopback TCP on every start; nothing to act on.
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     started = time.monotonic()

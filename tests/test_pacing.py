@@ -83,3 +83,23 @@ def test_slot_cap_learns_the_team_cap_and_stops_probing_once_confirmed() -> None
     for _ in range(100):
         slots.accepted()
     assert slots.value == 4
+
+
+def test_a_first_answer_that_is_a_429_does_not_stall_the_model() -> None:
+    """A 429 (e.g. an injected fault) as the very first answer says the bucket is empty but not
+    how fast it refills: after Retry-After, one probe goes out instead of waiting forever."""
+    clock = [1_800_000_000.0]
+    model = BucketModel(clock=lambda: clock[0])
+    ticket = model.reserve()
+    headers = {
+        "x-ratelimit-limit": "120",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": str(int(clock[0]) + 120),
+        "retry-after": "1",
+    }
+    model.observe(ticket, headers, clock[0], clock[0], throttled=True)
+    assert model.wait_time() == 1.0
+    clock[0] += 1.0
+    assert model.wait_time() == 0.0
+    model.reserve()
+    assert model.wait_time() == math.inf  # the probe's answer comes first

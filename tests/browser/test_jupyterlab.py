@@ -197,6 +197,8 @@ def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path]) -> None
             gallery = panel.locator(".aurous-gallery img.widget-image")
             expect(gallery).to_have_count(3)
             expect(panel).to_contain_text("Done in")
+            page.mouse.move(0, 0)  # no hover highlight in the pictures
+            panel.screenshot(path=str(SHOTS / "panel.png"))  # before a style pick changes it
 
             grid = page.locator(".aurous-grid")
             run = grid.locator("button.widget-button", has_text="Run")
@@ -225,8 +227,7 @@ def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path]) -> None
             dashboard.locator(".lm-TabBar-tab", has_text="Breakdown").click()
             expect(dashboard).to_contain_text("By LoRA")
 
-            page.mouse.move(0, 0)  # no hover highlight in the pictures
-            panel.screenshot(path=str(SHOTS / "panel.png"))
+            page.mouse.move(0, 0)
             grid.screenshot(path=str(SHOTS / "grid.png"))
             styles.screenshot(path=str(SHOTS / "loras.png"))
             dashboard.screenshot(path=str(SHOTS / "dashboard.png"))

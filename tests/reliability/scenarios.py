@@ -183,9 +183,9 @@ CHILD = textwrap.dedent(
     from aurous_nb.batch import Batch
     from aurous_nb.jobspec import grid
 
-    n = int(sys.argv[1])
+    n, slots = int(sys.argv[1]), int(sys.argv[2])
     specs = grid([f"restart {i}" for i in range(n)])
-    Batch(specs, name="restarts").run()
+    Batch(specs, name="restarts", max_in_flight=slots).run()
     print("finished", flush=True)
     """
 )
@@ -198,7 +198,8 @@ def run_restarts(
     home: Path,
     *,
     chaos: float = 0.0,
-    window: tuple[float, float] = (0.3, 2.0),
+    window: tuple[float, float] = (0.5, 2.0),
+    slots: int = 3,
 ) -> Outcome:
     """A batch in a child process, SIGKILLed ``kills`` times at random points; each time a new
     process resumes from the ledger. The sandbox lives in this process and outlives them all."""
@@ -225,7 +226,7 @@ def run_restarts(
         killed_at: list[int] = []
         for _ in range(kills):
             proc = subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(n)],
+                [sys.executable, "-c", CHILD, str(n), str(slots)],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -236,7 +237,7 @@ def run_restarts(
             proc.wait()
             killed_at.append(server_ledger(sb)["totals"]["generation_count"])
         final = subprocess.run(
-            [sys.executable, "-c", CHILD, str(n)],
+            [sys.executable, "-c", CHILD, str(n), str(slots)],
             env=env,
             capture_output=True,
             text=True,
