@@ -28,7 +28,8 @@ __all__ = ["Gallery", "GenerationView", "gallery", "view"]
 
 PREVIEW_PX = 320  # long side of an embedded preview
 VIDEO_EMBED_MAX = 8 * 1024 * 1024  # bigger videos get a poster frame and their path instead
-_STATUS_COLORS = {
+#: Badge colours of the terminal statuses (``reports`` adds the active ones for its charts).
+STATUS_COLORS = {
     "succeeded": "#2e7d32",
     "failed": "#c62828",
     "moderation_rejected": "#ef6c00",
@@ -335,7 +336,7 @@ def _cost_text(record: JobRecord) -> str:
 
 def _value_html(key: str, value: str) -> str:
     if key == "status":
-        color = _STATUS_COLORS.get(value, "#1565c0")
+        color = STATUS_COLORS.get(value, "#1565c0")
         return (
             f'<span style="background:{color};color:white;border-radius:3px;padding:0 5px">'
             f"{escape(value)}</span>"

@@ -16,14 +16,16 @@ The module is callable: ``aurous_nb.jobs()`` lists the pending jobs of the ledge
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
 import types
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
+from aurous_nb import outputs
+from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, ledger_or_default
 from aurous_nb.payloads import parse_time
@@ -145,68 +147,43 @@ def prepare(
     )
 
 
-# -- sync ------------------------------------------------------------------------------------
+# -- flows (one definition each) and their sync and async drivers ---------------------------
+# Each operation is written once as a step flow (see ``aurous_nb._flows``): a client call is yielded
+# as a zero-argument callable, so the blocking and the asyncio entry points differ only in the
+# driver that runs it.
 
 
-def submit(
+def _submit_flow(
     client: Any,
     ledger: Ledger | None,
     kind: str,
     request: Mapping[str, Any],
-    *,
-    notebook: str | None = None,
-    cell: str | None = None,
-    estimate: float | None = None,
-) -> JobRecord:
-    """Create one generation through the ledger: row first, then the create with its key.
-
-    Returns the record with the server's answer (usually ``pending``). API errors propagate;
-    a final refusal leaves the row ``rejected``, a retriable one leaves it ``submitting`` for
-    :func:`send` or :func:`resume` to finish.
-    """
+    notebook: str | None,
+    cell: str | None,
+    estimate: float | None,
+) -> StepFlow[JobRecord]:
     ledger = ledger_or_default(ledger)
     record = prepare(client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate)
-    return send(client, ledger, record)
+    return (yield from _send_flow(client, ledger, record))
 
 
-def send(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
-    """(Re)send the create of a prepared row with its own key and record the answer."""
+def _send_flow(client: Any, ledger: Ledger | None, record: JobRecord) -> StepFlow[JobRecord]:
     ledger = ledger_or_default(ledger)
-    if record.key is None or record.request is None:
+    key, request = record.key, record.request
+    if key is None or request is None:
         raise ValueError("only jobs written by prepare() can be sent")
     create = _resource(client, record.media_type).create
     try:
-        answer = create(**record.request, idempotency_key=record.key)
+        answer = yield lambda: create(**request, idempotency_key=key)
     except BaseException as exc:
         _on_create_error(ledger, record, exc)
         raise
-    return ledger.record_generation(record.env, answer, key=record.key)
+    return ledger.record_generation(record.env, answer, key=key)
 
 
-def observe(
-    client: Any,
-    ledger: Ledger | None,
-    generation: Any,
-    *,
-    download: bool | None = None,
-) -> JobRecord:
-    """Record a freshly fetched generation; on success, cache its outputs (auto-download)."""
-    [record] = observe_many(client, ledger, [generation], download=download)
-    return record
-
-
-def observe_many(
-    client: Any,
-    ledger: Ledger | None,
-    generations: Iterable[Any],
-    *,
-    download: bool | None = None,
-) -> list[JobRecord]:
-    """Record many fresh generations in one transaction (a bulk poll, a list page), then cache
-    the outputs of those that succeeded. A failed download is logged, not raised: the job is
-    done, and :func:`resume` fetches missing outputs later."""
-    from aurous_nb import outputs
-
+def _observe_many_flow(
+    client: Any, ledger: Ledger | None, generations: Iterable[Any], download: bool | None
+) -> StepFlow[list[JobRecord]]:
     ledger = ledger_or_default(ledger)
     fresh = list(generations)
     records = ledger.record_generations(client_env(client), fresh)
@@ -214,45 +191,47 @@ def observe_many(
         for generation, record in zip(fresh, records, strict=True):
             if record.status == "succeeded":
                 try:
-                    outputs.download_outputs(client, ledger, generation)
+                    yield from outputs.download_outputs_flow(
+                        client, ledger, generation, False, outputs.RETRIES
+                    )
                 except Exception as exc:
                     log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
     return records
 
 
-def resume(
-    client: Any,
-    ledger: Ledger | None = None,
-    env: str | None = None,
-    *,
-    wait: bool = True,
-    timeout: float | None = 600.0,
-    download: bool | None = None,
-) -> list[JobRecord]:
-    """Finish every non-terminal job of ``env`` (default: the client's) without buying twice.
+def _observe_flow(
+    client: Any, ledger: Ledger | None, generation: Any, download: bool | None
+) -> StepFlow[JobRecord]:
+    [record] = yield from _observe_many_flow(client, ledger, [generation], download)
+    return record
 
-    Unanswered rows are re-sent with their original key and request; answered ones are polled
-    (a handful one by one, many through ``GET /v1/images`` pages). With ``wait`` it polls until
-    all are terminal (or ``timeout`` seconds pass); succeeded jobs have their outputs cached, and
-    so do earlier successes whose download never finished. Returns the records it handled, in
-    submission order.
-    """
+
+def _resume_flow(
+    client: Any,
+    ledger: Ledger | None,
+    env: str | None,
+    wait: bool,
+    timeout: float | None,
+    download: bool | None,
+) -> StepFlow[list[JobRecord]]:
     ledger = ledger_or_default(ledger)
     env = env or client_env(client)
-    handled = {_ident(r): _restart(client, ledger, r) for r in ledger.pending(env)}
+    handled: dict[str, JobRecord] = {}
+    for r in ledger.pending(env):
+        handled[_ident(r)] = yield from _restart_flow(client, ledger, r)
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = _POLL_START_S
     while True:
         active = _active(handled)
         if active:
-            handled.update(_poll(client, ledger, active, download))
+            handled.update((yield from _poll_flow(client, ledger, active, download)))
         if not wait or not _active(handled):
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
-        time.sleep(interval)
+        yield Pause(interval)
         interval = min(_POLL_MAX_S, interval * 1.5)
-    _download_missing(client, ledger, env, download)
+    yield from _download_missing_flow(client, ledger, env, download)
     return list(handled.values())
 
 
@@ -260,9 +239,9 @@ def _active(handled: Mapping[str, JobRecord]) -> dict[str, JobRecord]:
     return {k: r for k, r in handled.items() if r.generation_id and r.status in ACTIVE}
 
 
-def _poll(
+def _poll_flow(
     client: Any, ledger: Ledger, active: Mapping[str, JobRecord], download: bool | None
-) -> dict[str, JobRecord]:
+) -> StepFlow[dict[str, JobRecord]]:
     """One poll of every active job: list pages cover many at once, single GETs the rest."""
     by_id = {r.generation_id: k for k, r in active.items()}
     updated: dict[str, JobRecord] = {}
@@ -270,20 +249,20 @@ def _poll(
         oldest = min((r.created_at or 0.0) for r in active.values())
         cursor = None
         for _ in range(_LIST_PAGES_MAX):
-            page = client.images.list_page(limit=100, starting_after=cursor)
+            page = yield partial(client.images.list_page, limit=100, starting_after=cursor)
             hits = [g for g in page.data if _gen_id(g) in by_id]
-            for record in observe_many(client, ledger, hits, download=download):
+            for record in (yield from _observe_many_flow(client, ledger, hits, download)):
                 updated[by_id.pop(record.generation_id)] = record
             if not by_id or not page.has_more or _page_older_than(page, oldest):
                 break
             cursor = page.next_cursor
     for gen_id, ident in by_id.items():
         try:
-            fresh = client.images.get(gen_id)
+            fresh = yield partial(client.images.get, gen_id)
         except Exception as exc:
             updated[ident] = _unknown_to_server(ledger, active[ident], exc)
             continue
-        updated[ident] = observe(client, ledger, fresh, download=download)
+        updated[ident] = yield from _observe_flow(client, ledger, fresh, download)
     return updated
 
 
@@ -317,33 +296,26 @@ def _page_older_than(page: Any, moment: float) -> bool:
     return created is not None and created < moment - 1.0
 
 
-def cancel(
-    client: Any, ledger: Ledger | None, record: JobRecord, *, sent: bool = True
-) -> JobRecord:
-    """Cancel a job and release its hold, wherever it is in its life.
-
-    Answered and active: ``POST .../cancel``. Never answered: if the create may have left
-    (``sent``, the default), it is re-sent with its key first (the server replays it, or creates
-    it so it can be cancelled: a hold released at once costs nothing), so no generation is left
-    running unseen; if it was certainly never sent (``sent=False``, e.g. a batch cancelled before
-    reaching it), the row is just marked ``cancelled``. Terminal jobs are returned unchanged.
-    """
+def _cancel_flow(
+    client: Any, ledger: Ledger | None, record: JobRecord, sent: bool
+) -> StepFlow[JobRecord]:
     ledger = ledger_or_default(ledger)
     if record.key is not None and not record.answered and record.status in ACTIVE:
         if not sent:
             return ledger.mark(record.key, "cancelled", error_code="cancelled_before_sending")
-        record = send(client, ledger, record)
-    if record.generation_id is None or record.status not in ACTIVE:
+        record = yield from _send_flow(client, ledger, record)
+    gen_id = record.generation_id
+    if gen_id is None or record.status not in ACTIVE:
         return record
     from aurous_nb.client import errors
 
     try:
-        answer = client.images.cancel(record.generation_id)
+        answer = yield partial(client.images.cancel, gen_id)
     except errors.InvalidRequestError as exc:  # it finished first: record how it ended
         if exc.code != "generation_not_cancellable":
             raise
-        answer = client.images.get(record.generation_id)
-    return observe(client, ledger, answer)
+        answer = yield partial(client.images.get, gen_id)
+    return (yield from _observe_flow(client, ledger, answer, None))
 
 
 def _expire_if_stale(ledger: Ledger, key: str, record: JobRecord) -> JobRecord | None:
@@ -358,7 +330,7 @@ def _expire_if_stale(ledger: Ledger, key: str, record: JobRecord) -> JobRecord |
     return None
 
 
-def _restart(client: Any, ledger: Ledger, record: JobRecord) -> JobRecord:
+def _restart_flow(client: Any, ledger: Ledger, record: JobRecord) -> StepFlow[JobRecord]:
     key = record.key
     if record.answered or key is None:
         return record
@@ -366,36 +338,107 @@ def _restart(client: Any, ledger: Ledger, record: JobRecord) -> JobRecord:
     if stale is not None:
         return stale
     try:
-        return send(client, ledger, record)
+        return (yield from _send_flow(client, ledger, record))
     except Exception as exc:
         log.warning("could not re-send job %s: %s", key, exc)
         return ledger.job(key) or record
 
 
-async def _arestart(client: Any, ledger: Ledger, record: JobRecord) -> JobRecord:
-    key = record.key
-    if record.answered or key is None:
-        return record
-    stale = _expire_if_stale(ledger, key, record)
-    if stale is not None:
-        return stale
-    try:
-        return await asend(client, ledger, record)
-    except Exception as exc:
-        log.warning("could not re-send job %s: %s", key, exc)
-        return ledger.job(key) or record
-
-
-def _download_missing(client: Any, ledger: Ledger, env: str, download: bool | None) -> None:
-    from aurous_nb import outputs
-
+def _download_missing_flow(
+    client: Any, ledger: Ledger, env: str, download: bool | None
+) -> StepFlow[None]:
     if not outputs.should_download(download):
         return
     for record in outputs.missing_outputs(ledger, env):
         try:
-            outputs.download_outputs(client, ledger, record)
+            yield from outputs.download_outputs_flow(client, ledger, record, False, outputs.RETRIES)
         except Exception as exc:
             log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
+
+
+# -- sync ------------------------------------------------------------------------------------
+
+
+def submit(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    estimate: float | None = None,
+) -> JobRecord:
+    """Create one generation through the ledger: row first, then the create with its key.
+
+    Returns the record with the server's answer (usually ``pending``). API errors propagate;
+    a final refusal leaves the row ``rejected``, a retriable one leaves it ``submitting`` for
+    :func:`send` or :func:`resume` to finish.
+    """
+    return drive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
+
+
+def send(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
+    """(Re)send the create of a prepared row with its own key and record the answer."""
+    return drive(_send_flow(client, ledger, record))
+
+
+def observe(
+    client: Any,
+    ledger: Ledger | None,
+    generation: Any,
+    *,
+    download: bool | None = None,
+) -> JobRecord:
+    """Record a freshly fetched generation; on success, cache its outputs (auto-download)."""
+    return drive(_observe_flow(client, ledger, generation, download))
+
+
+def observe_many(
+    client: Any,
+    ledger: Ledger | None,
+    generations: Iterable[Any],
+    *,
+    download: bool | None = None,
+) -> list[JobRecord]:
+    """Record many fresh generations in one transaction (a bulk poll, a list page), then cache
+    the outputs of those that succeeded. A failed download is logged, not raised: the job is
+    done, and :func:`resume` fetches missing outputs later."""
+    return drive(_observe_many_flow(client, ledger, generations, download))
+
+
+def resume(
+    client: Any,
+    ledger: Ledger | None = None,
+    env: str | None = None,
+    *,
+    wait: bool = True,
+    timeout: float | None = 600.0,
+    download: bool | None = None,
+) -> list[JobRecord]:
+    """Finish every non-terminal job of ``env`` (default: the client's) without buying twice.
+
+    Unanswered rows are re-sent with their original key and request; answered ones are polled
+    (a handful one by one, many through ``GET /v1/images`` pages). With ``wait`` it polls until
+    all are terminal (or ``timeout`` seconds pass); succeeded jobs have their outputs cached, and
+    so do earlier successes whose download never finished. Returns the records it handled, in
+    submission order.
+    """
+    return drive(_resume_flow(client, ledger, env, wait, timeout, download))
+
+
+def cancel(
+    client: Any, ledger: Ledger | None, record: JobRecord, *, sent: bool = True
+) -> JobRecord:
+    """Cancel a job and release its hold, wherever it is in its life.
+
+    Answered and active: ``POST .../cancel``. Never answered: if the create may have left
+    (``sent``, the default), it is re-sent with its key first (the server replays it, or creates
+    it so it can be cancelled: a hold released at once costs nothing), so no generation is left
+    running unseen; if it was certainly never sent (``sent=False``, e.g. a batch cancelled before
+    reaching it), the row is just marked ``cancelled``. Terminal jobs are returned unchanged.
+    """
+    return drive(_cancel_flow(client, ledger, record, sent))
 
 
 # -- async -----------------------------------------------------------------------------------
@@ -412,31 +455,19 @@ async def asubmit(
     estimate: float | None = None,
 ) -> JobRecord:
     """:func:`submit` for an ``AsyncClient``."""
-    ledger = ledger_or_default(ledger)
-    record = prepare(client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate)
-    return await asend(client, ledger, record)
+    return await adrive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
 
 
 async def asend(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
     """:func:`send` for an ``AsyncClient``."""
-    ledger = ledger_or_default(ledger)
-    if record.key is None or record.request is None:
-        raise ValueError("only jobs written by prepare() can be sent")
-    create = _resource(client, record.media_type).create
-    try:
-        answer = await create(**record.request, idempotency_key=record.key)
-    except BaseException as exc:
-        _on_create_error(ledger, record, exc)
-        raise
-    return ledger.record_generation(record.env, answer, key=record.key)
+    return await adrive(_send_flow(client, ledger, record))
 
 
 async def aobserve(
     client: Any, ledger: Ledger | None, generation: Any, *, download: bool | None = None
 ) -> JobRecord:
     """:func:`observe` for an ``AsyncClient``."""
-    [record] = await aobserve_many(client, ledger, [generation], download=download)
-    return record
+    return await adrive(_observe_flow(client, ledger, generation, download))
 
 
 async def aobserve_many(
@@ -447,19 +478,7 @@ async def aobserve_many(
     download: bool | None = None,
 ) -> list[JobRecord]:
     """:func:`observe_many` for an ``AsyncClient``."""
-    from aurous_nb import outputs
-
-    ledger = ledger_or_default(ledger)
-    fresh = list(generations)
-    records = ledger.record_generations(client_env(client), fresh)
-    if outputs.should_download(download):
-        for generation, record in zip(fresh, records, strict=True):
-            if record.status == "succeeded":
-                try:
-                    await outputs.adownload_outputs(client, ledger, generation)
-                except Exception as exc:
-                    log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
-    return records
+    return await adrive(_observe_many_flow(client, ledger, generations, download))
 
 
 async def aresume(
@@ -472,79 +491,14 @@ async def aresume(
     download: bool | None = None,
 ) -> list[JobRecord]:
     """:func:`resume` for an ``AsyncClient``."""
-    from aurous_nb import outputs
-
-    ledger = ledger_or_default(ledger)
-    env = env or client_env(client)
-    handled = {_ident(r): await _arestart(client, ledger, r) for r in ledger.pending(env)}
-    deadline = None if timeout is None else time.monotonic() + timeout
-    interval = _POLL_START_S
-    while True:
-        active = _active(handled)
-        if active:
-            handled.update(await _apoll(client, ledger, active, download))
-        if not wait or not _active(handled):
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(interval)
-        interval = min(_POLL_MAX_S, interval * 1.5)
-    if outputs.should_download(download):
-        for record in outputs.missing_outputs(ledger, env):
-            try:
-                await outputs.adownload_outputs(client, ledger, record)
-            except Exception as exc:
-                log.warning("could not cache outputs of %s: %s", record.generation_id, exc)
-    return list(handled.values())
-
-
-async def _apoll(
-    client: Any, ledger: Ledger, active: Mapping[str, JobRecord], download: bool | None
-) -> dict[str, JobRecord]:
-    """:func:`_poll` for an ``AsyncClient``."""
-    by_id = {r.generation_id: k for k, r in active.items()}
-    updated: dict[str, JobRecord] = {}
-    if len(by_id) > _SINGLE_POLL_MAX:
-        oldest = min((r.created_at or 0.0) for r in active.values())
-        cursor = None
-        for _ in range(_LIST_PAGES_MAX):
-            page = await client.images.list_page(limit=100, starting_after=cursor)
-            hits = [g for g in page.data if _gen_id(g) in by_id]
-            for record in await aobserve_many(client, ledger, hits, download=download):
-                updated[by_id.pop(record.generation_id)] = record
-            if not by_id or not page.has_more or _page_older_than(page, oldest):
-                break
-            cursor = page.next_cursor
-    for gen_id, ident in by_id.items():
-        try:
-            fresh = await client.images.get(gen_id)
-        except Exception as exc:
-            updated[ident] = _unknown_to_server(ledger, active[ident], exc)
-            continue
-        updated[ident] = await aobserve(client, ledger, fresh, download=download)
-    return updated
+    return await adrive(_resume_flow(client, ledger, env, wait, timeout, download))
 
 
 async def acancel(
     client: Any, ledger: Ledger | None, record: JobRecord, *, sent: bool = True
 ) -> JobRecord:
     """:func:`cancel` for an ``AsyncClient``."""
-    ledger = ledger_or_default(ledger)
-    if record.key is not None and not record.answered and record.status in ACTIVE:
-        if not sent:
-            return ledger.mark(record.key, "cancelled", error_code="cancelled_before_sending")
-        record = await asend(client, ledger, record)
-    if record.generation_id is None or record.status not in ACTIVE:
-        return record
-    from aurous_nb.client import errors
-
-    try:
-        answer = await client.images.cancel(record.generation_id)
-    except errors.InvalidRequestError as exc:
-        if exc.code != "generation_not_cancellable":
-            raise
-        answer = await client.images.get(record.generation_id)
-    return await aobserve(client, ledger, answer)
+    return await adrive(_cancel_flow(client, ledger, record, sent))
 
 
 # -- listing ---------------------------------------------------------------------------------

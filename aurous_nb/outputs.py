@@ -9,16 +9,17 @@ failures are retried; an expired output is not (nothing can bring it back).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
 
@@ -177,6 +178,33 @@ def _finish(ledger: Ledger, env: str, gen_id: str, index: int, part: Path) -> Ou
     )
 
 
+def download_outputs_flow(
+    client: Any, ledger: Ledger | None, generation: Any, force: bool, retries: int
+) -> StepFlow[list[OutputFile]]:
+    """The one download path behind :func:`download_outputs` and :func:`adownload_outputs`."""
+    ledger = ledger_or_default(ledger)
+    env = env_for(str(client.base_url))
+    ref, gen_id, count = _target(generation)
+    if count < 0:
+        ref = yield partial(client.images.get, gen_id)
+        _, gen_id, count = _target(ref)
+    kept, todo = _plan(ledger, env, gen_id, count, force)
+    directory = output_dir(ledger, env, gen_id)
+    for index in todo:
+        for attempt in range(retries + 1):
+            part = _part_path(directory, index)
+            try:
+                yield partial(client.images.download_to, ref, index, part)
+                kept.append(_finish(ledger, env, gen_id, index, part))
+                break
+            except Exception as exc:
+                part.unlink(missing_ok=True)
+                if _is_final(exc) or attempt == retries:
+                    raise
+                yield Pause(_BACKOFF_S * 2**attempt)
+    return sorted(kept, key=lambda f: f.index)
+
+
 def download_outputs(
     client: Any,
     ledger: Ledger | None,
@@ -191,27 +219,7 @@ def download_outputs(
     :class:`JobRecord` or an id (the client fetches fresh URLs). Already-cached intact files are
     not fetched again unless ``force``.
     """
-    ledger = ledger_or_default(ledger)
-    env = env_for(str(client.base_url))
-    ref, gen_id, count = _target(generation)
-    if count < 0:
-        ref = client.images.get(gen_id)
-        _, gen_id, count = _target(ref)
-    kept, todo = _plan(ledger, env, gen_id, count, force)
-    directory = output_dir(ledger, env, gen_id)
-    for index in todo:
-        for attempt in range(retries + 1):
-            part = _part_path(directory, index)
-            try:
-                client.images.download_to(ref, index, part)
-                kept.append(_finish(ledger, env, gen_id, index, part))
-                break
-            except Exception as exc:
-                part.unlink(missing_ok=True)
-                if _is_final(exc) or attempt == retries:
-                    raise
-                time.sleep(_BACKOFF_S * 2**attempt)
-    return sorted(kept, key=lambda f: f.index)
+    return drive(download_outputs_flow(client, ledger, generation, force, retries))
 
 
 async def adownload_outputs(
@@ -223,24 +231,4 @@ async def adownload_outputs(
     retries: int = RETRIES,
 ) -> list[OutputFile]:
     """:func:`download_outputs` for an ``AsyncClient``."""
-    ledger = ledger_or_default(ledger)
-    env = env_for(str(client.base_url))
-    ref, gen_id, count = _target(generation)
-    if count < 0:
-        ref = await client.images.get(gen_id)
-        _, gen_id, count = _target(ref)
-    kept, todo = _plan(ledger, env, gen_id, count, force)
-    directory = output_dir(ledger, env, gen_id)
-    for index in todo:
-        for attempt in range(retries + 1):
-            part = _part_path(directory, index)
-            try:
-                await client.images.download_to(ref, index, part)
-                kept.append(_finish(ledger, env, gen_id, index, part))
-                break
-            except Exception as exc:
-                part.unlink(missing_ok=True)
-                if _is_final(exc) or attempt == retries:
-                    raise
-                await asyncio.sleep(_BACKOFF_S * 2**attempt)
-    return sorted(kept, key=lambda f: f.index)
+    return await adrive(download_outputs_flow(client, ledger, generation, force, retries))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aurous_nb import text
+from aurous_nb.display import STATUS_COLORS
 from aurous_nb.ledger import Ledger, ledger_or_default
 
 if TYPE_CHECKING:
@@ -28,13 +29,7 @@ __all__ = ["CostReport", "cost_report"]
 UNIT = "credits"
 _TOP = 12  # bars per chart before the rest are folded into "other"
 _STATUS_COLORS = {
-    "succeeded": "#2e7d32",
-    "failed": "#c62828",
-    "moderation_rejected": "#ef6c00",
-    "cancelled": "#757575",
-    "expired": "#8d6e63",
-    "rejected": "#ad1457",
-    "lost": "#4e342e",
+    **STATUS_COLORS,
     "submitting": "#1565c0",
     "pending": "#1e88e5",
     "queued": "#1e88e5",

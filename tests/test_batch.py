@@ -28,10 +28,10 @@ VIDEO_LORA = "seedance-1-lite"
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
+def home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared private home (tests/conftest.py), with auto-download off."""
     monkeypatch.setenv("AUROUS_NB_AUTO_DOWNLOAD", "0")
-    return tmp_path
+    return home
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,24 +13,6 @@ from aurous_nb import frames, jobs, snapshots
 from aurous_nb.client import Client
 from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(latency=0.1, credits=1000, time_factor=20) as sb:
-        yield sb
-
-
-@pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[Client]:
-    with Client(api_key=sandbox.api_key, base_url=sandbox.base_url) as c:
-        yield c
 
 
 def sandbox_totals(sb: Sandbox) -> dict[str, Any]:
@@ -56,15 +37,15 @@ def run_mix(client: Client, ledger: Ledger) -> None:
 
 
 def test_history_costs_equal_the_sandbox_charges(
-    home: Path, sandbox: Sandbox, client: Client
+    home: Path, fresh_sandbox: Sandbox, fresh_client: Client
 ) -> None:
     ledger = Ledger()
-    run_mix(client, ledger)
-    frame = frames.history(client, ledger)
+    run_mix(fresh_client, ledger)
+    frame = frames.history(fresh_client, ledger)
     assert len(frame) == 7
-    totals = sandbox_totals(sandbox)
+    totals = sandbox_totals(fresh_sandbox)
     assert frame["cost"].sum() == pytest.approx(totals["credits_charged"])
-    balance = snapshots.balance(client, ledger)
+    balance = snapshots.balance(fresh_client, ledger)
     assert frame["cost"].sum() == pytest.approx(totals["starting_credits"] - balance.credits)
     assert set(frame["status"].astype(str)) == {"succeeded", "moderation_rejected", "cancelled"}
     outside = frame[frame["origin"] == "server"]
@@ -74,11 +55,11 @@ def test_history_costs_equal_the_sandbox_charges(
     assert (frame.loc[frame["status"] != "succeeded", "cost"] == 0).all()
 
 
-def test_history_columns_are_typed(home: Path, client: Client) -> None:
+def test_history_columns_are_typed(home: Path, fresh_client: Client) -> None:
     ledger = Ledger()
-    run_mix(client, ledger)
-    jobs.resume(client, ledger)  # caches outputs this time
-    frame = frames.history(client, ledger)
+    run_mix(fresh_client, ledger)
+    jobs.resume(fresh_client, ledger)  # caches outputs this time
+    frame = frames.history(fresh_client, ledger)
     assert list(frame.columns) == list(frames.HISTORY_COLUMNS)
     for name in ("created_at", "completed_at", "submitted_at"):
         assert str(frame[name].dtype) == "datetime64[ns, UTC]" or str(frame[name].dtype).endswith(
@@ -94,18 +75,20 @@ def test_history_columns_are_typed(home: Path, client: Client) -> None:
     assert fox["notebook"] == "demo.ipynb" and Path(fox["cache_dir"]).is_dir()
     video = frame[frame["media_type"] == "video"].iloc[0]
     assert video["size"] and video["cost"] == 1.5 and video["cached"] == 1
-    assert frame.attrs["env"] == f"sandbox-{client.base_url.rsplit(':', 1)[1]}"
+    assert frame.attrs["env"] == f"sandbox-{fresh_client.base_url.rsplit(':', 1)[1]}"
 
 
-def test_history_filters_and_env_isolation(home: Path, client: Client) -> None:
+def test_history_filters_and_env_isolation(home: Path, fresh_client: Client) -> None:
     ledger = Ledger()
-    run_mix(client, ledger)
-    assert len(frames.history(client, ledger, status="succeeded")) == 5
-    assert len(frames.history(client, ledger, status=["cancelled", "moderation_rejected"])) == 2
-    assert len(frames.history(client, ledger, lora="Watercolor")) == 2
-    assert len(frames.history(client, ledger, media_type="video")) == 1
-    assert len(frames.history(client, ledger, since="1h")) == 7
-    assert len(frames.history(client, ledger, until="2020-01-01")) == 0
+    run_mix(fresh_client, ledger)
+    assert len(frames.history(fresh_client, ledger, status="succeeded")) == 5
+    assert (
+        len(frames.history(fresh_client, ledger, status=["cancelled", "moderation_rejected"])) == 2
+    )
+    assert len(frames.history(fresh_client, ledger, lora="Watercolor")) == 2
+    assert len(frames.history(fresh_client, ledger, media_type="video")) == 1
+    assert len(frames.history(fresh_client, ledger, since="1h")) == 7
+    assert len(frames.history(fresh_client, ledger, until="2020-01-01")) == 0
     with (
         Sandbox(latency=0.05, credits=50) as other,
         Client(api_key=other.api_key, base_url=other.base_url) as second,
@@ -114,12 +97,12 @@ def test_history_filters_and_env_isolation(home: Path, client: Client) -> None:
         assert list(frames.history(second, ledger)["prompt"]) == ["elsewhere"]
     # Offline, the default env is the one used last; each frame stays inside one env.
     assert list(frames.history(ledger=ledger)["prompt"]) == ["elsewhere"]
-    assert len(frames.history(ledger=ledger, env=frames.current_env(client))) == 7
+    assert len(frames.history(ledger=ledger, env=frames.current_env(fresh_client))) == 7
 
 
-def test_pricing_history_shows_versions_and_changes(home: Path, client: Client) -> None:
+def test_pricing_history_shows_versions_and_changes(home: Path, fresh_client: Client) -> None:
     ledger = Ledger()
-    frame = frames.pricing_history(client, ledger, versions=["2026-01-15", "2026-09-01"])
+    frame = frames.pricing_history(fresh_client, ledger, versions=["2026-01-15", "2026-09-01"])
     assert list(frame["version"].cat.categories) == ["2026-01-15", "2026-05-15", "2026-09-01"]
     base = frame[frame["item"] == "image.base"].set_index("version")["value"]
     assert base.to_dict() == {"2026-01-15": 1.5, "2026-05-15": 1.0, "2026-09-01": 0.8}
@@ -129,37 +112,37 @@ def test_pricing_history_shows_versions_and_changes(home: Path, client: Client) 
     )
     assert str(frame["first_seen"].dtype).endswith("UTC]")
     # Reading the same card again adds no row, it only moves last_seen.
-    again = frames.pricing_history(client, ledger)
+    again = frames.pricing_history(fresh_client, ledger)
     assert len(again) == len(frame)
 
 
-def test_spend_groups_with_estimate_versus_charge(home: Path, client: Client) -> None:
+def test_spend_groups_with_estimate_versus_charge(home: Path, fresh_client: Client) -> None:
     ledger = Ledger()
-    run_mix(client, ledger)
-    by_status = frames.spend("status", client, ledger).set_index("status")
+    run_mix(fresh_client, ledger)
+    by_status = frames.spend("status", fresh_client, ledger).set_index("status")
     assert by_status.loc["cancelled", "cost"] == 0
     assert (
         by_status.loc["cancelled", "estimate"] == 3
         and by_status.loc["cancelled", "difference"] == -3
     )
-    by_day = frames.spend("day", client, ledger)
+    by_day = frames.spend("day", fresh_client, ledger)
     assert len(by_day) == 1 and by_day["jobs"].sum() == 7
-    assert by_day["cost"].sum() == pytest.approx(frames.history(client, ledger)["cost"].sum())
-    two = frames.spend(["lora", "size"], frame=frames.history(client, ledger))
+    assert by_day["cost"].sum() == pytest.approx(frames.history(fresh_client, ledger)["cost"].sum())
+    two = frames.spend(["lora", "size"], frame=frames.history(fresh_client, ledger))
     assert {"lora", "size", "jobs", "cost", "estimate", "difference", "share"} <= set(two.columns)
     assert two["share"].sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="cannot group"):
-        frames.spend("colour", client, ledger)
+        frames.spend("colour", fresh_client, ledger)
 
 
-def test_usage_is_a_tidy_frame(home: Path, client: Client) -> None:
+def test_usage_is_a_tidy_frame(home: Path, fresh_client: Client) -> None:
     ledger = Ledger()
-    run_mix(client, ledger)
-    frame = frames.usage(client, since="2d", bucket_width="1h", group_by="status")
+    run_mix(fresh_client, ledger)
+    frame = frames.usage(fresh_client, since="2d", bucket_width="1h", group_by="status")
     assert {"bucket_start", "bucket_end", "status", "request_count", "credits_used"} <= set(
         frame.columns
     )
-    assert frame["credits_used"].sum() == pytest.approx(sandbox_totals_from(client))
+    assert frame["credits_used"].sum() == pytest.approx(sandbox_totals_from(fresh_client))
     assert str(frame["bucket_start"].dtype).endswith("UTC]")
 
 
@@ -169,12 +152,14 @@ def sandbox_totals_from(client: Client) -> float:
     )
 
 
-def test_history_sync_is_incremental(home: Path, sandbox: Sandbox) -> None:
+def test_history_sync_is_incremental(home: Path, fresh_sandbox: Sandbox) -> None:
     calls: list[str] = []
     http = httpx.Client(
         event_hooks={"request": [lambda r: calls.append(f"{r.method} {r.url.path}")]}
     )
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url, http_client=http)
+    client = Client(
+        api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url, http_client=http
+    )
     ledger = Ledger()
 
     def make(n: int) -> None:
@@ -195,7 +180,7 @@ def test_history_sync_is_incremental(home: Path, sandbox: Sandbox) -> None:
     http.close()
 
 
-def test_size_is_the_preset_sent_else_width_x_height(home: Path, client: Client) -> None:
+def test_size_is_the_preset_sent_else_width_x_height(home: Path, fresh_client: Client) -> None:
     """``size`` = the preset when one was sent, else "WxH"; ``width``/``height`` are ints."""
     ledger = Ledger()
     answered = [
@@ -204,16 +189,18 @@ def test_size_is_the_preset_sent_else_width_x_height(home: Path, client: Client)
         {"prompt": "custom", "width": 1500, "height": 1024},  # snapped to 1504 by the server
     ]
     for request in answered:
-        jobs.submit(client, ledger, "image", request)
+        jobs.submit(fresh_client, ledger, "image", request)
     # written, never sent: the request is all there is to go on
-    ledger.prepare(ledger_env(client), "image", {"prompt": "unsent", "width": 2048, "height": 1536})
+    ledger.prepare(
+        ledger_env(fresh_client), "image", {"prompt": "unsent", "width": 2048, "height": 1536}
+    )
     ledger.record_generation(  # an older row: width/height known, no size kept
-        ledger_env(client),
+        ledger_env(fresh_client),
         {"id": "img_old", "prompt": "old", "status": "succeeded", "width": 1536, "height": 1024},
     )
     with ledger._write() as conn:
         conn.execute("UPDATE generations SET size = NULL WHERE generation_id = 'img_old'")
-    frame = frames.history(client, ledger, refresh=False).set_index("prompt", drop=False)
+    frame = frames.history(fresh_client, ledger, refresh=False).set_index("prompt", drop=False)
     assert str(frame["width"].dtype) == "Int64" and str(frame["height"].dtype) == "Int64"
     size = dict(zip(frame["prompt"], frame["size"].astype(str), strict=True))
     assert size == {

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,6 @@ from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(latency=0.1, credits=1000, time_factor=20) as sb:
-        yield sb
-
-
 def sandbox_ledger(sb: Sandbox) -> dict[str, Any]:
     return httpx.get(f"{sb.base_url}/_sandbox/ledger").json()  # type: ignore[no-any-return]
 
@@ -40,7 +27,7 @@ def with_key(sb: Sandbox, key: str | None) -> list[dict[str, Any]]:
     return [g for g in sandbox_ledger(sb)["generations"] if g["idempotency_key"] == key]
 
 
-def test_row_is_written_before_the_create_is_sent(home: Path, sandbox: Sandbox) -> None:
+def test_row_is_written_before_the_create_is_sent(home: Path, fresh_sandbox: Sandbox) -> None:
     ledger = Ledger()
     seen: list[tuple[str, str]] = []
 
@@ -52,11 +39,13 @@ def test_row_is_written_before_the_create_is_sent(home: Path, sandbox: Sandbox) 
             seen.append((key, row.status))
 
     http = httpx.Client(event_hooks={"request": [check]})
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url, http_client=http)
+    client = Client(
+        api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url, http_client=http
+    )
     record = jobs.submit(client, ledger, "image", {"prompt": "a fox", "count": 2}, cell="c1")
     assert seen == [(record.key, "submitting")]
     assert record.status == "pending" and record.generation_id and record.cell == "c1"
-    assert record.env == f"sandbox-{sandbox.port}"
+    assert record.env == f"sandbox-{fresh_sandbox.port}"
     http.close()
 
 
@@ -84,10 +73,10 @@ KILLER = textwrap.dedent(
 
 @pytest.mark.parametrize("moment", ["response", "request"])
 def test_kill_between_sent_and_answered_then_resume_creates_once(
-    home: Path, sandbox: Sandbox, moment: str
+    home: Path, fresh_sandbox: Sandbox, moment: str
 ) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", KILLER, sandbox.base_url, sandbox.api_key, moment],
+        [sys.executable, "-c", KILLER, fresh_sandbox.base_url, fresh_sandbox.api_key, moment],
         env={**os.environ, "AUROUS_NB_HOME": str(home)},
         capture_output=True,
         text=True,
@@ -98,24 +87,24 @@ def test_kill_between_sent_and_answered_then_resume_creates_once(
     [row] = jobs.pending(ledger=ledger)
     assert row.status == "submitting" and not row.answered
     # "response": the server created it and answered into the void; "request": it never arrived.
-    assert len(with_key(sandbox, row.key)) == (1 if moment == "response" else 0)
+    assert len(with_key(fresh_sandbox, row.key)) == (1 if moment == "response" else 0)
 
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+    client = Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url)
     [done] = jobs.resume(client, ledger)
     assert done.key == row.key and done.status == "succeeded" and done.charged == 1.0
-    created = with_key(sandbox, row.key)
+    created = with_key(fresh_sandbox, row.key)
     assert len(created) == 1 and created[0]["id"] == done.generation_id
-    assert sandbox_ledger(sandbox)["totals"]["generation_count"] == 1
+    assert sandbox_ledger(fresh_sandbox)["totals"]["generation_count"] == 1
     assert [f.index for f in ledger.outputs(done.generation_id or "")] == [0]
     # A second resume has nothing left to do and buys nothing.
     assert jobs.resume(client, ledger) == []
-    assert sandbox_ledger(sandbox)["totals"]["credits_charged"] == 1
+    assert sandbox_ledger(fresh_sandbox)["totals"]["credits_charged"] == 1
     client.close()
 
 
-def test_refused_create_is_rejected_not_pending(home: Path, sandbox: Sandbox) -> None:
+def test_refused_create_is_rejected_not_pending(home: Path, fresh_sandbox: Sandbox) -> None:
     ledger = Ledger()
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+    client = Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url)
     with pytest.raises(ValidationError, match="width"):
         jobs.submit(client, ledger, "image", {"prompt": "x", "size": "2k_1_1", "width": 1024})
     assert ledger.jobs() == [], "a request that fails local checks leaves no ledger row"
@@ -136,10 +125,10 @@ def test_refused_create_is_rejected_not_pending(home: Path, sandbox: Sandbox) ->
 
 
 def test_unanswered_row_past_the_idempotency_window_is_lost_not_resent(
-    home: Path, sandbox: Sandbox
+    home: Path, fresh_sandbox: Sandbox
 ) -> None:
     ledger = Ledger()
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+    client = Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url)
     row = jobs.prepare(client, ledger, "image", {"prompt": "ancient"})
     ledger._connection().execute(
         "UPDATE generations SET submitted_at = submitted_at - 86400 WHERE idempotency_key = ?",
@@ -147,12 +136,12 @@ def test_unanswered_row_past_the_idempotency_window_is_lost_not_resent(
     )
     [lost] = jobs.resume(client, ledger)
     assert lost.status == "lost" and lost.error_code == "idempotency_window_passed"
-    assert sandbox_ledger(sandbox)["totals"]["generation_count"] == 0
+    assert sandbox_ledger(fresh_sandbox)["totals"]["generation_count"] == 0
     client.close()
 
 
-def test_top_level_jobs_lists_pending(home: Path, sandbox: Sandbox) -> None:
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+def test_top_level_jobs_lists_pending(home: Path, fresh_sandbox: Sandbox) -> None:
+    client = Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url)
     record = jobs.submit(client, None, "video", {"video_lora_id": "seedance-1-lite", "duration": 2})
     listed = aurous_nb.jobs()
     assert [r.key for r in listed] == [record.key]
@@ -165,16 +154,18 @@ def test_top_level_jobs_lists_pending(home: Path, sandbox: Sandbox) -> None:
     client.close()
 
 
-async def test_async_submit_and_resume(home: Path, sandbox: Sandbox) -> None:
+async def test_async_submit_and_resume(home: Path, fresh_sandbox: Sandbox) -> None:
     ledger = Ledger()
-    async with AsyncClient(api_key=sandbox.api_key, base_url=sandbox.base_url) as client:
+    async with AsyncClient(
+        api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url
+    ) as client:
         first = await jobs.asubmit(client, ledger, "image", {"prompt": "async fox", "count": 2})
         prepared = jobs.prepare(client, ledger, "image", {"prompt": "prepared, never sent"})
         records = await jobs.aresume(client, ledger)
     assert {r.key for r in records} == {first.key, prepared.key}
     assert all(r.status == "succeeded" for r in records)
     assert sorted(len(ledger.outputs(r.generation_id or "")) for r in records) == [1, 2]
-    assert sandbox_ledger(sandbox)["totals"]["generation_count"] == 2
+    assert sandbox_ledger(fresh_sandbox)["totals"]["generation_count"] == 2
 
 
 def test_many_active_jobs_are_polled_through_list_pages(home: Path) -> None:
@@ -236,6 +227,27 @@ def test_cancel_in_every_state(home: Path) -> None:
         gone = jobs.cancel(client, ledger, lost)
         assert gone.status == "cancelled" and gone.generation_id
         assert jobs.cancel(client, ledger, gone) == gone  # terminal: nothing to do
+        server = sandbox_ledger(sb)
+        assert server["totals"]["generation_count"] == 2
+        assert server["totals"]["credits_charged"] == 0 and server["totals"]["held_credits"] == 0
+        assert with_key(sb, never.key) == [] and len(with_key(sb, lost.key)) == 1
+        assert jobs.pending(ledger=ledger) == []
+
+
+async def test_async_cancel_in_every_state(home: Path) -> None:
+    with Sandbox(latency=5.0, credits=100, time_factor=20) as sb:
+        async with AsyncClient(api_key=sb.api_key, base_url=sb.base_url) as client:
+            ledger = Ledger()
+            answered = await jobs.asubmit(client, ledger, "image", {"prompt": "answered"})
+            done = await jobs.acancel(client, ledger, answered)
+            assert done.status == "cancelled" and done.charged == 0
+            never = jobs.prepare(client, ledger, "image", {"prompt": "never sent"})
+            assert (await jobs.acancel(client, ledger, never, sent=False)).status == "cancelled"
+            lost = jobs.prepare(client, ledger, "image", {"prompt": "in flight"})
+            await client.images.create("in flight", idempotency_key=lost.key)
+            gone = await jobs.acancel(client, ledger, lost)
+            assert gone.status == "cancelled" and gone.generation_id
+            assert await jobs.acancel(client, ledger, gone) == gone
         server = sandbox_ledger(sb)
         assert server["totals"]["generation_count"] == 2
         assert server["totals"]["credits_charged"] == 0 and server["totals"]["held_credits"] == 0

@@ -17,12 +17,6 @@ from aurous_nb.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError, de
 KEY = "al_live_" + "ab" * 32
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
-
-
 def _gen(gen_id: str, status: str, amount: float = 2.0, **extra: object) -> dict[str, object]:
     return {
         "object": "inference",

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from aurous_nb import config, jobs, outputs
-from aurous_nb.client import Client, OutputExpiredError
+from aurous_nb.client import AsyncClient, Client, OutputExpiredError
 from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(latency=0.1, credits=1000, time_factor=20) as sb:
-        yield sb
-
-
-def test_success_is_cached_with_size_and_hash(home: Path, sandbox: Sandbox) -> None:
+def test_success_is_cached_with_size_and_hash(home: Path, fresh_sandbox: Sandbox) -> None:
     ledger = Ledger()
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+    client = Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url)
     jobs.submit(client, ledger, "image", {"prompt": "a lighthouse", "count": 2})
     [done] = jobs.resume(client, ledger)
     files = outputs.cached_outputs(ledger, done.generation_id or "")
@@ -54,7 +41,7 @@ def test_success_is_cached_with_size_and_hash(home: Path, sandbox: Sandbox) -> N
 
 
 def test_a_failed_download_leaves_nothing_counted_and_is_retried(
-    home: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    home: Path, fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(outputs, "_BACKOFF_S", 0.01)
     failures = {"left": 0}
@@ -67,7 +54,10 @@ def test_a_failed_download_leaves_nothing_counted_and_is_retried(
     ledger = Ledger()
     http = httpx.Client(event_hooks={"response": [flaky]})
     client = Client(
-        api_key=sandbox.api_key, base_url=sandbox.base_url, http_client=http, max_retries=0
+        api_key=fresh_sandbox.api_key,
+        base_url=fresh_sandbox.base_url,
+        http_client=http,
+        max_retries=0,
     )
     jobs.submit(client, ledger, "image", {"prompt": "a bridge"})
     [done] = jobs.resume(client, ledger, download=False)
@@ -87,12 +77,45 @@ def test_a_failed_download_leaves_nothing_counted_and_is_retried(
     http.close()
 
 
+async def test_async_download_retries_through_the_same_flow(
+    home: Path, fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outputs, "_BACKOFF_S", 0.01)
+    failures = {"left": 0}
+
+    async def flaky(response: httpx.Response) -> None:
+        if "/output/" in response.request.url.path and failures["left"] > 0:
+            failures["left"] -= 1
+            raise httpx.ReadError("connection dropped mid-body", request=response.request)
+
+    ledger = Ledger()
+    http = httpx.AsyncClient(event_hooks={"response": [flaky]})
+    async with AsyncClient(
+        api_key=fresh_sandbox.api_key,
+        base_url=fresh_sandbox.base_url,
+        http_client=http,
+        max_retries=0,
+    ) as client:
+        await jobs.asubmit(client, ledger, "image", {"prompt": "a bridge"})
+        [done] = await jobs.aresume(client, ledger, download=False)
+        gen_id = done.generation_id or ""
+        failures["left"] = 1
+        with pytest.raises(Exception, match="dropped"):
+            await outputs.adownload_outputs(client, ledger, done, retries=0)
+        assert ledger.outputs(gen_id) == []
+        failures["left"] = 2
+        [f] = await outputs.adownload_outputs(client, ledger, done, retries=3)
+    await http.aclose()
+    assert f.is_intact() and failures["left"] == 0
+    assert outputs.missing_outputs(ledger, done.env) == []
+
+
 def test_auto_download_can_be_turned_off(
-    home: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    home: Path, fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AUROUS_NB_AUTO_DOWNLOAD", "0")
     ledger = Ledger()
-    client = Client(api_key=sandbox.api_key, base_url=sandbox.base_url)
+    client = Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url)
     jobs.submit(client, ledger, "video", {"video_lora_id": "seedance-1-lite", "duration": 2})
     [done] = jobs.resume(client, ledger)
     assert ledger.outputs(done.generation_id or "") == []

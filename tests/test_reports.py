@@ -27,12 +27,6 @@ LIVE = "api.aurous-labs.com"
 NAMES = ["spend_over_time", "spend_by_lora_size", "outcomes", "balance_trend", "price_changes"]
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
-
-
 def fill_live(ledger: Ledger, days: int = 30, rows: int = 300) -> float:
     """A month of history, balances and two rate cards in the live env; returns total charged."""
     rng = random.Random(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
@@ -13,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, resolve_core, resolve_key
+from aurous_nb.client._base import ClientBase, part_file, response
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -21,10 +20,8 @@ from aurous_nb.client._core import (
     RetryPolicy,
     Sleep,
     classify,
-    header_dict,
 )
 from aurous_nb.client._params import UsageParams
-from aurous_nb.client._sync import part_path
 from aurous_nb.client.files import AsyncFiles
 from aurous_nb.client.images import AsyncImages
 from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras
@@ -42,7 +39,7 @@ __all__ = ["AsyncClient"]
 T = TypeVar("T")
 
 
-class AsyncClient(ClientBase):
+class AsyncClient(ClientBase[httpx.AsyncClient]):
     """The Aurous v1 API for asyncio: every method of :class:`Client`, awaited.
 
     Use one per event loop (httpx.AsyncClient connections belong to the loop that opened them).
@@ -60,13 +57,17 @@ class AsyncClient(ClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        key = resolve_key(api_key)
-        self._setup(key, resolve_core(base_url, version, timeout, max_retries, retry_budget, retry))
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
+        self._connect(
+            httpx.AsyncClient,
+            http_client,
+            api_key,
+            base_url,
+            version,
+            timeout,
+            max_retries,
+            retry_budget,
+            retry,
         )
-        self._timeout = httpx.Timeout(timeout)
         import asyncio  # here, not at module level: ``import aurous_nb`` stays cheap
 
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -92,39 +93,20 @@ class AsyncClient(ClientBase):
         try:
             if req.stream_to is not None:
                 return await self._stream(req, Path(req.stream_to))
-            r = await self._http.send(
-                self._http.build_request(
-                    req.method,
-                    req.url,
-                    params=req.params,
-                    content=req.body,
-                    files=req.files,
-                    data=req.data,
-                    headers=self._headers(req),
-                    timeout=self._timeout if req.timeout is None else req.timeout,
-                )
-            )
-            return Response(r.status_code, header_dict(r.headers.raw), r.content)
+            r = await self._http.send(self._build(req))
+            return response(r, r.content)
         except httpx.TransportError as exc:
             return classify(exc)
 
     async def _stream(self, req: Request, target: Path) -> Response:
-        request = self._http.build_request(
-            req.method, req.url, headers=self._headers(req), timeout=self._timeout
-        )
-        r = await self._http.send(request, stream=True)
+        r = await self._http.send(self._build_stream(req), stream=True)
         try:
             if r.status_code >= 300:
-                return Response(r.status_code, header_dict(r.headers.raw), await r.aread())
-            part = part_path(target)
-            try:
-                with open(part, "wb") as fh:
-                    async for chunk in r.aiter_bytes(1 << 16):
-                        fh.write(chunk)
-                os.replace(part, target)
-            finally:
-                part.unlink(missing_ok=True)
-            return Response(r.status_code, header_dict(r.headers.raw))
+                return response(r, await r.aread())
+            with part_file(target) as fh:
+                async for chunk in r.aiter_bytes(1 << 16):
+                    fh.write(chunk)
+            return response(r)
         finally:
             await r.aclose()
 
@@ -210,23 +192,6 @@ class AsyncClient(ClientBase):
         )
 
     # -- lifecycle ---------------------------------------------------------------
-
-    def with_options(
-        self,
-        *,
-        version: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        retry_budget: float | None = None,
-    ) -> AsyncClient:
-        """A variant sharing this client's connections and rate-limit state."""
-        other = object.__new__(AsyncClient)
-        other._setup(self._key, self._derive_core(version, timeout, max_retries, retry_budget))
-        other._http = self._http
-        other._owns_http = False
-        other._timeout = httpx.Timeout(other._core.timeout)
-        other._sleep = self._sleep
-        return other
 
     async def close(self) -> None:
         if self._owns_http:

@@ -1,11 +1,19 @@
-"""What the sync and async clients share that is not I/O: settings, the key, headers, repr."""
+"""What the sync and async clients share beside their driver loops: settings, the key, headers,
+request building, the part-file an output streams into, with_options, repr."""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO, Generic, TypeVar
+
+import httpx
 
 from aurous_nb.client._core import (
     DEFAULT_BASE_URL,
@@ -13,12 +21,22 @@ from aurous_nb.client._core import (
     RateLimit,
     RateLimiter,
     Request,
+    Response,
     RetryPolicy,
     check_version,
+    header_dict,
 )
 from aurous_nb.client.errors import AuthenticationError, ValidationError, redact
 
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover
+    from typing_extensions import Self
+
 _USER_AGENT = "aurous-nb/0.1.0"
+
+#: The httpx client a transport drives: ``httpx.Client`` (sync) or ``httpx.AsyncClient``.
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 
 class RedactTokens(logging.Filter):
@@ -110,11 +128,90 @@ def resolve_core(
     )
 
 
-class ClientBase:
-    """Settings, headers and introspection of a client; subclasses add the transport."""
+def part_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+@contextmanager
+def part_file(target: Path) -> Iterator[BinaryIO]:
+    """Write ``target`` through a hidden part-file renamed into place only when complete."""
+    part = part_path(target)
+    try:
+        with open(part, "wb") as fh:
+            yield fh
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def response(r: httpx.Response, content: bytes = b"") -> Response:
+    return Response(r.status_code, header_dict(r.headers.raw), content)
+
+
+class ClientBase(Generic[HttpT]):
+    """Settings, headers, request building and introspection of a client over ``HttpT``;
+    subclasses add the driver loop and the I/O that must be awaited or not."""
 
     _core: Core
     _key: Secret
+    _http: HttpT
+    _owns_http: bool
+    _timeout: httpx.Timeout
+    _sleep: Callable[[float], object]
+
+    def _connect(
+        self,
+        factory: type[HttpT],
+        http_client: HttpT | None,
+        api_key: str | None,
+        base_url: str | None,
+        version: str | None,
+        timeout: float,
+        max_retries: int,
+        retry_budget: float,
+        retry: RetryPolicy | None,
+    ) -> None:
+        key = resolve_key(api_key)
+        self._setup(key, resolve_core(base_url, version, timeout, max_retries, retry_budget, retry))
+        self._owns_http = http_client is None
+        self._http = http_client or factory(
+            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
+        )
+        self._timeout = httpx.Timeout(timeout)
+
+    def _build(self, req: Request) -> httpx.Request:
+        return self._http.build_request(
+            req.method,
+            req.url,
+            params=req.params,
+            content=req.body,
+            files=req.files,
+            data=req.data,
+            headers=self._headers(req),
+            timeout=self._timeout if req.timeout is None else req.timeout,
+        )
+
+    def _build_stream(self, req: Request) -> httpx.Request:
+        return self._http.build_request(
+            req.method, req.url, headers=self._headers(req), timeout=self._timeout
+        )
+
+    def with_options(
+        self,
+        *,
+        version: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_budget: float | None = None,
+    ) -> Self:
+        """A variant sharing this client's connections and rate-limit state."""
+        other = object.__new__(type(self))
+        other._setup(self._key, self._derive_core(version, timeout, max_retries, retry_budget))
+        other._http = self._http
+        other._owns_http = False
+        other._timeout = httpx.Timeout(other._core.timeout)
+        other._sleep = self._sleep
+        return other
 
     def _setup(self, key: Secret, core: Core) -> None:
         self._key = key

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, resolve_core, resolve_key
+from aurous_nb.client._base import ClientBase, part_file, response
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -23,7 +21,6 @@ from aurous_nb.client._core import (
     RetryPolicy,
     Sleep,
     classify,
-    header_dict,
 )
 from aurous_nb.client._params import UsageParams
 from aurous_nb.client.files import Files
@@ -43,11 +40,7 @@ __all__ = ["Client"]
 T = TypeVar("T")
 
 
-def part_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-
-
-class Client(ClientBase):
+class Client(ClientBase[httpx.Client]):
     """The Aurous v1 API, blocking. Safe to share between threads.
 
     ``api_key``, ``base_url`` and ``version`` default to AUROUS_API_KEY, AUROUS_BASE_URL
@@ -67,13 +60,17 @@ class Client(ClientBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
-        key = resolve_key(api_key)
-        self._setup(key, resolve_core(base_url, version, timeout, max_retries, retry_budget, retry))
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
+        self._connect(
+            httpx.Client,
+            http_client,
+            api_key,
+            base_url,
+            version,
+            timeout,
+            max_retries,
+            retry_budget,
+            retry,
         )
-        self._timeout = httpx.Timeout(timeout)
         self._sleep: Callable[[float], None] = time.sleep
 
     # -- the driver: the only place that performs I/O --------------------------
@@ -97,39 +94,20 @@ class Client(ClientBase):
         try:
             if req.stream_to is not None:
                 return self._stream(req, Path(req.stream_to))
-            r = self._http.send(
-                self._http.build_request(
-                    req.method,
-                    req.url,
-                    params=req.params,
-                    content=req.body,
-                    files=req.files,
-                    data=req.data,
-                    headers=self._headers(req),
-                    timeout=self._timeout if req.timeout is None else req.timeout,
-                )
-            )
-            return Response(r.status_code, header_dict(r.headers.raw), r.content)
+            r = self._http.send(self._build(req))
+            return response(r, r.content)
         except httpx.TransportError as exc:
             return classify(exc)
 
     def _stream(self, req: Request, target: Path) -> Response:
-        request = self._http.build_request(
-            req.method, req.url, headers=self._headers(req), timeout=self._timeout
-        )
-        r = self._http.send(request, stream=True)
+        r = self._http.send(self._build_stream(req), stream=True)
         try:
             if r.status_code >= 300:
-                return Response(r.status_code, header_dict(r.headers.raw), r.read())
-            part = part_path(target)
-            try:
-                with open(part, "wb") as fh:
-                    for chunk in r.iter_bytes(1 << 16):
-                        fh.write(chunk)
-                os.replace(part, target)
-            finally:
-                part.unlink(missing_ok=True)
-            return Response(r.status_code, header_dict(r.headers.raw))
+                return response(r, r.read())
+            with part_file(target) as fh:
+                for chunk in r.iter_bytes(1 << 16):
+                    fh.write(chunk)
+            return response(r)
         finally:
             r.close()
 
@@ -221,23 +199,6 @@ class Client(ClientBase):
         )
 
     # -- lifecycle ---------------------------------------------------------------
-
-    def with_options(
-        self,
-        *,
-        version: str | None = None,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        retry_budget: float | None = None,
-    ) -> Client:
-        """A variant sharing this client's connections and rate-limit state."""
-        other = object.__new__(Client)
-        other._setup(self._key, self._derive_core(version, timeout, max_retries, retry_budget))
-        other._http = self._http
-        other._owns_http = False
-        other._timeout = httpx.Timeout(other._core.timeout)
-        other._sleep = self._sleep
-        return other
 
     def close(self) -> None:
         if self._owns_http:

@@ -64,34 +64,43 @@ def idempotency_key(key: str | None) -> str:
     return key
 
 
-def estimate_flow(
-    core: Core, prompt: str, params: ImageParams, version: str | None
+def post_estimate_flow(
+    core: Core, path: str, body: dict[str, Any], version: str | None
 ) -> Flow[Estimate]:
-    body = image_body(prompt, params)
+    """Price a create body (images and videos): no row, no hold, so it may be retried."""
     req = core.send_json(
-        "POST",
-        "/v1/images/estimate",
-        body,
-        bucket="estimate_post",
-        idempotent=True,
-        version=version,
+        "POST", path, body, bucket="estimate_post", idempotent=True, version=version
     )
     return Estimate.from_json((yield from core.call_json(req)))
 
 
-def create_flow(
-    core: Core, prompt: str, params: ImageParams, key: str | None, version: str | None
+def post_create_flow(
+    core: Core, path: str, body: dict[str, Any], key: str | None, version: str | None
 ) -> Flow[Generation]:
-    body = image_body(prompt, params)
+    """Start a generation (images and videos) under its Idempotency-Key (made when not given)."""
     req = core.send_json(
         "POST",
-        "/v1/images",
+        path,
         body,
         bucket="images_post",
         idempotency_key=idempotency_key(key),
         version=version,
     )
     return generation((yield from core.call(req)))
+
+
+def estimate_flow(
+    core: Core, prompt: str, params: ImageParams, version: str | None
+) -> Flow[Estimate]:
+    body = image_body(prompt, params)
+    return (yield from post_estimate_flow(core, "/v1/images/estimate", body, version))
+
+
+def create_flow(
+    core: Core, prompt: str, params: ImageParams, key: str | None, version: str | None
+) -> Flow[Generation]:
+    body = image_body(prompt, params)
+    return (yield from post_create_flow(core, "/v1/images", body, key, version))
 
 
 def get_flow(core: Core, ref: GenerationRef, version: str | None) -> Flow[Generation]:

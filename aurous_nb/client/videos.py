@@ -17,8 +17,8 @@ from aurous_nb.client.images import (
     GenerationRef,
     download_bytes_flow,
     download_to_flow,
-    generation,
-    idempotency_key,
+    post_create_flow,
+    post_estimate_flow,
 )
 from aurous_nb.client.models import Estimate, Generation
 
@@ -34,30 +34,14 @@ def estimate_flow(
     core: Core, video_lora_id: str, params: VideoParams, version: str | None
 ) -> Flow[Estimate]:
     body = video_body(video_lora_id, params)
-    req = core.send_json(
-        "POST",
-        "/v1/videos/estimate",
-        body,
-        bucket="estimate_post",
-        idempotent=True,
-        version=version,
-    )
-    return Estimate.from_json((yield from core.call_json(req)))
+    return (yield from post_estimate_flow(core, "/v1/videos/estimate", body, version))
 
 
 def create_flow(
     core: Core, video_lora_id: str, params: VideoParams, key: str | None, version: str | None
 ) -> Flow[Generation]:
     body = video_body(video_lora_id, params)
-    req = core.send_json(
-        "POST",
-        "/v1/videos",
-        body,
-        bucket="images_post",
-        idempotency_key=idempotency_key(key),
-        version=version,
-    )
-    return generation((yield from core.call(req)))
+    return (yield from post_create_flow(core, "/v1/videos", body, key, version))
 
 
 class Videos(SyncResource):

@@ -61,9 +61,18 @@ def get_flow(core: Core, endpoint_id: str, version: str | None) -> Flow[WebhookE
 
 
 def update_flow(
-    core: Core, endpoint_id: str, fields: dict[str, Any], version: str | None
+    core: Core,
+    endpoint_id: str,
+    url: str | None,
+    events: Sequence[str] | None,
+    description: str | None,
+    metadata: Mapping[str, Any] | None,
+    is_active: bool | None,
+    version: str | None,
 ) -> Flow[WebhookEndpoint]:
-    body = webhook_fields(**fields)
+    body = webhook_fields(
+        url=url, events=events, description=description, metadata=metadata, is_active=is_active
+    )
     if not body:
         raise ValidationError("update", "update: pass at least one field to change")
     req = core.send_json(
@@ -130,14 +139,9 @@ class WebhookEndpoints(SyncResource):
         is_active: bool | None = None,
         version: str | None = None,
     ) -> WebhookEndpoint:
-        fields = {
-            "url": url,
-            "events": events,
-            "description": description,
-            "metadata": metadata,
-            "is_active": is_active,
-        }
-        return self._run(update_flow(self._core, id, fields, version))
+        return self._run(
+            update_flow(self._core, id, url, events, description, metadata, is_active, version)
+        )
 
     def delete(self, id: str, *, version: str | None = None) -> Deleted:
         return self._run(delete_flow(self._core, id, version))
@@ -182,14 +186,9 @@ class AsyncWebhookEndpoints(AsyncResource):
         is_active: bool | None = None,
         version: str | None = None,
     ) -> WebhookEndpoint:
-        fields = {
-            "url": url,
-            "events": events,
-            "description": description,
-            "metadata": metadata,
-            "is_active": is_active,
-        }
-        return await self._run(update_flow(self._core, id, fields, version))
+        return await self._run(
+            update_flow(self._core, id, url, events, description, metadata, is_active, version)
+        )
 
     async def delete(self, id: str, *, version: str | None = None) -> Deleted:
         return await self._run(delete_flow(self._core, id, version))

@@ -87,7 +87,7 @@ def parse_header(header: str | None) -> tuple[int, list[str]]:
         if not sep:
             raise MalformedSignatureHeaderError(f"{SIGNATURE_HEADER}: bad element {part.strip()!r}")
         if key == "t":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):  # "²".isdigit(), but int() fails
                 raise MalformedSignatureHeaderError(f"{SIGNATURE_HEADER}: t is not unix seconds")
             timestamp = int(value)
         elif key == "v1":

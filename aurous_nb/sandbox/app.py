@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -370,7 +371,10 @@ class Api:
     # -- legacy and sandbox-only routes ----------------------------------------------------
 
     async def legacy_redirect(self, request: Request) -> Response:
-        path = request.url.path
+        # The path as sent (still percent-encoded): a header value must stay ASCII.
+        raw = request.scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else quote(request.url.path, safe="/")
+        path = path.split("?", 1)[0]
         if path.startswith("/v1/video-generations"):
             target = "/v1/videos" + path[len("/v1/video-generations") :]
         else:

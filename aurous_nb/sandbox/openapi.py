@@ -9,8 +9,19 @@ Error answers share one envelope, documented as the ``default`` response of ever
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from typing import Any
+
+from aurous_nb.sandbox import catalog
+from aurous_nb.sandbox.files import PURPOSES
+from aurous_nb.sandbox.validation import (
+    SEED_MAX,
+    SIZE_PRESETS,
+    VIDEO_RATIOS,
+    VIDEO_RESOLUTIONS,
+)
+from aurous_nb.sandbox.webhooks import EVENT_TYPES
 
 Schema = dict[str, Any]
 
@@ -125,66 +136,61 @@ PRICING = _obj({"object": STR, "version": STR, "currency": STR, "image": OBJ, "v
 USAGE = _obj({"object": STR, "data": ARR})
 
 WEIGHT: Schema = {"type": "number", "minimum": 0, "maximum": 2}
-PURPOSE: Schema = {"type": "string", "enum": ["reference", "first_frame", "last_frame"]}
+PURPOSE: Schema = {"type": "string", "enum": list(PURPOSES)}
+PROMPT: Schema = {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": r"\S"}
+HTTPS_URL: Schema = {"type": "string", "pattern": r"^https://[a-z]{1,12}\.example/[a-z]{0,12}$"}
+IMAGE_LORA: Schema = {"type": "string", "enum": [lora.slug for lora in catalog.IMAGE_LORAS]}
+EVENTS: Schema = {
+    "type": "array",
+    "minItems": 1,
+    "items": {"type": "string", "enum": ["*", *EVENT_TYPES]},
+}
 IMAGE_BODY = _obj(
-    {"prompt": {"type": "string", "minLength": 1, "maxLength": 4000}},
+    {"prompt": PROMPT},
     {
-        "negative_prompt": STR,
-        "lora_id": STR,
-        "loras": {
-            "type": "array",
-            "minItems": 1,
-            "maxItems": 4,
-            "items": _obj(
-                {"lora": STR}, {"weight": {"type": "number", "minimum": 0, "maximum": 2}}
-            ),
-        },
-        "size": STR,
-        "width": {"type": "integer", "minimum": 1024, "maximum": 4096},
-        "height": {"type": "integer", "minimum": 1024, "maximum": 4096},
+        "negative_prompt": PROMPT,
+        "lora_id": IMAGE_LORA,
+        "size": {"type": "string", "enum": sorted(SIZE_PRESETS)},
         "steps": {"type": "integer", "minimum": 1, "maximum": 100},
         "guidance_scale": {"type": "number", "minimum": 0.1, "maximum": 30},
         "cfg_rescale": {"type": "number", "minimum": 0, "maximum": 1},
         "denoise_strength": {"type": "number", "minimum": 0, "maximum": 1},
-        "seed": {"type": "integer", "minimum": -1, "maximum": 2**32 - 1},
+        "seed": {"type": "integer", "minimum": -1, "maximum": SEED_MAX},
         "count": {"type": "integer", "minimum": 1, "maximum": 4},
         "enhance_prompt": BOOL,
-        "reference_image_urls": {"type": "array", "items": STR},
-        "character_id": STR,
-        "webhook_url": STR,
     },
 )
+# Also accepted (left out so generated bodies stay valid together): ``loras`` (1-4 of
+# {lora, weight}, not with lora_id), ``width``/``height`` (1024-4096, both, not with size),
+# ``reference_image_urls``, ``character_id``, ``webhook_url``.
 VIDEO_BODY = _obj(
-    {"video_lora_id": STR},
+    {"video_lora_id": {"type": "string", "enum": [lora.slug for lora in catalog.VIDEO_LORAS]}},
     {
-        "prompt": {"type": "string", "minLength": 1, "maxLength": 4000},
-        "first_frame_url": STR,
-        "last_frame_url": STR,
-        "resolution": STR,
-        "ratio": STR,
+        "prompt": PROMPT,
+        "resolution": {"type": "string", "enum": list(VIDEO_RESOLUTIONS)},
+        "ratio": {"type": "string", "enum": list(VIDEO_RATIOS)},
         "duration": {"type": "integer", "minimum": 2, "maximum": 12},
         "camera_fixed": BOOL,
         "watermark": BOOL,
         "enhance_prompt": BOOL,
-        "webhook_url": STR,
     },
 )
 ENDPOINT_BODY = _obj(
-    {"url": STR, "events": {"type": "array", "minItems": 1, "items": STR}},
-    {"description": STR, "metadata": OBJ},
+    {"url": HTTPS_URL, "events": EVENTS},
+    {"description": STR, "metadata": {"type": "object", "maxProperties": 50}},
 )
 ENDPOINT_PATCH = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "url": STR,
-        "events": {"type": "array", "minItems": 1, "items": STR},
+        "url": HTTPS_URL,
+        "events": EVENTS,
         "description": _null(STR),
         "metadata": OBJ,
         "is_active": BOOL,
     },
 }
-TEST_FIRE_BODY = _obj({"event_type": STR})
+TEST_FIRE_BODY = _obj({"event_type": {"type": "string", "enum": list(EVENT_TYPES)}})
 UPLOAD_BODY = _obj(
     {
         "file": BINARY,
@@ -247,7 +253,7 @@ LIST_QUERY = {
     "ending_before": STR,
 }
 USAGE_QUERY = {
-    "start_time": STR,
+    "start_time": {"type": "string", "format": "date-time"},
     "end_time": STR,
     "bucket_width": {"type": "string", "enum": ["1h", "1d"]},
     "group_by": STR,
@@ -381,18 +387,61 @@ def _path_params(path: str) -> list[Schema]:
     return [{"name": n, "in": "path", "required": True, "schema": STR} for n in names]
 
 
+def operation_id(path: str, method: str) -> str:
+    """``get_v1_images_id`` for ``GET /v1/images/{id}``."""
+    return method + "_" + re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_")
+
+
+#: create operation -> the operations that take the ``id`` it returns (OpenAPI links, so a
+#: stateful contract run reaches past 404s).
+LINKS: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("/v1/images", "post"): [
+        ("/v1/images/{id}", "get"),
+        ("/v1/images/{id}/cancel", "post"),
+        ("/v1/images/{id}/output/{n}", "get"),
+    ],
+    ("/v1/videos", "post"): [("/v1/images/{id}", "get"), ("/v1/videos/{id}/output", "get")],
+    ("/v1/files", "post"): [("/v1/files/{id}", "get"), ("/v1/files/{id}", "delete")],
+    ("/v1/webhook_endpoints", "post"): [
+        ("/v1/webhook_endpoints/{id}", "get"),
+        ("/v1/webhook_endpoints/{id}", "patch"),
+        ("/v1/webhook_endpoints/{id}/rotate_secret", "post"),
+        ("/v1/webhook_endpoints/{id}/test", "post"),
+        ("/v1/webhook_endpoints/{id}", "delete"),
+    ],
+}
+
+
+def _links(path: str, method: str) -> dict[str, Schema]:
+    return {
+        operation_id(target, verb): {
+            "operationId": operation_id(target, verb),
+            "parameters": {"id": "$response.body#/id"},
+        }
+        for target, verb in LINKS.get((path, method), [])
+    }
+
+
 def _operation(path: str, method: str, op: Op) -> Schema:
     params = [*_path_params(path), VERSION_HEADER]
     params += [
         {"name": k, "in": "query", "required": False, "schema": v} for k, v in op.query.items()
     ]
     out: Schema = {
-        "operationId": f"{method}_{path.strip('/').replace('/', '_') or 'root'}",
+        "operationId": operation_id(path, method),
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": params,
-        "responses": {**op.responses, "default": {"$ref": "#/components/responses/Error"}},
+        "responses": {
+            **{status: dict(response) for status, response in op.responses.items()},
+            "default": {"$ref": "#/components/responses/Error"},
+        },
     }
+    links = _links(path, method)
+    if links:
+        for status, response in out["responses"].items():
+            if status.startswith("2"):
+                response["links"] = links
     if op.public:
         out["security"] = []
     if op.body is not None:

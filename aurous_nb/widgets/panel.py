@@ -121,42 +121,12 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             layout=full,
             style=LABEL,
         )
-        self.lora = w.Dropdown(
-            options=[(PLATFORM_CHOICE, "")],
-            value="",
-            description="LoRA",
-            style=LABEL,
-            layout=w.Layout(width="340px", flex="0 0 auto"),
+        self.lora, self.lora_weight, self.lora_preview, self.lora_about = _lora_picker(
+            "LoRA", PLATFORM_CHOICE, 1.0
         )
-        self.lora_weight = w.FloatSlider(
-            value=1.0,
-            min=0.0,
-            max=2.0,
-            step=0.05,
-            description="weight",
-            style={"description_width": "48px"},
-            layout=w.Layout(width="220px", flex="0 0 auto"),
+        self.lora2, self.lora2_weight, self.lora2_preview, self.lora2_about = _lora_picker(
+            "Second LoRA", "(none)", 0.5
         )
-        self.lora2 = w.Dropdown(
-            options=[("(none)", "")],
-            value="",
-            description="Second LoRA",
-            style=LABEL,
-            layout=w.Layout(width="340px", flex="0 0 auto"),
-        )
-        self.lora2_weight = w.FloatSlider(
-            value=0.5,
-            min=0.0,
-            max=2.0,
-            step=0.05,
-            description="weight",
-            style={"description_width": "48px"},
-            layout=w.Layout(width="220px", flex="0 0 auto"),
-        )
-        self.lora_preview = w.Image(format="png", layout=_thumb_layout())
-        self.lora2_preview = w.Image(format="png", layout=_thumb_layout())
-        self.lora_about = w.HTML(layout=w.Layout(flex="1 1 auto"))
-        self.lora2_about = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.size = w.Dropdown(
             options=[*SIZES, *SIZES_4K],
             value=size if size else SIZES[0],
@@ -567,6 +537,31 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     def __repr__(self) -> str:
         status = self.record.status if self.record else "idle"
         return f"<GenerationPanel env={getattr(self.session, 'env', '?')} {status}>"
+
+
+def _lora_picker(
+    description: str, empty_choice: str, weight: float
+) -> tuple[w.Dropdown, w.FloatSlider, w.Image, w.HTML]:
+    """One LoRA row of the panel: the choice, its weight, its preview and its description."""
+    choice = w.Dropdown(
+        options=[(empty_choice, "")],
+        value="",
+        description=description,
+        style=LABEL,
+        layout=w.Layout(width="340px", flex="0 0 auto"),
+    )
+    slider = w.FloatSlider(
+        value=weight,
+        min=0.0,
+        max=2.0,
+        step=0.05,
+        description="weight",
+        style={"description_width": "48px"},
+        layout=w.Layout(width="220px", flex="0 0 auto"),
+    )
+    preview = w.Image(format="png", layout=_thumb_layout())
+    about = w.HTML(layout=w.Layout(flex="1 1 auto"))
+    return choice, slider, preview, about
 
 
 def _thumb_layout() -> w.Layout:

@@ -177,3 +177,11 @@ def test_api_spec_needs_no_key(sb: Sandbox) -> None:
     assert r.headers["content-type"] == "application/json"
     assert "/v1/images" in r.json()["paths"]
     assert "X-RateLimit-Limit" not in r.headers
+
+
+def test_legacy_redirect_keeps_the_path_percent_encoded(api: httpx.Client, sb: Sandbox) -> None:
+    r = api.get("/v1/video-generations/%F1%84%A5%98%2B")
+    assert r.status_code == 308
+    assert r.headers["Location"] == f"{sb.base_url}/v1/videos/%F1%84%A5%98%2B"
+    r = api.get("/v1/generations/caf%C3%A9")
+    assert r.headers["Location"] == f"{sb.base_url}/v1/images/caf%C3%A9"

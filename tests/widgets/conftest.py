@@ -14,12 +14,6 @@ from aurous_nb.sandbox import Sandbox
 from aurous_nb.session import Session
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
-
-
 def make_session(home: Path, **options: Any) -> Iterator[Session]:
     settings = {"latency": 0.15, "latency_spread": 0.0, "credits": 100.0, "time_factor": 20}
     with Sandbox(**{**settings, **options}) as sb:

@@ -1,0 +1,35 @@
+"""Fixtures shared by the notebook-layer tests: a private AUROUS_NB_HOME, and a fresh sandbox on
+loopback (one per test) with a client on it.
+
+The names differ from the session-scoped ``sandbox`` and ``client`` of ``tests/client/conftest.py``
+(and the ``sb`` of ``tests/sandbox/conftest.py``), so nothing here shadows or is shadowed by them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aurous_nb.client import Client
+from aurous_nb.sandbox import Sandbox
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``$AUROUS_NB_HOME`` (ledger and outputs cache) for the test."""
+    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
+def fresh_sandbox() -> Iterator[Sandbox]:
+    with Sandbox(latency=0.1, credits=1000, time_factor=20) as sb:
+        yield sb
+
+
+@pytest.fixture
+def fresh_client(fresh_sandbox: Sandbox) -> Iterator[Client]:
+    with Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url) as c:
+        yield c
