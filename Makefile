@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench readme-picture clean
+.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench soak readme-picture clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ browser-deps:
 browser: $(STAMP) browser-deps
 	@if [ -d tests/browser ]; then $(BIN)/pytest -q -p no:cacheprovider tests/browser; \
 	else echo "browser: no browser tests yet"; fi
+
+# The long reliability run (~6 min): regenerates RELIABILITY.md, ends with one `soak:` line.
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py
 
 # The README's picture, rebuilt from the browser test's real screenshots.
 readme-picture: browser

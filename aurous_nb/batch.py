@@ -65,6 +65,11 @@ __all__ = [
 
 log = logging.getLogger("aurous_nb.batch")
 
+# Creates that fail in transit are re-sent with the same key (the server replays, never buys
+# twice); give up on a job only after this many in a row (about two minutes of backoff), so a
+# flaky network almost never leaves a job whose create did land marked failed.
+MAX_CREATE_FAILURES = 20
+
 QUOTE_FRESH_S = 30.0  # a price() this recent is reused by the run that follows
 SLOW_START = 8  # creates awaiting an answer, at first; then as many as were accepted
 HTML_ROWS = 20
@@ -640,7 +645,7 @@ class Batch:
         except (ServerError, APIConnectionError, IdempotencyConflictError) as exc:
             self._observe_error(ticket, exc, sent)
             job.failures += 1
-            if job.failures > 6:
+            if job.failures > MAX_CREATE_FAILURES:
                 job.status, job.error = "failed", f"create kept failing: {exc}"
                 job.error_code = getattr(exc, "code", None) or type(exc).__name__
                 self._finish(job)

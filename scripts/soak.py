@@ -281,8 +281,8 @@ def report(r: dict[str, Any], line: str, ok: bool, args: argparse.Namespace) -> 
         "`faults` = chaos faults injected in the faults and restarts stages plus the SIGKILLs; "
         "`bad_inputs` = property-based examples tried (schemathesis cases are counted apart).",
         "",
-        "`make test` runs the same scenarios smaller (tests/reliability, about 75 s on 2 cores): "
-        "60 fault jobs, 60 restart jobs with 10 kills, 150 examples per property, a 15 s "
+        "`make test` runs the same scenarios smaller (tests/reliability, about a minute on 2 "
+        "cores): 60 fault jobs, 60 restart jobs with 10 kills, 150 examples per property, a 15 s "
         "schemathesis run, the same leak scan.",
         "",
     ]

@@ -138,7 +138,13 @@ USAGE = _obj({"object": STR, "data": ARR})
 WEIGHT: Schema = {"type": "number", "minimum": 0, "maximum": 2}
 PURPOSE: Schema = {"type": "string", "enum": list(PURPOSES)}
 PROMPT: Schema = {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": r"\S"}
-HTTPS_URL: Schema = {"type": "string", "pattern": r"^https://[a-z]{1,12}\.example/[a-z]{0,12}$"}
+#: Where deliveries go: an https:// URL (the hosted API's rule) or, in the sandbox only, a
+#: loopback http:// URL. Described as loopback so generated endpoints fail fast, not via DNS.
+HOOK_URL: Schema = {
+    "type": "string",
+    "pattern": r"^http://127\.0\.0\.1:9/[a-z]{0,12}$",
+    "description": "https://... or http://127.0.0.1/localhost (sandbox only)",
+}
 IMAGE_LORA: Schema = {"type": "string", "enum": [lora.slug for lora in catalog.IMAGE_LORAS]}
 EVENTS: Schema = {
     "type": "array",
@@ -176,14 +182,14 @@ VIDEO_BODY = _obj(
     },
 )
 ENDPOINT_BODY = _obj(
-    {"url": HTTPS_URL, "events": EVENTS},
+    {"url": HOOK_URL, "events": EVENTS},
     {"description": STR, "metadata": {"type": "object", "maxProperties": 50}},
 )
 ENDPOINT_PATCH = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "url": HTTPS_URL,
+        "url": HOOK_URL,
         "events": EVENTS,
         "description": _null(STR),
         "metadata": OBJ,

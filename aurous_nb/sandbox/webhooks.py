@@ -38,6 +38,9 @@ ROTATION_GRACE_S = 24 * 3600.0
 DELIVERY_TIMEOUT_S = 10.0
 DISABLE_AFTER_FAILURES = 20
 MAX_LOGGED_ATTEMPTS = 5000
+#: deliveries in flight at once; the rest wait their turn, so a flood of events (or of unreachable
+#: endpoints) cannot starve the event loop that also serves the API
+MAX_IN_FLIGHT = 16
 
 
 def new_secret() -> str:
@@ -141,6 +144,7 @@ class WebhookHub:
         self.attempts: list[Attempt] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def _http(self) -> httpx.AsyncClient:
         """One pooled client for every delivery: building one costs ~20 ms (SSL context)."""
@@ -237,24 +241,8 @@ class WebhookHub:
                 await asyncio.sleep(RETRY_DELAYS[attempt - 1] / self.time_factor)
             if endpoint is not None and not endpoint.is_active:
                 return
-            now = time.time()
-            signing = (
-                endpoint.signing_secrets(now) if endpoint is not None else self.active_secret()
-            )
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "Aurous-Webhooks/1.0 (sandbox)",
-                "Aurous-Webhook-Id": event_id,
-            }
-            if signing:
-                headers["Aurous-Webhook-Signature"] = signature_header(signing, int(now), body)
-            status: int | None = None
-            error: str | None = None
-            try:
-                response = await self._http().post(url, content=body, headers=headers)
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
+            async with self._slots:
+                status, error, signed, now = await self._post(url, event_id, body, endpoint)
             ok = status is not None and 200 <= status < 300
             self.attempts.append(
                 Attempt(
@@ -266,7 +254,7 @@ class WebhookHub:
                     now,
                     status,
                     error,
-                    bool(signing),
+                    signed,
                 )
             )
             if len(self.attempts) > MAX_LOGGED_ATTEMPTS:
@@ -275,6 +263,25 @@ class WebhookHub:
                 self._book(endpoint, ok, time.time())
             if ok:
                 return
+
+    async def _post(
+        self, url: str, event_id: str, body: bytes, endpoint: Endpoint | None
+    ) -> tuple[int | None, str | None, bool, float]:
+        """One signed POST: (status or None, error name or None, signed?, when)."""
+        now = time.time()
+        signing = endpoint.signing_secrets(now) if endpoint is not None else self.active_secret()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Aurous-Webhooks/1.0 (sandbox)",
+            "Aurous-Webhook-Id": event_id,
+        }
+        if signing:
+            headers["Aurous-Webhook-Signature"] = signature_header(signing, int(now), body)
+        try:
+            response = await self._http().post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return None, type(exc).__name__, bool(signing), now
+        return response.status_code, None, bool(signing), now
 
     def _book(self, endpoint: Endpoint, ok: bool, now: float) -> None:
         if ok:

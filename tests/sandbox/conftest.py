@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,7 +45,14 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             rec.hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             status = 200
-            if self.path.startswith("/fail"):
+            if self.path.startswith("/slow"):
+                with rec.lock:
+                    rec.in_flight += 1
+                    rec.max_in_flight = max(rec.max_in_flight, rec.in_flight)
+                time.sleep(0.3)
+                with rec.lock:
+                    rec.in_flight -= 1
+            elif self.path.startswith("/fail"):
                 status = 500
             elif self.path.startswith("/flaky") and len(rec.on(self.path)) <= 2:
                 status = 503

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ class Receiver:
     url: str
     hits: list[Hit] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def on(self, path: str) -> list[Hit]:
         return [h for h in self.hits if h.path == path]

@@ -298,3 +298,18 @@ def test_balance_low_fires_once(receiver: Receiver) -> None:
         wait_for(client, client.post("/v1/images", json={"prompt": "y"}).json()["id"])
         time.sleep(0.2)
         assert len(receiver.on("/low")) == 1  # debounced for an hour
+
+
+def test_a_flood_of_unreachable_endpoints_does_not_starve_the_api(receiver: Receiver) -> None:
+    """Deliveries are bounded in flight, so reads stay fast while hundreds are queued."""
+    with Sandbox(latency=0.02, time_factor=1, rate_limits=False) as sb, make_client(sb) as client:
+        for i in range(40):
+            _endpoint(client, f"{receiver.url}/slow-{i}", ["image.completed"])
+        ids = [client.post("/v1/images", json={"prompt": f"f{i}"}).json()["id"] for i in range(10)]
+        wait_for(client, ids[-1])
+        start = time.monotonic()
+        for _ in range(20):
+            assert client.get("/v1/team").status_code == 200
+        assert time.monotonic() - start < 5.0
+        wait_until(lambda: receiver.max_in_flight >= 16)
+        assert receiver.max_in_flight == 16  # 400 deliveries queued, never more than 16 at once
