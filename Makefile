@@ -28,10 +28,10 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q --ignore=tests/browser
 
+# Notebooks run against the sandbox with a throwaway ledger, never the user's own.
 nbval: $(STAMP)
-	@if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-		$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; \
-	else echo "nbval: no notebooks yet"; fi
+	AUROUS_NB_HOME=$$(mktemp -d) $(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 test: lint typecheck pytest nbval browser
 
