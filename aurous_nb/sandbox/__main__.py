@@ -6,8 +6,16 @@ import argparse
 import contextlib
 import sys
 
-from aurous_nb.sandbox.config import SandboxConfig, new_api_key
+from aurous_nb.sandbox.config import SCOPES, SandboxConfig, new_api_key
 from aurous_nb.sandbox.server import serve_forever
+
+
+def _key_scope(text: str) -> tuple[str, str]:
+    """``KEY:SCOPE`` for ``--extra-key``."""
+    key, sep, scope = text.rpartition(":")
+    if not sep or not key or scope not in SCOPES:
+        raise argparse.ArgumentTypeError(f"expected KEY:SCOPE with SCOPE in {', '.join(SCOPES)}")
+    return key, scope
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +46,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chaos-delay", type=float, default=defaults.chaos_delay)
     p.add_argument("--no-rate-limits", action="store_true", help="do not enforce token buckets")
     p.add_argument("--billing-mode", default=defaults.billing_mode, choices=["metered", "exempt"])
+    p.add_argument(
+        "--extra-key",
+        type=_key_scope,
+        action="append",
+        default=[],
+        metavar="KEY:SCOPE",
+        help="another key of the team with scope read, write or full (repeatable)",
+    )
+    p.add_argument(
+        "--revoked-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a key answered 401 revoked_api_key (repeatable)",
+    )
+    p.add_argument(
+        "--blocked-word",
+        default=defaults.blocked_word,
+        help="prompts / reference URLs containing it get 400 prompt_blocked / reference_blocked "
+        "('' turns it off)",
+    )
+    p.add_argument(
+        "--expire-rate",
+        type=float,
+        default=defaults.expire_rate,
+        help="fraction of generations that end 'expired'",
+    )
+    p.add_argument(
+        "--provider-timeout-rate",
+        type=float,
+        default=defaults.provider_timeout_rate,
+        help="fraction of creates answered 504 provider_timeout",
+    )
     return p
 
 
@@ -58,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         chaos_delay=args.chaos_delay,
         rate_limits=not args.no_rate_limits,
         billing_mode=args.billing_mode,
+        extra_keys=dict(args.extra_key),
+        revoked_keys=tuple(args.revoked_key),
+        blocked_word=args.blocked_word or None,
+        expire_rate=args.expire_rate,
+        provider_timeout_rate=args.provider_timeout_rate,
     )
     with contextlib.suppress(KeyboardInterrupt):
         serve_forever(config, port=args.port, host=args.host, show_key=generated)

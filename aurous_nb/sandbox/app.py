@@ -198,11 +198,13 @@ class Api:
     async def estimate_image(self, request: Request) -> Response:
         body = validation.parse_json_object(await request.body())
         req = validation.image_request(body, self.state.file_exists)
+        validation.screen(req, self.config.blocked_word)
         return json_response(self._image_cost(req, version(request)).estimate_json())
 
     async def estimate_video(self, request: Request) -> Response:
         body = validation.parse_json_object(await request.body())
         req = validation.video_request(body, self.state.file_exists)
+        validation.screen(req, self.config.blocked_word)
         return json_response(self._video_cost(req, version(request)).estimate_json())
 
     async def create_image(self, request: Request) -> Response:
@@ -224,7 +226,15 @@ class Api:
             else:
                 req = validation.video_request(body, self.state.file_exists)
                 cost = self._video_cost(req, pinned)
+            validation.screen(req, self.config.blocked_word)
             self.state.check_can_start(cost)
+            if self.state.provider_timed_out():
+                raise ApiError(
+                    504,
+                    "provider_timeout",
+                    "The provider did not answer in time; no generation was created.",
+                    type="server_error",
+                )
             base = self.base_url(request)
             gen = self.state.create(
                 req,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
+#: what each key scope allows (contract §1 Authentication); the main ``api_key`` is ``full``
+SCOPES = ("read", "write", "full")
+
 
 def new_api_key() -> str:
     """A key in the hosted API's format: ``al_live_`` + 64 hex characters."""
@@ -33,6 +36,16 @@ class SandboxConfig:
         rate_limits: whether token buckets are enforced at all.
         billing_mode: ``metered`` (charged and gated) or ``exempt``.
         public_base_url: base URL written into signed output URLs (defaults to the served one).
+        extra_keys: more keys of the same team, key -> scope ``read`` | ``write`` | ``full``;
+            a key whose scope is too narrow for a route gets 403 ``missing_scope``.
+        revoked_keys: keys answered 401 ``revoked_api_key``.
+        blocked_word: prompts containing this word (any case) are refused at create and estimate
+            with 400 ``prompt_blocked``; reference URLs containing it with 400
+            ``reference_blocked``. None turns both off.
+        expire_rate: fraction of generations that end ``expired`` (provider timeout, no output,
+            hold released).
+        provider_timeout_rate: fraction of image/video creates answered 504 ``provider_timeout``
+            before any generation is made.
     """
 
     api_key: str = field(default_factory=new_api_key)
@@ -50,3 +63,8 @@ class SandboxConfig:
     rate_limits: bool = True
     billing_mode: str = "metered"
     public_base_url: str | None = None
+    extra_keys: dict[str, str] = field(default_factory=dict)
+    revoked_keys: tuple[str, ...] = ()
+    blocked_word: str | None = "blockedword"
+    expire_rate: float = 0.0
+    provider_timeout_rate: float = 0.0

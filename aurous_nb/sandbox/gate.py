@@ -29,6 +29,12 @@ log = logging.getLogger("aurous_nb.sandbox")
 
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 OUTPUT_RE = re.compile(r"^/v1/(images/[^/]+/output/[^/]+|videos/[^/]+/output)$")
+#: POSTs a ``write`` key may send (creates, estimates, uploads, cancel / test / rotate_secret,
+#: and the legacy paths that redirect to them); every other non-GET needs ``full``
+WRITE_POST_RE = re.compile(
+    r"^/v1/(images|videos|files|webhook_endpoints|generations|video-generations)(/|$)"
+)
+READ_METHODS = ("GET", "HEAD")
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -149,8 +155,20 @@ class Gate:
                 "missing_api_key",
                 "No API key: send it in the X-Api-Key header (or Authorization: Bearer).",
             )
-        if not self.state.key_matches(key.decode("latin-1")):
+        text = key.decode("latin-1")
+        if self.state.key_revoked(text):
+            raise ApiError(401, "revoked_api_key", "The API key has been revoked.")
+        granted = self.state.key_scope(text)
+        if granted is None:
             raise ApiError(401, "invalid_api_key", "The API key is not valid.")
+        needed = _needed_scope(scope["method"], path)
+        if SCOPE_RANK.get(granted, -1) < SCOPE_RANK[needed]:
+            raise ApiError(
+                403,
+                "missing_scope",
+                f"This API key has the '{granted}' scope; {scope['method']} {path} needs "
+                f"'{needed}'.",
+            )
         scope["state"]["authenticated"] = True
 
     async def _run(
@@ -192,6 +210,18 @@ class Gate:
         ]
         await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+SCOPE_RANK = {"read": 0, "write": 1, "full": 2}
+
+
+def _needed_scope(method: str, path: str) -> str:
+    """Contract §1: ``read`` for GETs, ``write`` for the listed POSTs, ``full`` for the rest."""
+    if method in READ_METHODS:
+        return "read"
+    if method == "POST" and WRITE_POST_RE.match(path):
+        return "write"
+    return "full"
 
 
 def _unknown_version(version: str) -> ApiError:

@@ -34,6 +34,7 @@ BALANCE_LOW_SHARE = 0.1
 BALANCE_LOW_DEBOUNCE_S = 3600.0
 FAILURE_MESSAGE = "Provider error: the upstream model failed to produce an output."
 MODERATION_MESSAGE = "Content policy violation"
+EXPIRED_MESSAGE = "Provider timeout: the generation expired without an output."
 
 TerminalHook = Callable[[Generation], None]
 
@@ -102,6 +103,9 @@ class SandboxState:
         self.active: dict[str, Generation] = {}
         self.files: dict[str, StoredFile] = {}
         self.rng = random.Random(config.seed)
+        # separate streams, so the new knobs leave the seeded outcomes of the old ones unchanged
+        self.expire_rng = random.Random(f"expire:{config.seed}")
+        self.timeout_rng = random.Random(f"provider_timeout:{config.seed}")
         self.on_terminal: list[TerminalHook] = []
         self.on_balance_low: list[Callable[[], None]] = []
 
@@ -109,6 +113,18 @@ class SandboxState:
 
     def key_matches(self, key: str) -> bool:
         return hmac.compare_digest(key.encode(), self.config.api_key.encode())
+
+    def key_scope(self, key: str) -> str | None:
+        """``full`` for the main key, the configured scope of an extra key, else None."""
+        if self.key_matches(key):
+            return "full"
+        for extra, scope in self.config.extra_keys.items():
+            if hmac.compare_digest(key.encode(), extra.encode()):
+                return scope
+        return None
+
+    def key_revoked(self, key: str) -> bool:
+        return any(hmac.compare_digest(key.encode(), k.encode()) for k in self.config.revoked_keys)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -127,7 +143,14 @@ class SandboxState:
             return "moderation_rejected", MODERATION_MESSAGE
         if failing:
             return "failed", FAILURE_MESSAGE
+        if self.config.expire_rate > 0 and self.expire_rng.random() < self.config.expire_rate:
+            return "expired", EXPIRED_MESSAGE
         return "succeeded", None
+
+    def provider_timed_out(self) -> bool:
+        """Whether this create draws a 504 ``provider_timeout`` (``provider_timeout_rate``)."""
+        rate = self.config.provider_timeout_rate
+        return rate > 0 and self.timeout_rng.random() < rate
 
     def check_can_start(self, cost: Cost) -> None:
         """429 at the concurrency limit, 402 when the available balance cannot cover ``cost``."""

@@ -456,3 +456,30 @@ def video_request(body: dict[str, Any], file_exists: FileExists) -> VideoRequest
         webhook_url=_webhook_url(body),
         raw=body,
     )
+
+
+def screen(request: ImageRequest | VideoRequest, word: str | None) -> None:
+    """400 ``prompt_blocked`` / ``reference_blocked`` when the prompt or a reference URL contains
+    the sandbox's ``blocked_word`` (any case); create and estimate both run it."""
+    if not word:
+        return
+    needle = word.casefold()
+    if request.prompt and needle in request.prompt.casefold():
+        raise bad_request(
+            "prompt_blocked", "The prompt was blocked by the content filter.", "prompt"
+        )
+    refs: list[tuple[str, str | None]]
+    if isinstance(request, ImageRequest):
+        refs = [
+            (f"reference_image_urls[{i}]", u) for i, u in enumerate(request.reference_image_urls)
+        ]
+    else:
+        refs = [
+            ("first_frame_url", request.first_frame_url),
+            ("last_frame_url", request.last_frame_url),
+        ]
+    for param, url in refs:
+        if url and needle in url.casefold():
+            raise bad_request(
+                "reference_blocked", "A reference image was blocked by the content filter.", param
+            )
