@@ -190,13 +190,6 @@ class RetryPolicy:
         return base * (0.5 + random.random() / 2)
 
 
-def _error_code(resp: Response) -> str | None:
-    body = _json_or_none(resp)
-    error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
-
-
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after")
     if value is None:
@@ -399,9 +392,16 @@ class Core:
                 raise outcome.error(req)
             resp: Response = outcome
             status = resp.status
+            err = (
+                error_from_response(status, resp.headers, _json_or_none(resp), _text(resp))
+                if status >= 400
+                else None
+            )
             if req.bucket is not None:
                 # A concurrency 429 did not empty the token bucket: its headers stay true.
-                drained = status == 429 and _error_code(resp) != "concurrency_limit_exceeded"
+                drained = (
+                    status == 429 and err is not None and err.code != "concurrency_limit_exceeded"
+                )
                 self.limiter.update(req.bucket, resp.headers, status, drained=drained)
             if status < 300:
                 if key is not None:
@@ -412,7 +412,8 @@ class Core:
                 hops += 1
                 req = self._follow(req, resp, location)
                 continue
-            err = error_from_response(status, resp.headers, _json_or_none(resp), _text(resp))
+            if err is None:  # a redirect we could not follow
+                err = error_from_response(status, resp.headers, _json_or_none(resp), _text(resp))
             wait = self._retry_delay(req, err, failures, conflict_wait, conflicts)
             if wait is not None and policy.max_retries > 0 and self._fits(start, wait):
                 if status >= 500:
