@@ -384,6 +384,16 @@ class Ledger:
     def schema_version(self) -> int:
         return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
 
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A short-lived read-only connection of its own, closed on exit (for worker threads)."""
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            yield conn
+        finally:
+            conn.close()
+
     def close(self) -> None:
         """Close every connection this object opened (in any thread)."""
         with self._lock:

@@ -216,3 +216,55 @@ def test_size_is_the_preset_sent_else_width_x_height(home: Path, fresh_client: C
 
 def ledger_env(client: Client) -> str:
     return str(frames.current_env(client))
+
+
+def test_history_of_a_big_ledger_matches_its_rows(tmp_path: Path) -> None:
+    """25,000 rows (three chunks and a bit, read while the next is scanned) against plain SQL."""
+    import math
+    import random
+    import sqlite3
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    rng = random.Random(4)
+    env, base = "sandbox-9", 1_764_400_000.0
+    rows = []
+    for i in range(25_000):
+        status = rng.choice(["succeeded", "succeeded", "failed", "processing"])
+        rows.append(
+            (env, f"key-{i}", rng.choice(["local", "server"]), "image", "x",
+             base + rng.random() * 86400 * 30, f"img_{i}", status, f"prompt {i}, ✨ \"{i}\"",
+             rng.choice([None, "Noir", "Watercolor"]), rng.choice([None, 2**60 + i, -1, i]),
+             rng.choice([None, 0.1, 1.25, 7.5]) if status != "processing" else None,
+             rng.choice([None, 12_345.0]), base)
+        )  # fmt: skip
+    rows.append((env, "key-t", "local", "image", "x", base, None, "pending", "unsent", None,
+                 None, None, None, base))  # fmt: skip
+    with sqlite3.connect(ledger.path) as conn:
+        conn.executemany(
+            "INSERT INTO generations (env, idempotency_key, origin, media_type, request_hash, "
+            "submitted_at, generation_id, status, prompt, lora, seed, charged, duration_ms, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.execute("INSERT INTO generations (env, origin, media_type, status, updated_at) "
+                     "VALUES ('other-env', 'local', 'image', 'pending', 0)")  # fmt: skip
+        conn.executemany(
+            "INSERT INTO outputs VALUES (?, ?, ?, ?, 1, '0', 'image/png', 0)",
+            [(env, f"img_{i}", k, f"p{i}-{k}") for i in range(0, 25_000, 7) for k in range(2)],
+        )
+    frame = frames.history(ledger=ledger, env=env)
+    assert len(frame) == len(rows)
+    expected = sorted(rows, key=lambda r: r[5], reverse=True)  # newest first
+    assert frame["prompt"].tolist() == [r[8] for r in expected]
+    assert frame["seed"].tolist() == [pd.NA if r[10] is None else r[10] for r in expected]
+    assert frame["cost"].fillna(-1).tolist() == [-1 if r[11] is None else r[11] for r in expected]
+    assert frame["duration_s"].fillna(-1).tolist() == [
+        -1 if r[12] is None else r[12] / 1000 for r in expected
+    ]
+    micros = [math.floor(r[5] * 1e6 + 0.5) for r in expected]  # halves round up, as SQLite does
+    assert (frame["created_at"].astype("int64") // 1000).tolist() == micros
+    assert [None if pd.isna(v) else v for v in frame["lora"]] == [r[9] for r in expected]
+    cached = frame.set_index("generation_id")["cached"]
+    assert cached["img_7"] == 2 and cached["img_8"] == 0 and int(cached.sum()) == 2 * 3572
+    assert frame.loc[frame["prompt"] == "unsent", "cached"].tolist() == [0]
+    assert set(frame["env"]) == {env}
