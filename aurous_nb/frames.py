@@ -281,13 +281,11 @@ def history(
             "(g.lora = ? OR ',' || g.lora_id || ',' LIKE ? OR ' + ' || g.lora || ' + ' LIKE ?)"
         )
         params.extend([lora, f"%,{lora},%", f"% + {lora} + %"])
-    with ledger.reader() as conn:  # ids and counts as two texts: no Python tuple per output
-        cached_ids, cached_counts = conn.execute(
-            "SELECT json_group_array(generation_id), group_concat(n, ',') FROM "
-            "(SELECT generation_id, count(*) AS n FROM outputs WHERE env = ? "
-            "GROUP BY generation_id)",
-            (env,),
-        ).fetchone()
+    _, [(cached_ids, cached_counts)] = ledger.query(  # two texts: no Python tuple per output
+        "SELECT json_group_array(generation_id), group_concat(n, ',') FROM "
+        "(SELECT generation_id, count(*) AS n FROM outputs WHERE env = ? GROUP BY generation_id)",
+        (env,),
+    )
     where = " AND ".join(clauses)
     columns = read_columns(
         ledger.reader, "generations g", "g.row_id", _history_columns(), where, params
@@ -301,7 +299,7 @@ def history(
     ids = data["generation_id"]
     data["cached"] = _cached_counts(ids, json.loads(cached_ids), cached_counts or "")
     cache_dir = np.full(len(ids), None, dtype=object)
-    cached = data["cached"].to_numpy("int64", na_value=0) > 0
+    cached = data["cached"].to_numpy("int64") > 0
     if cached.any():
         cache_dir[cached] = f"{ledger.outputs_root}/{env}/" + ids[cached].astype(str)
     data["cache_dir"] = cache_dir
