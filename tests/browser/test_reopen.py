@@ -28,6 +28,7 @@ from tests.browser.labkit import (
     run_all,
     write_notebook,
 )
+from tests.test_build_secrets import find_secrets
 
 pytestmark = needs_chromium
 
@@ -192,6 +193,7 @@ def test_reopened_notebook_shows_the_last_state(lab: tuple[str, Path]) -> None:
             size = len(text.encode())
             print(f"saved notebook: {size} bytes")
             assert size < SAVED_LIMIT, size
+            assert find_secrets(notebook) == []  # no key, webhook secret or signed URL
             assert "token=" not in text and "al_live_" not in text and "X-Api-Key" not in text
             copies = _saved_copies(text)
             assert sorted(copies) == sorted(TITLES)
