@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench soak readme-picture clean
+.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench soak readme-picture labextension clean
 
-$(STAMP): pyproject.toml
+# The prebuilt labextension is installed as shared data: reinstall when it changes.
+$(STAMP): pyproject.toml aurous_nb/labextension/package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,video]'
@@ -58,6 +59,16 @@ soak: $(STAMP)
 # The README's picture, rebuilt from the browser test's real screenshots.
 readme-picture: browser
 	$(BIN)/python scripts/readme_picture.py
+
+# Rebuilds the JupyterLab extension (labextension/ -> aurous_nb/labextension/, committed) with npm
+# and node 20+, stamps it (tests/test_labextension.py checks the stamp) and reinstalls it in the
+# venv. `make test` never runs npm: it uses the committed build.
+labextension: $(STAMP)
+	cd labextension && npm ci --no-audit --no-fund && npx tsc && \
+		PATH="$(abspath $(BIN)):$$PATH" jupyter-builder build .
+	$(BIN)/python scripts/labextension_stamp.py --write
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,video]'
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

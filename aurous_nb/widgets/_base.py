@@ -1,17 +1,27 @@
 """What every panel shares: the session it talks to, and a live view with a static twin.
 
 ``_repr_mimebundle_`` returns the widget view *and* ``text/html`` (see :mod:`._static`), so a
-saved notebook still shows the result where no kernel runs. When the widget is displayed through
-IPython, it keeps the display handle, so work awaited in the same cell (``await grid.run()``)
-refreshes the saved HTML too; after a click in a finished cell the frontend no longer listens for
-updates, which is why ``static()`` exists (display it in a later cell to save the final state).
+saved notebook still shows the result where no kernel runs (GitHub, nbviewer, nbconvert).
+
+JupyterLab prefers the widget view and, once the kernel that owned the model is gone, shows
+``Error displaying widget: model not found`` instead of the ``text/html`` beside it. So the bundle
+also carries :data:`STATIC_MIME`, which the ``aurous-nb`` labextension shipped in the wheel
+renders: the live view while its model exists, else the output's ``text/html``. To keep that copy
+current after clicks, the widget carries its latest static HTML in the synced ``_static_html``
+trait, and the extension writes it into the output's ``text/html``, which is what gets saved.
+Elsewhere (nbclient, ``make demo``) the display handle refreshes the copy while the cell runs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["StaticFallback", "StaticView", "resolve_session"]
+import traitlets
+
+__all__ = ["STATIC_MIME", "StaticFallback", "StaticView", "resolve_session"]
+
+# Read by the labextension (labextension/src/index.ts): "render me, falling back to text/html".
+STATIC_MIME = "application/vnd.aurous-nb.static+json"
 
 
 def resolve_session(session: Any) -> Any:
@@ -33,10 +43,12 @@ class StaticView:
         return self.html
 
 
-class StaticFallback:
-    """Mixin for ipywidgets containers: adds ``text/html`` beside the widget view."""
+class StaticFallback(traitlets.HasTraits):
+    """Mixin for ipywidgets containers: adds ``text/html`` beside the widget view, kept current."""
 
     _display_handle: Any = None
+    # The static copy as last refreshed; synced, so the frontend can save it after any click.
+    _static_html = traitlets.Unicode("").tag(sync=True)
 
     def static_html(self) -> str:  # pragma: no cover - every widget overrides it
         raise NotImplementedError
@@ -47,7 +59,8 @@ class StaticFallback:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})  # type: ignore[misc]
-        bundle["text/html"] = self.static_html()
+        self._static_html = bundle["text/html"] = self.static_html()
+        bundle[STATIC_MIME] = {"trait": "_static_html"}
         return bundle
 
     def _ipython_display_(self) -> None:
@@ -57,10 +70,12 @@ class StaticFallback:
         self._display_handle = show(self._repr_mimebundle_(), raw=True, display_id=True)
 
     def refresh_static(self) -> None:
-        """Send the fresh static HTML to the output this widget was displayed in (if any)."""
+        """Bring the static copy up to date: the synced trait, and the output this widget was
+        displayed in (when its cell still listens)."""
+        bundle = self._repr_mimebundle_()
         if self._display_handle is None:
             return
         try:
-            self._display_handle.update(self._repr_mimebundle_(), raw=True)
+            self._display_handle.update(bundle, raw=True)
         except Exception:  # no kernel to send to (plain Python): nothing to refresh
             self._display_handle = None

@@ -34,13 +34,15 @@ __all__ = [
 
 THUMB_SIDE = 256
 
-# Scoped by the .aurous-static class so it never restyles the rest of a page.
+# Scoped by the .aurous-static class so it never restyles the rest of a page. The cell rule names
+# the class twice to outrank JupyterLab's right-aligned output tables (a reopened notebook shows
+# this copy there).
 CSS = """<style>
 .aurous-static{font-family:system-ui,-apple-system,Segoe UI,sans-serif;font-size:13px;color:#222}
-.aurous-static h4{margin:4px 0 6px;font-size:14px}
+.aurous-static h4{margin:4px 0 6px;font-size:14px;font-weight:600}
 .aurous-static table{border-collapse:collapse;margin:6px 0}
-.aurous-static th,.aurous-static td{border:1px solid #ddd;padding:3px 8px;text-align:left;
-vertical-align:top}
+.aurous-static.aurous-static th,.aurous-static.aurous-static td{border:1px solid #ddd;
+padding:3px 8px;text-align:left;vertical-align:top}
 .aurous-static th{background:#f4f4f6}
 .aurous-static .aurous-gallery{display:flex;flex-wrap:wrap;gap:6px}
 .aurous-static figure{margin:0;text-align:center;font-size:11px;color:#555}

@@ -52,6 +52,8 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
         self.value: str | None = None
         self.loras: list[Any] = []
         self.previews: dict[str, bytes] = {}
+        self.loaded = False
+        self.error: str | None = None
         self._callbacks: list[Callable[[Any], Any]] = [on_pick] if on_pick else []
         self._cards: dict[str, w.VBox] = {}
         self.search = w.Text(
@@ -80,12 +82,19 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
         self._callbacks.append(callback)
 
     async def _load(self) -> None:
-        self.loras = await _catalog.loras(self.session)
+        try:
+            self.loras = await _catalog.loras(self.session)
+        except Exception as exc:
+            self.error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.picked.value = f"<span class='aurous-error'>{esc(self.error)}</span>"
+            self.refresh_static()
+            raise
         images = await _catalog.previews([x.preview_image_url for x in self.loras])
         for lora, data in zip(self.loras, images, strict=False):
             if data is not None:
                 self.previews[lora.id] = data
             self._cards[lora.id] = self._card(lora)
+        self.loaded = True
         self._filter()
 
     def _card(self, lora: Any) -> w.VBox:
@@ -118,6 +127,7 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
     def _filter(self) -> None:
         shown = self.matches(self.search.value)
         self.gallery.children = tuple(self._cards[x.id] for x in shown if x.id in self._cards)
+        self.refresh_static()  # the saved copy shows the gallery as filtered now
 
     def pick(self, lora: str) -> str:
         """Pick a style by id, slug or name; returns its id."""
@@ -129,6 +139,7 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
         self.value = found.id
         self._cards[found.id].add_class("aurous-picked")
         self.picked.value = f"<span class='aurous-muted'>Picked <b>{esc(found.name)}</b></span>"
+        self.refresh_static()
         if self.target is not None:
             self.target.set_lora(found.id)
         for callback in self._callbacks:
@@ -138,18 +149,32 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
         return str(found.id)
 
     def static_html(self) -> str:
+        """The gallery as the person sees it: the picked style, the search, every shown card."""
+        if self.error:
+            return wrap("Aurous · Styles", f"<p class='aurous-err'>{esc(self.error)}</p>")
+        if not self.loaded:
+            return wrap("Aurous · Styles", "<p>loading…</p>")
+        picked = next((x.name for x in self.loras if x.id == self.value), None)
+        parts = [f"<p>Picked <b>{esc(picked)}</b></p>" if picked else "<p>Nothing picked yet.</p>"]
+        shown = self.matches(self.search.value)
+        query = self.search.value.strip()
+        if query:
+            parts.append(
+                f"<p>{len(shown)} of {len(self.loras)} styles match <i>{esc(query)}</i></p>"
+            )
         rows = [
             {
                 "preview": Markup(f'<img src="{data_uri(self.previews[x.id])}" alt=""/>')
                 if x.id in self.previews
                 else "",
-                "name": x.name,
+                "name": Markup(f"<b>{esc(x.name)}</b> (picked)") if x.id == self.value else x.name,
                 "id": x.id,
                 "description": x.description or "",
             }
-            for x in self.matches(self.search.value)
+            for x in shown
         ]
-        return wrap("Aurous · Styles", table(rows) if rows else "<p>loading…</p>")
+        parts.append(table(rows) if rows else "<p>No style matches.</p>")
+        return wrap("Aurous · Styles", *parts)
 
     def __repr__(self) -> str:
         return f"<LoraBrowser {len(self.loras)} styles picked={self.value}>"
