@@ -1,0 +1,192 @@
+"""What the browser tests share: an isolated JupyterLab on a notebook, headless Chromium, Run All.
+
+Debian's Chromium through Playwright (never ``playwright install``); JupyterLab, the kernel and
+the ledger live in temporary folders, so nothing of the machine's Jupyter setup is read or
+written. Screenshots go to ``build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kernel.kernelkit import ROOT, isolated_env
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SHOTS = ROOT / "build" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (run `make browser-deps`)"
+)
+
+
+def _patient_expectations() -> None:
+    """``expect(...)`` waits up to 20 s, not Playwright's 5: on a shared 2-core machine a kernel
+    start and the first cells can take longer, and a wait is not an assertion about speed."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # pragma: no cover - the tests then fail to import playwright anyway
+        return
+    expect.set_options(timeout=20_000)
+
+
+_patient_expectations()
+
+
+def write_notebook(path: Path, cells: Sequence[str]) -> None:
+    """An unexecuted notebook of code cells (ids ``cell-0``, ``cell-1``...)."""
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def lab_env(tmp: Path) -> dict[str, str]:
+    """:func:`isolated_env` plus JupyterLab's settings: no news toast, every cell rendered."""
+    env = isolated_env(tmp)
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp / "jupyter_config_dir" / "lab" / "user-settings")
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp / "workspaces")
+    # No news toast, and every cell rendered (not windowed) so widgets below the fold exist.
+    labconfig = tmp / "jupyter_config_dir" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
+    tracker = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    return env
+
+
+@contextmanager
+def jupyterlab(tmp: Path, name: str, cells: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """JupyterLab serving a new notebook ``name`` of ``cells``: (its URL, its path)."""
+    root = tmp / "notebooks"
+    root.mkdir()
+    write_notebook(root / name, cells)
+    env = lab_env(tmp)
+    port = free_port()
+    log = (tmp / "lab.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser",
+            "--ip", "127.0.0.1", "--port", str(port), "--ServerApp.token=",
+            "--ServerApp.password=", f"--ServerApp.root_dir={root}",
+        ],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.close()
+                    raise RuntimeError((tmp / "lab.log").read_text()[-3000:]) from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/lab/tree/{name}", root / name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def run_all(page: Any) -> None:
+    """Run > Run All Cells. A fresh JupyterLab may first ask which kernel to start: accept the
+    default (Python 3), which swallows that first run request, then ask again."""
+    from playwright.sync_api import Page
+
+    assert isinstance(page, Page)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
+    started = page.locator(".jp-InputPrompt", has_text="[*]").or_(
+        page.locator(".jp-InputPrompt", has_text="[1]")
+    )
+    for _ in range(3):
+        if accept.count():  # the kernel dialog may already be up: it would catch the click
+            accept.first.click()
+            page.wait_for_timeout(1500)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator("li[data-command='runmenu:run-all']").click()
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if started.count():
+                return
+            if accept.count():
+                accept.first.click()
+                page.wait_for_timeout(1500)  # let the kernel start before asking again
+                break
+            page.wait_for_timeout(100)
+    raise AssertionError("the notebook did not start running")
+
+
+@contextmanager
+def browser_page(width: int = 1280, height: int = 1600) -> Iterator[Any]:
+    """A Playwright page in headless Debian Chromium (30 s default timeout)."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def open_and_run_all(page: Any, url: str) -> None:
+    """Open the notebook, wait for an idle kernel, show the file browser's tab, Run All."""
+    page.goto(url)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    run_all(page)
