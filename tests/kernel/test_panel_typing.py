@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.kernel.kernelkit import kernel
 
@@ -43,10 +44,13 @@ print(json.dumps({
 """
 
 
-def test_typing_then_clicking_generate_makes_one_generation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys_per_update", [3, 100], ids=["typed", "pasted"])
+def test_typing_then_clicking_generate_makes_one_generation(
+    tmp_path: Path, keys_per_update: int
+) -> None:
     with kernel(tmp_path) as k:
         base_url, prompt_id, button_id = k.run(SETUP).split()
-        k.type_into(prompt_id, "a lighthouse on a cliff at dusk")
+        k.type_into(prompt_id, "a lighthouse on a cliff at dusk", step=keys_per_update)
         k.click(button_id)  # within the debounce of the last keystroke, as a person would
         shown = json.loads(k.run(REPORT))
         generations = httpx.get(f"{base_url}/_sandbox/ledger").json()["generations"]
