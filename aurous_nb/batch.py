@@ -965,17 +965,7 @@ def _clients(
 
     if isinstance(client, Client):
         sync = client
-
-        def from_sync() -> Any:
-            return AsyncClient(
-                api_key=sync._key,  # type: ignore[arg-type]  # the Secret, never revealed
-                base_url=sync.base_url,
-                version=sync.version,
-                timeout=sync.timeout,
-                max_retries=sync.max_retries,
-            )
-
-        return None, from_sync
+        return None, lambda: AsyncClient.from_client(sync)
 
     def from_settings() -> Any:
         return AsyncClient(api_key=api_key, base_url=base_url)

@@ -25,7 +25,12 @@ class GenerationFailed(RuntimeError):
 def advice(exc: BaseException) -> str | None:
     """What a person can do about ``exc`` (None when there is nothing useful to add)."""
     from aurous_nb.client import errors as e
+    from aurous_nb.quote import BudgetExceededError
 
+    if isinstance(exc, BudgetExceededError):
+        if exc.what == "budget":
+            return f"Raise the budget to {exc.needed:g} or more, or ask for less."
+        return "Top up, or ask for less. %aurous balance shows what is available."
     if isinstance(exc, GenerationFailed):
         status = exc.generation.status
         if status == "moderation_rejected":
@@ -104,7 +109,8 @@ def render(exc: BaseException) -> list[str]:
 def with_advice(exc: BaseException) -> BaseException:
     """``exc``, rendering as a short block in IPython when it is one of ours."""
     from aurous_nb.client.errors import AurousError
+    from aurous_nb.quote import BudgetExceededError
 
-    if isinstance(exc, (AurousError, GenerationFailed)):
+    if isinstance(exc, (AurousError, GenerationFailed, BudgetExceededError)):
         setattr(exc, "_render_traceback_", lambda: render(exc))  # noqa: B010
     return exc

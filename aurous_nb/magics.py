@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Float, Unicode, default
 
 from aurous_nb.magic_args import ALIASES, COMMANDS, HelpRequested, parse
 from aurous_nb.magic_errors import with_advice
@@ -42,7 +42,9 @@ class Aurous(Magics):
     """
 
     default_size = Unicode(
-        None, allow_none=True, help="Size preset when a command gives none (e.g. 2k_1_1)."
+        None,
+        allow_none=True,
+        help="Size preset when a command gives none (the panel's default too; None: the API's).",
     ).tag(config=True)
     default_lora = Unicode(
         None, allow_none=True, help="LoRA style id or slug when a command gives none."
@@ -63,6 +65,12 @@ class Aurous(Magics):
     reuse = Bool(
         True, help="Re-running an unchanged generate cell reuses the earlier result (0 credits)."
     ).tag(config=True)
+
+    @default("default_size")
+    def _default_size(self) -> str:
+        from aurous_nb.client._params import DEFAULT_IMAGE_SIZE  # loaded on first use
+
+        return DEFAULT_IMAGE_SIZE
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -337,7 +345,7 @@ class Aurous(Magics):
         return PromptGrid(
             prompts=list(args.positional),
             loras=_csv(args.loras) or None,
-            sizes=_csv(args.sizes) or None,
+            sizes=_csv(args.sizes) or ([self.default_size] if self.default_size else None),
             seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
             budget=args.budget,
             session=self._session(),
@@ -347,7 +355,7 @@ class Aurous(Magics):
         GenerationPanel = _widget("GenerationPanel")
         if GenerationPanel is None:
             return None
-        return GenerationPanel(session=self._session())
+        return GenerationPanel(session=self._session(), size=self.default_size)
 
 
 # ------------------------------------------------------------------------------- helpers

@@ -194,25 +194,17 @@ class Session:
 
         httpx's async connections belong to the loop that opened them, so a session used from a
         new loop (a restarted kernel loop, ``asyncio.run`` in a script) gets a fresh client
-        sharing the same key, base URL and version.
+        sharing the key, settings and rate-limit state (:meth:`AsyncClient.from_client`).
+        Outside a running loop it is the client of the loop cells run on (:mod:`aurous_nb.loops`).
         """
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        from aurous_nb import loops
+
+        loop = loops.running() or loops.home()
         with self._lock:
             if self._aclient is None or (loop is not None and loop is not self._aclient_loop):
                 from aurous_nb.client import AsyncClient
 
-                core = self.client._core
-                self._aclient = AsyncClient(
-                    api_key=self.client._key,  # type: ignore[arg-type]  # a Secret is accepted
-                    base_url=core.base_url,
-                    version=core.version,
-                    timeout=core.timeout,
-                    max_retries=core.retry.max_retries,
-                    retry_budget=core.retry.budget,
-                )
+                self._aclient = AsyncClient.from_client(self.client)
                 self._aclient_loop = loop
             return self._aclient
 

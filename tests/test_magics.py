@@ -261,7 +261,16 @@ def test_config_defaults_apply(ip, capsys, sandbox_session):
         assert "al_live_…" in out
         assert sandbox_session.sandbox.api_key not in out
     finally:
-        ip.run_cell("%config Aurous.default_size = None")
+        ip.run_cell("%config Aurous.default_size = '2k_1_1'")
+
+
+def test_with_no_size_the_magic_sends_the_panels_default(ip, capsys, sandbox_session):
+    from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
+
+    gen = ip.run_cell("%aurous generate a plain hill at noon --seed 3").result
+    assert gen.size_preset == DEFAULT_IMAGE_SIZE == "2k_1_1"  # the panel's default too
+    _, out = run(ip, capsys, "%aurous config")
+    assert "Aurous.default_size" in out and "'2k_1_1'" in out
 
 
 def test_first_no_wait_result_renders_as_a_card(ip, capsys, sandbox_session):

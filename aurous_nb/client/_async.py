@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, part_file, response
+from aurous_nb.client._base import ClientBase, open_http, part_file, response
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -71,6 +71,21 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         import asyncio  # here, not at module level: ``import aurous_nb`` stays cheap
 
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    @classmethod
+    def from_client(cls, client: ClientBase[Any]) -> AsyncClient:
+        """An AsyncClient with ``client``'s key, settings and rate-limit state, and connections of
+        its own (httpx's async connections belong to the loop that opens them): what a blocking
+        :class:`Client` lends to work on an event loop."""
+        import asyncio
+
+        other = object.__new__(cls)
+        other._setup(client._key, client._core)
+        other._owns_http = True
+        other._http = open_http(httpx.AsyncClient, client._core.timeout)
+        other._timeout = httpx.Timeout(client._core.timeout)
+        other._sleep = asyncio.sleep
+        return other
 
     # -- the driver: the only place that performs I/O --------------------------
 

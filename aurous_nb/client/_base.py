@@ -144,6 +144,13 @@ def part_file(target: Path) -> Iterator[BinaryIO]:
         part.unlink(missing_ok=True)
 
 
+def open_http(factory: type[HttpT], timeout: float) -> HttpT:
+    """The httpx client a client opens for itself."""
+    return factory(
+        timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
+    )
+
+
 def response(r: httpx.Response, content: bytes = b"") -> Response:
     return Response(r.status_code, header_dict(r.headers.raw), content)
 
@@ -174,9 +181,7 @@ class ClientBase(Generic[HttpT]):
         key = resolve_key(api_key)
         self._setup(key, resolve_core(base_url, version, timeout, max_retries, retry_budget, retry))
         self._owns_http = http_client is None
-        self._http = http_client or factory(
-            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
-        )
+        self._http = http_client or open_http(factory, timeout)
         self._timeout = httpx.Timeout(timeout)
 
     def _build(self, req: Request) -> httpx.Request:

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from aurous_nb.client.errors import ValidationError
 
 __all__ = [
+    "DEFAULT_IMAGE_SIZE",
     "IMAGE_SIZES",
+    "IMAGE_SIZE_PRESETS",
     "VIDEO_RATIOS",
     "VIDEO_RESOLUTIONS",
     "ImageParams",
@@ -29,10 +31,15 @@ __all__ = [
 ]
 
 _RATIOS = ("1_1", "3_2", "2_3", "4_3", "3_4", "16_9", "9_16", "21_9")
-IMAGE_SIZES = frozenset(
-    [f"{tier}_{r}" for tier in ("2k", "4k") for r in _RATIOS]
-    + ["square", "landscape", "portrait", "hd_square", "hd_landscape", "hd_portrait"]
+#: Every image size preset, in the order a menu offers them: the contract's canonical 2k and 4k
+#: presets, then the legacy names it still accepts.
+IMAGE_SIZE_PRESETS: tuple[str, ...] = (
+    *(f"{tier}_{r}" for tier in ("2k", "4k") for r in _RATIOS),
+    *("square", "landscape", "portrait", "hd_square", "hd_landscape", "hd_portrait"),
 )
+IMAGE_SIZES = frozenset(IMAGE_SIZE_PRESETS)
+#: The size the magics, the panel and the grid send when none is given (the client sends none).
+DEFAULT_IMAGE_SIZE = "2k_1_1"
 VIDEO_RESOLUTIONS = ("480p", "720p", "1080p")
 VIDEO_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 FILE_PURPOSES = ("reference", "first_frame", "last_frame")

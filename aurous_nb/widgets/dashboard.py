@@ -16,7 +16,7 @@ import ipywidgets as w
 
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import chart, esc, fmt_credits, table, wrap
-from aurous_nb.widgets._tasks import Running, TaskSlot
+from aurous_nb.widgets._tasks import Running, TaskSlot, handler
 
 __all__ = ["RANGES", "CostDashboard"]
 
@@ -137,8 +137,8 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             name: w.Image(format="png", layout=w.Layout(width="720px", max_width="100%"))
             for name in _FIGURES
         }
-        self.refresh_button.on_click(lambda _: self.refresh())
-        self.range.observe(lambda _: self.refresh(), names="value")
+        self.refresh_button.on_click(handler(lambda _: self.refresh()))
+        self.range.observe(handler(lambda _: self.refresh()), names="value")
 
         def pair(*names: str) -> w.VBox:
             return w.VBox([self.figures[n] for n in names])

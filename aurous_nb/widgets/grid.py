@@ -34,7 +34,7 @@ from aurous_nb.widgets._static import (
     thumbnail,
     wrap,
 )
-from aurous_nb.widgets._tasks import Running, TaskSlot, schedule
+from aurous_nb.widgets._tasks import Running, TaskSlot, Work, handler, schedule
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,7 +62,7 @@ CSS = """<style>
 .aurous-grid img{border-radius:6px}
 </style>"""
 _RUNNING_TEXT = {
-    "queued": "queued",
+    "queued": "queued",  # only while a run is on: the engine holds it until it may send
     "submitting": "sending…",
     "pending": "pending…",
     "queued_server": "queued…",
@@ -78,10 +78,12 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     """A grid of generations: one row per prompt, one column per LoRA (and size / seed).
 
     ``PromptGrid(prompts, loras=None, sizes=None, seeds=None, budget=None, *, session=None,
-    count=None, name=None, **params)``. ``None`` in ``loras`` lets the platform choose; ``params``
-    (``negative_prompt``, ``enhance_prompt``...) go into every request.
+    count=None, name=None, **params)``. ``None`` in ``loras`` lets the platform choose; no
+    ``sizes`` is the toolkit's default size (``2k_1_1``, as in the magics and the panel);
+    ``params`` (``negative_prompt``, ``enhance_prompt``...) go into every request.
 
-    ``grid.run()`` starts it (a task: ``await grid.run()`` waits); ``grid.cancel()``,
+    ``grid.run()`` starts it (a task: ``await grid.run()`` waits, and raises what stopped it);
+    ``grid.budget = N`` (or the Budget field) changes the cap; ``grid.cancel()``,
     ``grid.retry_failed()``, ``grid.to_dataframe()``, ``grid.save(dir)``.
     """
 
@@ -99,13 +101,14 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         **params: Any,
     ) -> None:
         from aurous_nb.batch import Batch
+        from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
 
         self.session = resolve_session(session)
         self.prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         self.loras = _axis(loras)
-        self.sizes = _axis(sizes)
+        self.sizes = _axis(DEFAULT_IMAGE_SIZE if sizes is None else sizes)
         self.seeds = _axis(seeds)
-        self.budget = budget
+        self._budget = _budget(budget)
         self.params = params
         self.columns = [(lo, si, se) for lo in self.loras for si in self.sizes for se in self.seeds]
         self.name = name or _grid_name(self.prompts, self.columns, count, params)
@@ -116,22 +119,23 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             self.seeds,
             count,
             params=params,
-            client=self.session.aclient,
+            client=self.session.client,  # each run opens its async twin on the run's own loop
             ledger=self.session.ledger,
-            budget=budget,
+            budget=self._budget,
             name=self.name,
             on_progress=self._on_progress,
             on_job=self._on_job,
         )
         self.quote: Any = None
         self.error: str | None = None
+        self._failure: BaseException | None = None
         self.thumbs: dict[int, bytes] = {}
         self._lora_names: dict[str, str] = {}
-        self._slot = TaskSlot(on_done=self._update_buttons)
+        self._slot = TaskSlot(on_done=self._refresh, shown=True)  # once it no longer "runs"
         self._build()
         super().__init__(children=self._layout())
         self.add_class("aurous-grid")
-        self._setup = schedule(self._prepare())
+        self._setup = Work(self._prepare)
 
     # -- geometry ------------------------------------------------------------------------------
 
@@ -180,10 +184,19 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.progress_text = w.HTML(
             "<span class='aurous-muted'>not started</span>", layout=w.Layout(flex="1 1 auto")
         )
+        self.budget_field = w.Text(
+            value=_budget_text(self._budget),
+            placeholder="no limit",
+            description="Budget",
+            continuous_update=False,
+            style={"description_width": "50px"},
+            layout=w.Layout(width="150px"),
+        )
         self.errors = w.HTML()
-        self.run_button.on_click(lambda _: self.run())
-        self.cancel_button.on_click(lambda _: self.cancel())
-        self.retry_button.on_click(lambda _: self.retry_failed())
+        self.run_button.on_click(handler(lambda _: self.run()))
+        self.cancel_button.on_click(handler(lambda _: self.cancel()))
+        self.retry_button.on_click(handler(lambda _: self.retry_failed()))
+        self.budget_field.observe(handler(self._budget_typed), names="value")
         self.col_heads = [w.HTML() for _ in self.columns]
         self.row_heads = [
             w.HTML(f"<div class='aurous-rowhead' title='{esc(p)}'>{esc(_short(p))}</div>")
@@ -232,6 +245,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                     self.run_button,
                     self.cancel_button,
                     self.retry_button,
+                    self.budget_field,
                     self.progress,
                     self.progress_text,
                 ],
@@ -277,6 +291,42 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self._update_buttons()
         return self.quote
 
+    @property
+    def budget(self) -> float | None:
+        """The most this grid may spend in credits (earlier runs count); ``None``: no cap.
+
+        Setting it re-checks the grid at once: the Run button, the summary, the saved copy.
+        """
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: float | None) -> None:
+        from aurous_nb.quote import BudgetExceededError
+
+        self._budget = self.batch.budget = _budget(value)
+        if isinstance(self._failure, BudgetExceededError):  # it spoke of the old budget
+            self._clear_error()
+        if self.budget_field.value != _budget_text(self._budget):
+            self.budget_field.value = _budget_text(self._budget)
+        self._refresh()
+
+    def _budget_typed(self, change: Any) -> None:
+        try:
+            value = _budget(change["new"].strip() or None)
+        except ValueError as exc:
+            self.summary.value = f"<span class='aurous-error'>{esc(exc)}</span>"
+            return
+        if value != self._budget:
+            self.budget = value
+
+    def _refresh(self) -> None:
+        """Summary, buttons, cells and the saved copy, after a change of budget or price."""
+        self._update_summary()
+        self._update_buttons()
+        for job in self.batch.jobs:
+            self._render_cell(job)
+        self.refresh_static()
+
     def blocked_reason(self) -> str | None:
         todo = sum(1 for j in self.batch.jobs if j.status == "queued")
         if self._slot.running:
@@ -291,7 +341,10 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             return f"needs {credits(needed - available)} more than are available"
         if self.budget is not None and needed + self.batch.committed() > self.budget + 1e-9:
             over = needed + self.batch.committed() - self.budget
-            return f"over the budget of {fmt_credits(self.budget)} by {fmt_credits(over)}"
+            return (
+                f"over the budget of {fmt_credits(self.budget)} by {fmt_credits(over)}: "
+                f"set the budget to {fmt_credits(needed + self.batch.committed())} or more"
+            )
         return None
 
     def _update_summary(self) -> None:
@@ -347,23 +400,24 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         return list(self.batch.jobs)
 
     async def _run(self) -> None:
-        self.errors.value = ""
-        self.error = None
+        from aurous_nb.magic_errors import with_advice
+
+        self._clear_error()
         try:
             await self._setup
+            for job in self.batch.jobs:  # now they are queued for real
+                self._render_cell(job)
             await self.batch.run_async()
             await self.price()  # the balance after spending, and what is left to run
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # shown here, and raised to whoever awaits the run
             self._show_error(exc)
+            raise with_advice(exc) from None
         finally:
             self._on_progress(self.batch.progress())
-            self._update_summary()
-            self._update_buttons()
-            self.refresh_static()
 
-    def cancel(self) -> asyncio.Task[Any] | None:
+    def cancel(self) -> Work | None:
         """Stop sending and cancel the running server jobs (their holds are released)."""
         if not self._slot.running:
             return None
@@ -445,15 +499,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             box.children = (w.VBox([image, caption], layout=w.Layout(align_items="center")),)
             box._shown = "image"
             return
-        if job.ok:
-            text, css = "done (no preview cached)", ""
-        elif job.terminal:
-            text, css = f"{job.status}: {job.error or ''}".strip(": "), "failed"
-        else:
-            text, css = (
-                _RUNNING_TEXT.get(job.status, job.status),
-                ("running" if job.status != "queued" else ""),
-            )
+        text, css = self._cell_text(job)
         key = f"{css}:{text}"
         if getattr(box, "_shown", None) == key:
             return
@@ -462,19 +508,38 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         )
         box._shown = key
 
+    def _cell_text(self, job: Any) -> tuple[str, str]:
+        """What a cell without a picture says, and its CSS class."""
+        if job.ok:
+            return "done (no preview cached)", ""
+        if job.terminal:
+            return f"{job.status}: {job.error or ''}".strip(": "), "failed"
+        if job.status == "queued" and not self._slot.running:
+            price = f" · {credits(job.estimate)}" if job.estimate is not None else ""
+            return f"not started{price}", ""
+        return _RUNNING_TEXT.get(job.status, job.status), (
+            "running" if job.status != "queued" else ""
+        )
+
     def _show_error(self, exc: BaseException) -> None:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         request_id = getattr(exc, "request_id", None)
         rid = f" · request id <code>{esc(request_id)}</code>" if request_id else ""
         self.error = message
+        self._failure = exc
         self.errors.value = f"<div class='aurous-error'>{esc(message)}{rid}</div>"
+
+    def _clear_error(self) -> None:
+        self.error = self._failure = None
+        self.errors.value = ""
 
     # -- results -------------------------------------------------------------------------------
 
     def _rows(self) -> list[dict[str, Any]]:
         out = []
         for job in self.batch.jobs:
-            prompt, lora, size, seed, count = job.cell or (None,) * 5
+            prompt, lora, _, seed, _ = job.cell or (None,) * 5
+            size, count = _used(job)
             r, c = self._position(job)
             out.append(
                 {
@@ -535,18 +600,50 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                         f'<img src="{data_uri(self.thumbs[job.index])}" alt="{esc(prompt)}"/>'
                     )
                 else:
-                    row[label] = f"{job.status}: {job.error}" if job.error else job.status
+                    row[label] = self._cell_text(job)[0]
             rows.append(row)
         progress = self.batch.progress()
-        summary = (
+        parts = [
             f"<p>{progress.done}/{progress.total} done · {progress.failed} failed · "
             f"{credits(progress.spent)} spent</p>"
-        )
-        return wrap("Aurous · Prompt grid", summary, table(rows))
+        ]
+        reason = self.blocked_reason()
+        if self.error:
+            parts.append(f"<p class='aurous-err'>Stopped: {esc(self.error)}</p>")
+        elif reason not in (None, "running", "nothing left to run"):
+            parts.append(f"<p class='aurous-err'>Not run: {esc(reason)}.</p>")
+        return wrap("Aurous · Prompt grid", *parts, table(rows))
 
     def __repr__(self) -> str:
         rows, cols = self.shape
         return f"<PromptGrid {rows}x{cols} {self.batch.progress()}>"
+
+
+def _budget(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"budget must be a number of credits, not {value!r}") from None
+    if amount < 0 or amount != amount:
+        raise ValueError(f"budget must be 0 or more credits, not {value!r}")
+    return amount
+
+
+def _budget_text(value: float | None) -> str:
+    return "" if value is None else fmt_credits(value)
+
+
+def _used(job: Any) -> tuple[str | None, int]:
+    """The size and image count a cell asked for (the server's answer once there is one)."""
+    from aurous_nb.payloads import size_fields
+
+    gen = job.generation
+    answer = {k: getattr(gen, k, None) for k in ("size_preset", "width", "height")}
+    size, _, _ = size_fields("image", job.request, answer)
+    count = getattr(gen, "image_count", None) or job.request.get("count") or 1
+    return size, int(count)
 
 
 def _axis(values: Any) -> list[Any]:

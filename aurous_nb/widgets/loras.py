@@ -15,7 +15,7 @@ import ipywidgets as w
 from aurous_nb.widgets import _catalog
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import Markup, data_uri, esc, image_format, table, wrap
-from aurous_nb.widgets._tasks import schedule
+from aurous_nb.widgets._tasks import handler, schedule
 
 __all__ = ["LoraBrowser"]
 
@@ -60,7 +60,7 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
             placeholder="Search styles by name or description",
             layout=w.Layout(width="320px"),
         )
-        self.search.observe(lambda _: self._filter(), names="value")
+        self.search.observe(handler(lambda _: self._filter()), names="value")
         self.picked = w.HTML("<span class='aurous-muted'>Nothing picked yet.</span>")
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         header = w.HTML(f"{CSS}<span class='aurous-title'>Aurous · Styles</span>")
@@ -107,7 +107,7 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
         parts.append(w.HTML(f"<div class='aurous-lora-name'>{esc(lora.name)}</div>"))
         parts.append(w.HTML(f"<div class='aurous-lora-about'>{esc(lora.description or '')}</div>"))
         button = w.Button(description="Use this style", layout=w.Layout(width="166px"))
-        button.on_click(lambda _, ident=lora.id: self.pick(ident))
+        button.on_click(handler(lambda _, ident=lora.id: self.pick(ident)))
         parts.append(button)
         card = w.VBox(parts, layout=w.Layout(width=CARD_WIDTH))
         card.add_class("aurous-lora-card")

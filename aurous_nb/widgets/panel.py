@@ -27,13 +27,11 @@ from aurous_nb.widgets._static import (
     thumbnail,
     wrap,
 )
-from aurous_nb.widgets._tasks import Debouncer, Running, TaskSlot, schedule
+from aurous_nb.widgets._tasks import Debouncer, Running, TaskSlot, Work, handler, schedule
 
 __all__ = ["GenerationPanel"]
 
 PLATFORM_CHOICE = "Let the platform choose"
-SIZES = ("2k_1_1", "2k_3_2", "2k_2_3", "2k_4_3", "2k_3_4", "2k_16_9", "2k_9_16", "2k_21_9")
-SIZES_4K = tuple(s.replace("2k", "4k") for s in SIZES)
 GALLERY_SIDE = 384
 _POLL_START_S = 0.2
 _POLL_MAX_S = 1.5
@@ -62,8 +60,10 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     """Prompt, LoRA(s), size, count, seed and enhance; a live price; Generate / Cancel; a gallery.
 
     ``GenerationPanel(session=None, prompt="", lora=None, size="2k_1_1", count=1, seed=None,
-    enhance=False, budget=None)``. ``budget`` caps what this panel may spend in credits.
-    From code: ``await panel.generate()``; ``panel.request()`` is what Generate would send.
+    enhance=False, budget=None)``. ``budget`` caps what this panel may spend in credits; the
+    sizes and the default are the magics' (``client._params.IMAGE_SIZE_PRESETS``).
+    From code: ``await panel.generate()`` (raises what stopped it); ``panel.request()`` is what
+    Generate would send.
     """
 
     def __init__(
@@ -73,7 +73,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         prompt: str = "",
         negative_prompt: str = "",
         lora: str | None = None,
-        size: str = "2k_1_1",
+        size: str | None = None,
         count: int = 1,
         seed: int | None = None,
         enhance: bool = False,
@@ -90,20 +90,29 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.images: list[bytes] = []
         self.error: str | None = None
         self._loras: list[Any] = []
-        self._cancel_requested = False
-        self._run = TaskSlot(on_done=self._update_button)
+        self._cancel_requested = False  # Cancel clicked: cancel on the server at the next poll
+        self._user_cancelled = False  # ... and its end is not a failure
+        self._run = TaskSlot(on_done=self._update_button, shown=True)
         self._pricer = Debouncer(self._reprice)
         self._build(prompt, negative_prompt, size, count, seed, enhance)
         super().__init__(children=self._layout())
         self.add_class("aurous-panel")
         self._pending_lora = lora
-        self._setup = schedule(self._load())
+        self._setup = Work(self._load)
 
     # -- layout --------------------------------------------------------------------------------
 
     def _build(
-        self, prompt: str, negative: str, size: str, count: int, seed: int | None, enhance: bool
+        self,
+        prompt: str,
+        negative: str,
+        size: str | None,
+        count: int,
+        seed: int | None,
+        enhance: bool,
     ) -> None:
+        from aurous_nb.client._params import DEFAULT_IMAGE_SIZE, IMAGE_SIZE_PRESETS
+
         full = w.Layout(width="100%")
         self.prompt = w.Textarea(
             value=prompt,
@@ -128,8 +137,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             "Second LoRA", "(none)", 0.5
         )
         self.size = w.Dropdown(
-            options=[*SIZES, *SIZES_4K],
-            value=size if size else SIZES[0],
+            options=list(IMAGE_SIZE_PRESETS),
+            value=size or DEFAULT_IMAGE_SIZE,
             description="Size",
             style=LABEL,
             layout=w.Layout(width="200px"),
@@ -175,16 +184,19 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.gallery.add_class("aurous-gallery")
 
-        self.generate_button.on_click(lambda _: self.generate())
-        self.cancel_button.on_click(lambda _: self.cancel())
+        # Widget events may arrive on a kernel subshell's thread: handler() runs them on the
+        # loop cells run on, where the panel's tasks live.
+        self.generate_button.on_click(handler(lambda _: self.generate()))
+        self.cancel_button.on_click(handler(lambda _: self.cancel()))
         for control in (self.lora, self.lora2, self.size, self.count, self.enhance, self.prompt):
-            control.observe(self._changed, names="value")
-        self.seed.observe(self._changed, names="value")
+            control.observe(handler(self._changed), names="value")
+        self.seed.observe(handler(self._changed), names="value")
         self.lora.observe(
-            lambda _: self._show_lora(self.lora, self.lora_preview, self.lora_about), names="value"
+            handler(lambda _: self._show_lora(self.lora, self.lora_preview, self.lora_about)),
+            names="value",
         )
         self.lora2.observe(
-            lambda _: self._show_lora(self.lora2, self.lora2_preview, self.lora2_about),
+            handler(lambda _: self._show_lora(self.lora2, self.lora2_preview, self.lora2_about)),
             names="value",
         )
 
@@ -367,11 +379,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         assert self._run.task is not None
         return Running(self._run.task, "GenerationPanel generate")
 
-    def cancel(self) -> asyncio.Task[Any] | None:
+    def cancel(self) -> Work | None:
         """Cancel the running generation on the server (its hold is released)."""
         if not self._run.running:
             return None
-        self._cancel_requested = True
+        self._cancel_requested = self._user_cancelled = True
         self._set_status("Cancelling…")
         gen_id = getattr(self.record, "generation_id", None)
         return schedule(self._cancel_server(gen_id)) if gen_id else None
@@ -383,8 +395,9 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
     async def _generate(self) -> None:
         from aurous_nb import jobs
+        from aurous_nb.magic_errors import with_advice
 
-        self._cancel_requested = False
+        self._cancel_requested = self._user_cancelled = False
         self.error = None
         self.errors.value = ""
         self.gallery.children = ()
@@ -414,9 +427,10 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         except asyncio.CancelledError:
             self._set_status("Cancelled.")
             raise
-        except Exception as exc:
+        except Exception as exc:  # shown here, and raised to whoever awaits the generation
             self._show_error(exc)
             self._set_status("Failed before it started." if self.record is None else "Failed.")
+            raise with_advice(exc) from None
         finally:
             self.progress.layout.display = "none"
             self._update_button()
@@ -447,13 +461,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             await self._show_outputs(generation)
             cost = credits(self.record.charged)
             self._set_status(f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}")
+        elif status == "cancelled" and self._user_cancelled:  # asked for: not a failure
+            cost = credits(self.record.charged)
+            self._set_status(f"Cancelled as asked · {cost} charged, hold released · {gen_id}")
         else:
-            reason = generation.error_message or status
-            self.error = f"{status}: {reason}"
-            self.errors.value = (
-                f"<div class='aurous-error'><b>{esc(status)}</b>: {esc(reason)}"
-                f" · generation {esc(gen_id)}</div>"
-            )
+            self._show_failure(generation)
             self._set_status(f"{status.capitalize()} · {gen_id}")
 
     async def _cancel_server(self, gen_id: str | None) -> None:
@@ -499,6 +511,21 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.status.value = f"<span class='aurous-muted'>{esc(text)}</span>"
         if state is not None:
             self.progress.value = _PROGRESS.get(state, 1.0)
+
+    def _show_failure(self, generation: Any) -> None:
+        """A generation that ended without output; moderation gets the magic's rephrase hint."""
+        from aurous_nb.magic_errors import GenerationFailed, advice
+
+        status, gen_id = generation.status, generation.id
+        reason = generation.error_message or status
+        moderated = status == "moderation_rejected"
+        tip = advice(GenerationFailed(generation, None)) if moderated else None
+        self.error = f"{status}: {reason}" + (f" — {tip}" if tip else "")
+        hint = f"<br>→ {esc(tip)}" if tip else ""
+        self.errors.value = (
+            f"<div class='aurous-error'><b>{esc(status)}</b>: {esc(reason)}"
+            f" · generation {esc(gen_id)}{hint}</div>"
+        )
 
     def _show_error(self, exc: BaseException) -> None:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__

@@ -2,7 +2,9 @@
 
 Headless Debian Chromium through Playwright (never ``playwright install``); JupyterLab, the kernel
 and the ledger live in temporary folders, so nothing of the machine's Jupyter setup is read or
-written. Labextensions installed in the venv (``share/jupyter/labextensions``) are still found.
+written (the private homes come from :func:`tests.kernel.kernelkit.isolated_env`). Labextensions
+installed in the venv (``share/jupyter/labextensions``) are still found. Screenshots go to
+``build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any
 
 import pytest
 
+from tests.kernel.kernelkit import ROOT
+from tests.kernel.kernelkit import isolated_env as kernel_env
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless",
@@ -70,17 +74,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _patient_expectations() -> None:
+    """``expect(...)`` waits up to 20 s, not Playwright's 5: on a shared 2-core machine a kernel
+    start and the first cells can take longer, and a wait is not an assertion about speed."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # pragma: no cover - the tests then fail to import playwright anyway
+        return
+    expect.set_options(timeout=20_000)
+
+
+_patient_expectations()
+
+
 def isolated_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        folder = tmp / name.lower()
-        folder.mkdir()
-        env[name] = str(folder)
-    env["AUROUS_NB_HOME"] = str(tmp / "aurous_home")
+    """The kernel's private homes plus JupyterLab's settings: no news toast, every cell rendered."""
+    env = kernel_env(tmp)
     env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp / "jupyter_config_dir" / "lab" / "user-settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp / "workspaces")
-    env.pop("AUROUS_API_KEY", None)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     # No news toast, and every cell rendered (not windowed) so widgets below the fold exist.
     labconfig = tmp / "jupyter_config_dir" / "labconfig"
     labconfig.mkdir(parents=True)
@@ -138,6 +149,9 @@ def run_all(page: Any) -> None:
         page.locator(".jp-InputPrompt", has_text="[1]")
     )
     for _ in range(3):
+        if accept.count():  # the kernel dialog may already be up: it would catch the click
+            accept.first.click()
+            page.wait_for_timeout(1500)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator("li[data-command='runmenu:run-all']").click()
         deadline = time.monotonic() + 8
@@ -150,3 +164,37 @@ def run_all(page: Any) -> None:
                 break
             page.wait_for_timeout(100)
     raise AssertionError("the notebook did not start running")
+
+
+@contextlib.contextmanager
+def lab_notebook(tmp: Path, name: str, cells: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """JupyterLab serving a new notebook ``name`` of ``cells``: (its URL, its path)."""
+    root = tmp / "notebooks"
+    root.mkdir()
+    write_notebook(root / name, cells)
+    with jupyterlab(tmp, root) as base:
+        yield f"{base}/lab/tree/{name}", root / name
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1280, height: int = 1600) -> Iterator[Any]:
+    """A Playwright page in headless Debian Chromium (30 s default timeout)."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def open_and_run_all(page: Any, url: str) -> None:
+    """Open the notebook, wait for an idle kernel, show the file browser's tab, Run All."""
+    page.goto(url)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
+    run_all(page)

@@ -18,10 +18,9 @@ from tests.browser.labkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SHOTS,
-    jupyterlab,
+    lab_notebook,
     needs_chromium,
     run_all,
-    write_notebook,
 )
 
 pytestmark = needs_chromium
@@ -47,11 +46,8 @@ CELLS = [
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "notebooks"
-    root.mkdir()
-    write_notebook(root / "widgets_demo.ipynb", CELLS)
-    with jupyterlab(tmp_path, root) as url:
-        yield f"{url}/lab/tree/widgets_demo.ipynb", root / "widgets_demo.ipynb"
+    with lab_notebook(tmp_path, "widgets_demo.ipynb", CELLS) as served:
+        yield served
 
 
 def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path]) -> None:

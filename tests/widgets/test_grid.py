@@ -6,7 +6,9 @@ import csv
 from pathlib import Path
 
 import httpx
+import pytest
 
+from aurous_nb.batch import BudgetExceededError
 from aurous_nb.session import Session
 from aurous_nb.widgets import PromptGrid
 from tests.widgets.conftest import make_session
@@ -64,11 +66,58 @@ async def test_failures_show_their_reason_and_retry(home: Path) -> None:
         await session.aclient.close()
 
 
-async def test_budget_blocks_the_run(session: Session) -> None:
+async def test_budget_blocks_the_run_and_raises_to_the_awaiter(session: Session) -> None:
     grid = await PromptGrid(PROMPTS, seeds=[1, 2], budget=3).ready()
     assert grid.run_button.disabled and "over the budget" in grid.summary.value
-    await grid.run()
+    with pytest.raises(BudgetExceededError, match="budget"):
+        await grid.run()
     assert "budget" in (grid.error or "") and server_creates(session) == 0
+
+
+def cell_texts(grid: PromptGrid) -> list[str]:
+    return [box.children[0].value for box in grid.cells.values()]
+
+
+async def test_an_over_budget_grid_says_why_and_runs_once_the_budget_is_raised(
+    session: Session,
+) -> None:
+    grid = await PromptGrid(PROMPTS, seeds=[1, 2], budget=3).ready()
+    assert all("not started" in t and "queued" not in t for t in cell_texts(grid))
+    static = grid.static_html()
+    assert "Not run: over the budget of 3 by 1" in static and "queued" not in static
+    grid.budget = 10
+    assert not grid.run_button.disabled and "over the budget" not in grid.summary.value
+    assert grid.budget_field.value == "10" and grid.batch.budget == 10
+    assert "Not run" not in grid.static_html()
+    grid.budget_field.value = "2"  # what typing into the Budget field does
+    assert (
+        grid.budget == 2
+        and grid.run_button.disabled
+        and "set the budget to 4" in (grid.summary.value)
+    )
+    with pytest.raises(BudgetExceededError):
+        await grid.run()
+    assert "Stopped: this batch needs 4 credits" in grid.static_html()
+    grid.budget = None  # no cap: the stale budget error goes with the old budget
+    assert grid.error is None and grid.errors.value == "" and not grid.run_button.disabled
+    await grid.run()
+    assert server_creates(session) == 4 and len(grid.thumbs) == 4
+
+
+async def test_dataframe_gives_the_size_and_count_each_cell_used(session: Session) -> None:
+    plain = await PromptGrid(PROMPTS, seeds=[1]).ready()
+    df = plain.to_dataframe()
+    assert list(df["size"]) == ["2k_1_1"] * 2 and list(df["count"]) == [1, 1]  # before running
+    await plain.run()
+    sized = await PromptGrid(PROMPTS[:1], sizes=["2k_16_9", "hd_square"], count=2).ready()
+    await sized.run()
+    df = sized.to_dataframe()
+    assert list(df["size"]) == ["2k_16_9", "hd_square"] and list(df["count"]) == [2, 2]
+    assert list(plain.to_dataframe()["size"]) == ["2k_1_1"] * 2
+    gens = httpx.get(f"{session.base_url}/_sandbox/ledger").json()["generations"]
+    assert sorted(g["request"].get("size") for g in gens) == sorted(
+        ["2k_1_1", "2k_1_1", "2k_16_9", "hd_square"]
+    )
 
 
 async def test_resumes_from_the_ledger_after_a_restart(session: Session) -> None:

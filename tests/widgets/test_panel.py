@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aurous_nb.client import NotFoundError
 from aurous_nb.session import Session
 from aurous_nb.widgets import GenerationPanel
 from tests.widgets.conftest import make_session
@@ -87,7 +88,7 @@ async def test_generate_before_ready_waits_for_the_chosen_lora(session: Session)
     assert gen["request"]["lora_id"] == lora_id  # type: ignore[index]
 
 
-async def test_cancel_cancels_the_server_job(home: Path) -> None:
+async def test_a_deliberate_cancel_cancels_the_server_job_and_is_no_error(home: Path) -> None:
     for session in make_session(home, latency=5.0):
         panel = await GenerationPanel(session, prompt="a slow sunrise").ready()
         task = panel.generate()
@@ -100,8 +101,33 @@ async def test_cancel_cancels_the_server_job(home: Path) -> None:
         assert panel.record.status == "cancelled"
         [gen] = sandbox_generations(session)
         assert gen["status"] == "cancelled"
-        assert "cancelled" in panel.errors.value
+        assert panel.error is None and panel.errors.value == ""  # no red box for a wish
+        assert "Cancelled as asked" in panel.status.value and "hold released" in panel.status.value
+        assert "<p class='aurous-err'>" not in panel.static_html()
         await session.aclient.close()
+
+
+async def test_moderation_gets_the_rephrase_hint_the_magic_gives(home: Path) -> None:
+    for session in make_session(home, moderation_word="forbidden"):
+        panel = await GenerationPanel(session, prompt="a forbidden door").ready()
+        await panel.generate()
+        assert panel.record.status == "moderation_rejected"
+        assert "moderation_rejected" in panel.errors.value
+        assert "Rephrase the prompt" in panel.errors.value and "Rephrase" in (panel.error or "")
+        await session.aclient.close()
+
+
+async def test_panel_and_magic_share_the_default_size_and_the_size_list(
+    session: Session,
+) -> None:
+    from aurous_nb.client._params import DEFAULT_IMAGE_SIZE, IMAGE_SIZES
+
+    panel = await GenerationPanel(session, prompt="a tree").ready()
+    offered = [o if isinstance(o, str) else o[1] for o in panel.size.options]
+    assert set(offered) == IMAGE_SIZES and len(offered) == len(IMAGE_SIZES) == 22
+    assert offered[0] == "2k_1_1" and "4k_21_9" in offered and "hd_square" in offered
+    assert panel.size.value == DEFAULT_IMAGE_SIZE == "2k_1_1"  # what the magic sends too
+    assert panel.request()["size"] == "2k_1_1"
 
 
 async def test_generate_is_disabled_past_balance_or_budget(home: Path) -> None:
@@ -123,7 +149,8 @@ async def test_errors_show_their_request_id(session: Session) -> None:
     panel = await GenerationPanel(session, prompt="a boat").ready()
     panel.lora.options = [*panel.lora.options, ("Gone", "lora_00000000000000000000000000")]
     panel.lora.value = "lora_00000000000000000000000000"
-    await panel.generate()
+    with pytest.raises(NotFoundError):  # raised to the awaiter, shown in the panel
+        await panel.generate()
     assert "resource_not_found" in panel.errors.value
     assert "request id" in panel.errors.value and "req_" in panel.errors.value
     [row] = session.ledger.jobs(session.env)
