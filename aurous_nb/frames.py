@@ -167,14 +167,18 @@ def sync_history(
     rows never change), then refreshes the few older rows still active one by one. Returns how
     many rows were seen.
     """
+    import time
+
     ledger = ledger_or_default(ledger)
     env = env_for(str(client.base_url))
     floor = _epoch(since)
     mark_key = f"history_synced_through:{env}"
     stored = ledger.get_meta(mark_key)
     mark = float(stored) if stored is not None else None
+    started = time.time()
     cursor: str | None = None
     seen = 0
+    listed: set[str] = set()
     newest: float | None = None
     complete = False
     for _ in range(max_pages):
@@ -182,7 +186,9 @@ def sync_history(
         rows = [getattr(g, "raw", g) for g in page.data]
         if not rows:
             complete = True
+            _refresh_stragglers(client, ledger, env, before=started, skip=listed)
             break
+        listed.update(str(r.get("id")) for r in rows)
         known = ledger.statuses(env, [str(r.get("id")) for r in rows])
         settled = all(
             known.get(str(r.get("id"))) in TERMINAL
@@ -196,7 +202,10 @@ def sync_history(
             newest = max(times)
         oldest = min(times) if times else None
         if not page.has_more or not page.next_cursor:
+            # The whole list was read: a row the ledger still has active but the list lacks is
+            # one the server forgot (a restarted sandbox) or a job of a moment ago; ask each.
             complete = True
+            _refresh_stragglers(client, ledger, env, before=started, skip=listed)
             break
         if mark is not None and settled and oldest is not None and oldest <= mark:
             complete = True
@@ -210,14 +219,27 @@ def sync_history(
     return seen
 
 
-def _refresh_stragglers(client: Any, ledger: Ledger, env: str, *, before: float) -> None:
-    """Re-read the (few) generations older than ``before`` that the ledger still has active."""
+def _refresh_stragglers(
+    client: Any, ledger: Ledger, env: str, *, before: float, skip: set[str] | None = None
+) -> None:
+    """Re-read the (few) generations older than ``before`` that the ledger still has active
+    (except the ``skip`` ids, just read); one the server no longer knows is marked lost."""
     _, rows = ledger.query(
         "SELECT generation_id FROM generations WHERE env = ? AND generation_id IS NOT NULL "
-        "AND status IN ('pending', 'queued', 'processing') AND created_at < ? LIMIT 100",
+        "AND status IN ('pending', 'queued', 'processing') AND created_at < ?",
         (env, before),
     )
-    fresh = [client.images.get(row[0]) for row in rows]
+    from aurous_nb import jobs
+    from aurous_nb.client import NotFoundError
+
+    fresh = []
+    for gen_id in [r[0] for r in rows if not skip or r[0] not in skip][:100]:
+        try:
+            fresh.append(client.images.get(gen_id))
+        except NotFoundError:  # a restarted sandbox, or a purged row: stop asking
+            record = ledger.find(gen_id, env)
+            if record is not None:
+                jobs.forgotten(ledger, record)
     if fresh:
         ledger.record_generations(env, fresh)
 

@@ -42,6 +42,7 @@ __all__ = [
     "asubmit",
     "cancel",
     "client_env",
+    "forgotten",
     "observe",
     "observe_many",
     "pending",
@@ -267,13 +268,20 @@ def _poll_flow(
 
 
 def _unknown_to_server(ledger: Ledger, record: JobRecord, exc: Exception) -> JobRecord:
-    """A job the server no longer knows (a restarted sandbox on the same port, a purged row)
-    is marked ``lost`` instead of being polled forever; any other error propagates."""
+    """A job the server no longer knows is marked ``lost`` instead of being polled forever;
+    any other error propagates."""
     from aurous_nb.client import errors
 
     if not isinstance(exc, errors.NotFoundError):
         raise exc
-    return ledger.mark(
+    return forgotten(ledger, record)
+
+
+def forgotten(ledger: Ledger | None, record: JobRecord) -> JobRecord:
+    """Mark a job the server answers 404 for as ``lost``: a restarted sandbox (every loopback
+    sandbox is the one ``sandbox`` environment, and a new one knows none of the old ids), or a
+    row the platform purged. Its ledger row, and any outputs already cached, stay."""
+    return ledger_or_default(ledger).mark(
         record,
         "lost",
         error_code="not_found_on_server",

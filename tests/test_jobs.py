@@ -45,7 +45,7 @@ def test_row_is_written_before_the_create_is_sent(home: Path, fresh_sandbox: San
     record = jobs.submit(client, ledger, "image", {"prompt": "a fox", "count": 2}, cell="c1")
     assert seen == [(record.key, "submitting")]
     assert record.status == "pending" and record.generation_id and record.cell == "c1"
-    assert record.env == f"sandbox-{fresh_sandbox.port}"
+    assert record.env == "sandbox"
     http.close()
 
 
@@ -114,7 +114,7 @@ def test_refused_create_is_rejected_not_pending(home: Path, fresh_sandbox: Sandb
         with pytest.raises(InvalidRequestError) as info:
             jobs.submit(broke, ledger, "image", {"prompt": "too expensive"})
         assert info.value.code == "balance_too_low"
-        [row] = ledger.jobs(f"sandbox-{poor.port}")
+        [row] = ledger.jobs("sandbox")
         assert row.status == "rejected" and row.error_code == "balance_too_low"
         assert row.charged == 0.0
         assert jobs.pending(ledger=ledger) == []
