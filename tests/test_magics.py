@@ -413,3 +413,32 @@ def test_the_key_never_appears_in_output(ip, capsys, sandbox_session):
         assert key not in out
     raw = (sandbox_session.ledger.path).read_bytes()
     assert key.encode() not in raw
+
+
+def test_a_mistyped_lora_gets_the_closest_style_before_anything_is_sent(
+    ip, capsys, sandbox_session
+):
+    before = ledger(sandbox_session)
+    for cell, said in [
+        (
+            "%aurous generate a cat --lora watercolour",
+            "lora_id: unknown LoRA 'watercolour'; did you mean watercolor? (%aurous loras)",
+        ),
+        (
+            "%aurous estimate a cat --loras watercolor:0.5,neon-nior",
+            "loras[1].lora: unknown LoRA 'neon-nior'; did you mean neon-noir?",
+        ),
+        (
+            "%aurous generate a cat --lora 'Golden Hour'",
+            "'Golden Hour' is a style's name; use its slug golden-hour",
+        ),
+        (
+            "%aurous video a wave --video-lora seedance-pro",
+            "did you mean seedance-1-pro? (%aurous video-loras)",
+        ),
+        ('%aurous grid "a cat" --loras watercolr', "did you mean watercolor?"),
+    ]:
+        result, out = run(ip, capsys, cell)
+        assert not result.success and said in out, out
+        assert "Traceback" not in out and "history lists your generations" not in out
+    assert ledger(sandbox_session) == before

@@ -8,6 +8,7 @@ range and exclusion (contract §2.5, §2.11 and "Project decisions") and raise
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -192,11 +193,45 @@ def _lora_entries(value: object) -> list[dict[str, Any]]:
     return out
 
 
+# Names other APIs use for a field of ours: what a keyword people reach for most likely meant.
+_ALIASES = {
+    "lora": "lora_id",
+    "style": "lora_id",
+    "style_id": "lora_id",
+    "lora_ids": "loras",
+    "negative": "negative_prompt",
+    "n": "count",
+    "num_images": "count",
+    "num_outputs": "count",
+    "guidance": "guidance_scale",
+    "cfg_scale": "guidance_scale",
+    "num_inference_steps": "steps",
+    "image_size": "size",
+    "aspect_ratio": "size",
+    "references": "reference_image_urls",
+    "image_urls": "reference_image_urls",
+    "webhook": "webhook_url",
+    "first_frame": "first_frame_url",
+    "last_frame": "last_frame_url",
+}
+
+
+def closest_name(name: str, names: Sequence[str]) -> str | None:
+    """The known name ``name`` most likely meant (a common alias, else the nearest spelling)."""
+    alias = _ALIASES.get(name.lower())
+    if alias in names:
+        return alias
+    match = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def _reject_unknown(params: Mapping[str, Any], known: type) -> None:
     names: Mapping[str, Any] = known.__annotations__
     for key in params:
         if key not in names:
-            raise ValidationError(key, f"{key}: unknown parameter")
+            guess = closest_name(key, list(names))
+            hint = f"did you mean {guess}?" if guess else f"known: {', '.join(names)}"
+            raise ValidationError(key, f"{key}: unknown parameter; {hint}")
 
 
 # ---------------------------------------------------------------- bodies

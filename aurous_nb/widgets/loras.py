@@ -121,9 +121,11 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
 
     def pick(self, lora: str) -> str:
         """Pick a style by id, slug or name; returns its id."""
-        found = next((x for x in self.loras if lora in (x.id, x.slug, x.name)), None)
+        from aurous_nb import styles
+
+        found = styles.find(lora, self.loras)
         if found is None:
-            raise ValueError(f"unknown LoRA {lora!r}")
+            raise styles.unknown(lora, self.loras, param="lora", hint="search the gallery")
         if self.value in self._cards:
             self._cards[self.value].remove_class("aurous-picked")
         self.value = found.id

@@ -90,6 +90,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.images: list[bytes] = []
         self.error: str | None = None
         self._loras: list[Any] = []
+        self._lora_problem: ValueError | None = None  # a LoRA asked for, not in the catalogue
         self._cancel_requested = False
         self._run = TaskSlot(on_done=self._update_button)
         self._pricer = Debouncer(self._reprice)
@@ -179,6 +180,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.cancel_button.on_click(lambda _: self.cancel())
         for control in (self.lora, self.lora2, self.size, self.count, self.enhance, self.prompt):
             control.observe(self._changed, names="value")
+        self.lora.observe(self._lora_picked, names="value")
         self.seed.observe(self._changed, names="value")
         self.lora.observe(
             lambda _: self._show_lora(self.lora, self.lora_preview, self.lora_about), names="value"
@@ -222,7 +224,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.lora.options = [(PLATFORM_CHOICE, ""), *options]
         self.lora2.options = [("(none)", ""), *options]
         if self._pending_lora:
-            self.set_lora(self._pending_lora)
+            try:
+                self.set_lora(self._pending_lora)
+            except ValueError as exc:  # a typo: say so now, and never send without it
+                self._lora_problem = exc
+                self._show_error(exc)
         await asyncio.gather(self.refresh_balance(), self._reprice(), return_exceptions=True)
         schedule(_catalog.previews([x.preview_image_url for x in self._loras]))
 
@@ -234,12 +240,14 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
     def set_lora(self, lora: str, *, second: bool = False) -> None:
         """Select a LoRA by id, slug or name (what LoraBrowser calls when one is picked)."""
+        from aurous_nb import styles
+
         target = self.lora2 if second else self.lora
-        for x in self._loras:
-            if lora in (x.id, x.slug, x.name):
-                target.value = x.id
-                return
-        raise ValueError(f"unknown LoRA {lora!r}")
+        found = styles.find(lora, self._loras)
+        if found is None:
+            raise styles.unknown(lora, self._loras, param="lora", hint="pick one in the LoRA list")
+        target.value = found.id
+        self._lora_picked()
 
     def _lora(self, lora_id: str) -> Any:
         return next((x for x in self._loras if x.id == lora_id), None)
@@ -286,6 +294,13 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             req["enhance_prompt"] = True
         return req
 
+    def _lora_picked(self, _: Any = None) -> None:
+        """A person chose a LoRA in the list: the one asked for by name no longer matters."""
+        if self._lora_problem is not None:
+            self._lora_problem = None
+            self.errors.value = ""
+            self._update_button()
+
     def _changed(self, _: Any = None) -> None:
         self._pricer.poke()
         self._update_button()
@@ -329,6 +344,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         """Why Generate is disabled right now, or ``None`` when it may run."""
         if self._run.running:
             return "running"
+        if self._lora_problem is not None:
+            return str(self._lora_problem)
         if not self.prompt.value.strip():
             return "enter a prompt"
         if self.quote is None:
@@ -398,6 +415,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             # Called from code before ready(), the LoRA asked for in the constructor is not
             # selected yet and the estimate is still pending: sending now would drop the LoRA.
             await self.ready()
+            if self._lora_problem is not None:
+                raise self._lora_problem
             request = self.request()
             quote = self.quote
             self._set_status("Submitting…", "submitting")
