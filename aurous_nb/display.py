@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, OutputFile, ledger_or_default
-from aurous_nb.text import credits, number
+from aurous_nb.text import NO_LORA, credits, number
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -140,7 +140,7 @@ class GenerationView:
         facts: list[tuple[str, str]] = []
         if r.prompt:
             facts.append(("prompt", r.prompt))
-        facts.append(("LoRA", r.lora or "(none)"))
+        facts.append(("LoRA", r.lora or NO_LORA))
         size = r.size or ""
         if r.width and r.height and str(r.width) not in size:
             size = f"{size} ({r.width}×{r.height})".strip()

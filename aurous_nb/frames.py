@@ -32,6 +32,7 @@ __all__ = [
     "current_env",
     "history",
     "pricing_history",
+    "refused_count",
     "spend",
     "sync_history",
     "usage",
@@ -255,8 +256,13 @@ def history(
     *,
     media_type: str | None = None,
     refresh: bool = True,
+    refused: bool = False,
 ) -> pd.DataFrame:
     """One row per generation of one environment, newest first, with typed columns.
+
+    Requests that created nothing (refused by the API, status ``rejected``, or cancelled before
+    they were sent) are not generations: they are left out, so they never count as failed jobs
+    in spend, reports or the dashboard. ``refused=True`` (or ``status="rejected"``) lists them.
 
     With a ``client`` (and ``refresh``) the server's list is folded into the ledger first, so
     the frame merges what the server says (status, charge) with what only the ledger knows
@@ -284,6 +290,8 @@ def history(
     env = env or current_env(client, ledger)
     clauses = ["+g.env = ?"]  # a full scan beats an index walk when most rows match
     params: list[Any] = [env]
+    if not refused and not (status is not None and "rejected" in _statuses(status)):
+        clauses.append(NOT_REFUSED)
     low, high = _epoch(since), _epoch(until)
     if low is not None:
         clauses.append("COALESCE(g.created_at, g.submitted_at) >= ?")
@@ -330,6 +338,26 @@ def history(
     frame = pd.DataFrame(data, columns=list(HISTORY_COLUMNS), copy=False)
     frame.attrs["env"] = env
     return frame
+
+
+#: SQL (over ``generations g``) for rows that are generations: not a refused create, and not a
+#: job cancelled before it was sent (neither left anything on the server).
+NOT_REFUSED = "NOT (g.status = 'rejected' OR (g.status = 'cancelled' AND g.generation_id IS NULL))"
+
+
+def refused_count(
+    ledger: Ledger | None = None, env: str | None = None, since: TimeLike = None
+) -> int:
+    """How many requests of ``env`` created nothing (see :func:`history`), since ``since``."""
+    ledger = ledger_or_default(ledger)
+    sql = f"SELECT count(*) FROM generations g WHERE g.env = ? AND NOT ({NOT_REFUSED})"
+    params: list[Any] = [env or current_env(None, ledger)]
+    low = _epoch(since)
+    if low is not None:
+        sql += " AND COALESCE(g.created_at, g.submitted_at) >= ?"
+        params.append(low)
+    _, [(count,)] = ledger.query(sql, params)
+    return int(count)
 
 
 def _cached_counts(ids: Any, known_ids: list[str], counts: str) -> Any:

@@ -277,7 +277,11 @@ def _spend_by_lora_size(frame: pd.DataFrame, env: str | None) -> Figure:
         if done.empty:
             _empty(axes, "No finished generations")
         else:
-            keys = done[column].astype(object).fillna("(none)" if column == "lora" else "(unknown)")
+            keys = (
+                done[column]
+                .astype(object)
+                .fillna(text.NO_LORA if column == "lora" else text.UNKNOWN)
+            )
             totals = _fold(done["cost"].groupby(keys.to_numpy()).sum())
             bars = axes.barh([str(k) for k in totals.index], totals.to_numpy(), color=_ACCENT)
             _label_bars(bars, totals.to_numpy())
@@ -312,7 +316,7 @@ def _outcomes(frame: pd.DataFrame, env: str | None) -> Figure:
     if done.empty:
         _empty(right, "Nothing finished yet")
     else:
-        keys = done["lora"].astype(object).fillna("(none)").to_numpy()
+        keys = done["lora"].astype(object).fillna(text.NO_LORA).to_numpy()
         ok = (done["status"].astype(str) == "succeeded").groupby(keys)
         rate = (ok.mean() * 100).sort_values()
         sizes = ok.size().reindex(rate.index)

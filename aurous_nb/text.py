@@ -7,9 +7,13 @@
 
 from __future__ import annotations
 
-__all__ = ["credits", "number", "plural"]
+__all__ = ["NO_LORA", "UNKNOWN", "credits", "number", "plural"]
 
+#: The one placeholder for a value that is missing or not known yet, wherever one is shown.
 UNKNOWN = "—"
+#: The one name of the no-LoRA bucket: no style was asked for, so the platform picks one from
+#: the prompt (or none). Used by the panel's LoRA list, grids, cards, tables and reports alike.
+NO_LORA = "(platform's choice)"
 
 
 def number(amount: float | None) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb.text import NO_LORA, UNKNOWN, plural
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import chart, esc, fmt_credits, table, wrap
 from aurous_nb.widgets._tasks import Running, TaskSlot
@@ -59,6 +60,7 @@ class Snapshot:
     figures: dict[str, bytes] = field(default_factory=dict)
     total: float = 0.0
     jobs: int = 0
+    refused: int = 0  # requests that created nothing: shown apart, never counted as jobs
 
 
 def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
@@ -66,11 +68,11 @@ def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
     for record in frame.to_dict("records"):
         label = record.get(key)
         missing = label is None or label != label  # None or NaN
-        row = {key: ("(platform's choice)" if key == "lora" else "—") if missing else label}
+        row = {key: (NO_LORA if key == "lora" else UNKNOWN) if missing else label}
         for column in _SPEND_COLUMNS:
             value = record.get(column)
             if column == "share":
-                row[column] = "—" if value is None or value != value else f"{value:.0%}"
+                row[column] = UNKNOWN if value is None or value != value else f"{value:.0%}"
             elif column in ("estimate", "cost"):
                 row[column] = fmt_credits(None if value is None or value != value else value)
             else:
@@ -97,13 +99,14 @@ def collect(session: Any, since: str | None) -> Snapshot:
         snap.spend[key] = _rows(frames.spend(key, frame=history), key)
     cost = history["cost"].sum() if len(history) else 0.0
     snap.total, snap.jobs = float(cost or 0.0), len(history)
+    snap.refused = frames.refused_count(session.ledger, session.env, since)
     prices = frames.pricing_history(ledger=session.ledger, env=session.env)
     snap.prices = [
         {
             "version": r["version"],
             "item": r["item"],
             "value": f"{r['value']:g}",
-            "previous": "—" if r["previous"] != r["previous"] else f"{r['previous']:g}",
+            "previous": UNKNOWN if r["previous"] != r["previous"] else f"{r['previous']:g}",
             "changed": "yes" if r["changed"] else "",
         }
         for r in prices.to_dict("records")
@@ -259,7 +262,14 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             rows = snap.spend.get(key) or []
             body = table(rows) if rows else "<span class='aurous-muted'>nothing yet</span>"
             parts.append(f"<div><div><b>{title}</b></div>{body}</div>")
-        return f"<div class='aurous-tables'>{''.join(parts)}</div>"
+        note = ""
+        if snap.refused:
+            note = (
+                f"<div class='aurous-muted'>{snap.refused} "
+                f"{plural(snap.refused, 'request')} refused before anything was created "
+                "(nothing charged; not counted above).</div>"
+            )
+        return f"<div class='aurous-tables'>{''.join(parts)}</div>{note}"
 
     def static_html(self) -> str:
         snap = self.snapshot

@@ -15,7 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from aurous_nb.text import credits, plural
+from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import (
@@ -31,7 +31,7 @@ from aurous_nb.widgets._tasks import Debouncer, Running, TaskSlot, schedule
 
 __all__ = ["GenerationPanel"]
 
-PLATFORM_CHOICE = "Let the platform choose"
+PLATFORM_CHOICE = NO_LORA
 SIZES = ("2k_1_1", "2k_3_2", "2k_2_3", "2k_4_3", "2k_3_4", "2k_16_9", "2k_9_16", "2k_21_9")
 SIZES_4K = tuple(s.replace("2k", "4k") for s in SIZES)
 GALLERY_SIDE = 384
@@ -537,15 +537,15 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             req = {"prompt": self.prompt.value}
         lora = self._lora(self.lora.value)
         row = {
-            "prompt": req.get("prompt") or "—",
+            "prompt": req.get("prompt") or UNKNOWN,
             "LoRA": lora.name if lora else PLATFORM_CHOICE,
             "size": req.get("size"),
             "count": req.get("count"),
             "seed": req.get("seed", "random"),
-            "estimate": str(self.quote) if self.quote else "—",
+            "estimate": str(self.quote) if self.quote else UNKNOWN,
             "status": self.record.status if self.record else "not run",
             "charged": fmt_credits(getattr(self.record, "charged", None)),
-            "generation": getattr(self.record, "generation_id", None) or "—",
+            "generation": getattr(self.record, "generation_id", None) or UNKNOWN,
         }
         parts = [table([row])]
         if self.error:
