@@ -10,6 +10,10 @@ Whoever polls (resume here, the batch engine, the magics' ``wait``) hands each f
 to :func:`observe`, which records the status change and, on success, downloads the outputs into
 the cache (unless auto-download is off).
 
+:func:`generate` (and :func:`agenerate`) is the ledger-aware one-call path: submit as above,
+wait, cache the outputs, return the record. ``client.images.generate`` is the same without a
+ledger (it saves to a directory you name); use this one when the job must survive a restart.
+
 The module is callable: ``aurous_nb.jobs()`` lists the pending jobs of the ledger, and
 ``aurous_nb.jobs.resume(client)`` collects them.
 """
@@ -35,6 +39,7 @@ __all__ = [
     "JobList",
     "JobRecord",
     "acancel",
+    "agenerate",
     "aobserve",
     "aobserve_many",
     "aresume",
@@ -43,6 +48,7 @@ __all__ = [
     "cancel",
     "client_env",
     "forgotten",
+    "generate",
     "observe",
     "observe_many",
     "pending",
@@ -180,6 +186,41 @@ def _send_flow(client: Any, ledger: Ledger | None, record: JobRecord) -> StepFlo
         _on_create_error(ledger, record, exc)
         raise
     return ledger.record_generation(record.env, answer, key=key)
+
+
+def _generate_flow(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    notebook: str | None,
+    cell: str | None,
+    timeout: float,
+    download: bool | None,
+) -> StepFlow[JobRecord]:
+    ledger = ledger_or_default(ledger)
+    record = yield from _submit_flow(client, ledger, kind, request, notebook, cell, None)
+    deadline = time.monotonic() + timeout
+    interval = _POLL_START_S
+    while record.status in ACTIVE:
+        if time.monotonic() >= deadline:
+            from aurous_nb.client.errors import WaitTimeoutError
+
+            raise WaitTimeoutError(
+                f"{record.generation_id} was still {record.status} after {timeout:g}s; "
+                "aurous_nb.jobs.resume(client) collects it (nothing is bought twice)",
+                generation=record,
+            )
+        yield Pause(interval)
+        interval = min(_POLL_MAX_S, interval * 1.5)
+        fresh = yield partial(client.images.get, record.generation_id)
+        record = yield from _observe_flow(client, ledger, fresh, download)
+    if record.status != "succeeded":
+        from aurous_nb.client.errors import GenerationFailedError
+        from aurous_nb.client.models import Generation
+
+        raise GenerationFailedError(Generation.from_json(dict(record.generation or {})))
+    return record
 
 
 def _observe_many_flow(
@@ -386,6 +427,26 @@ def submit(
     return drive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
 
 
+def generate(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    timeout: float = 600.0,
+    download: bool | None = None,
+) -> JobRecord:
+    """One generation through the ledger, start to finish: the row is written before the create
+    is sent, every status is recorded, the outputs are cached on success (unless ``download`` or
+    auto-download says no). Returns the succeeded record; raises GenerationFailedError when it
+    ends without output and WaitTimeoutError after ``timeout`` s (the job keeps running:
+    :func:`resume` collects it). ``request`` holds the create's fields, ``prompt`` (or
+    ``video_lora_id``) included."""
+    return drive(_generate_flow(client, ledger, kind, request, notebook, cell, timeout, download))
+
+
 def send(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
     """(Re)send the create of a prepared row with its own key and record the answer."""
     return drive(_send_flow(client, ledger, record))
@@ -464,6 +525,23 @@ async def asubmit(
 ) -> JobRecord:
     """:func:`submit` for an ``AsyncClient``."""
     return await adrive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
+
+
+async def agenerate(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    timeout: float = 600.0,
+    download: bool | None = None,
+) -> JobRecord:
+    """:func:`generate` for an ``AsyncClient``."""
+    return await adrive(
+        _generate_flow(client, ledger, kind, request, notebook, cell, timeout, download)
+    )
 
 
 async def asend(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
