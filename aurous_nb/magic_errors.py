@@ -35,9 +35,7 @@ def advice(exc: BaseException) -> str | None:
         return "Run the cell again with --fresh to start a new job."
     if isinstance(exc, e.ValidationError):
         if exc.param == "size":
-            from aurous_nb.client._params import IMAGE_SIZES
-
-            return f"Nothing was sent. Sizes: {', '.join(sorted(IMAGE_SIZES))}."
+            return "Nothing was sent. Pick one of the sizes named above."
         if _names_a_lora(exc.param):
             return "Nothing was sent. %aurous loras lists the styles (video: %aurous video-loras)."
         return "Nothing was sent. Fix that option (see %aurous <command> --help)."

@@ -442,3 +442,14 @@ def test_a_mistyped_lora_gets_the_closest_style_before_anything_is_sent(
         assert not result.success and said in out, out
         assert "Traceback" not in out and "history lists your generations" not in out
     assert ledger(sandbox_session) == before
+
+
+def test_a_bad_size_names_the_closest_sizes_once(ip, capsys, sandbox_session):
+    before = ledger(sandbox_session)
+    result, out = run(ip, capsys, "%aurous generate a cat --size 2k_16_10")
+    assert not result.success and "Traceback" not in out
+    assert "size: '2k_16_10' is not a size; closest: 2k_3_2, 2k_16_9" in out, out
+    assert out.count("2k_21_9") == 0 and out.count("hd_portrait") == 0, out  # not all 22, twice
+    _, out = run(ip, capsys, "%aurous estimate a cat --size huge")
+    assert out.count("hd_portrait") == 1 and "must be one of" not in out, out
+    assert ledger(sandbox_session) == before
