@@ -317,10 +317,13 @@ class Aurous(Magics):
 
     def _cmd_history(self, args: argparse.Namespace) -> Any:
         from aurous_nb import frames
+        from aurous_nb.history_table import HistoryTable
 
         s = self._session()
-        return frames.history(
-            None if args.offline else s.client, s.ledger, since=args.since, env=s.env
+        return HistoryTable.of(
+            frames.history(
+                None if args.offline else s.client, s.ledger, since=args.since, env=s.env
+            )
         )
 
     def _cmd_report(self, args: argparse.Namespace) -> Any:

@@ -453,3 +453,29 @@ def test_a_bad_size_names_the_closest_sizes_once(ip, capsys, sandbox_session):
     _, out = run(ip, capsys, "%aurous estimate a cat --size huge")
     assert out.count("hd_portrait") == 1 and "must be one of" not in out, out
     assert ledger(sandbox_session) == before
+
+
+def test_a_terminal_shows_where_the_output_was_saved(ip, capsys, sandbox_session):
+    """Terminal IPython shows only text/plain: it names the saved file, not just the id."""
+    result, out = run(ip, capsys, "%aurous generate a harbour at noon --seed 11")
+    assert result.success, out
+    [saved] = sandbox_session.ledger.outputs(result.result.id, sandbox_session.env)
+    assert saved.path.is_file()
+    assert f"saved: {saved.path}" in out, out
+    assert "succeeded" in out.split("saved:")[0]
+
+
+def test_history_in_a_terminal_leads_with_prompt_status_and_cost(ip, capsys, sandbox_session):
+    result, out = run(ip, capsys, "%aurous history --since 1d")
+    assert result.success, out
+    frame = result.result
+    assert isinstance(frame, pd.DataFrame) and len(frame.columns) == 28
+    assert list(frame.columns[:4]) == ["created_at", "prompt", "status", "cost"]
+    shown = out.split("Out[", 1)[-1]
+    head = next(line for line in shown.splitlines() if "created" in line)
+    assert head.split()[:4] == ["created", "prompt", "status", "cost"], shown
+    assert "a lighthouse at dusk" in shown and "succeeded" in shown
+    assert "..." not in head, repr(head)
+    assert "all 28 columns: .columns" in shown
+    assert " UTC " in shown  # times read 2026-11-29 14:54:21 UTC
+    assert type(frame.head(2)) is pd.DataFrame
