@@ -33,6 +33,7 @@ from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, ledger_or_default
 from aurous_nb.payloads import parse_time
+from aurous_nb.text import number
 
 __all__ = [
     "IDEMPOTENCY_WINDOW_S",
@@ -604,7 +605,7 @@ class JobList(list[JobRecord]):
         )
         rows = []
         for r in self:
-            cost = "" if r.cost is None else f"{r.cost:g}"
+            cost = number(r.cost)
             cells = (r.media_type, r.status, r.generation_id or "(not answered)",
                      (r.prompt or "")[:60], cost, r.env, r.key or "")  # fmt: skip
             rows.append(

@@ -304,3 +304,15 @@ async def test_generate_is_the_ledger_aware_one_call(home: Path, fresh_sandbox: 
     assert later.status == "succeeded" and later.cell == "c9"
     assert len(outputs.cached_outputs(ledger, later.generation_id, later.env)) == 1
     assert sandbox_ledger(sb)["totals"]["generation_count"] == 3
+
+
+def test_pending_jobs_show_a_missing_cost_as_the_one_placeholder(home: Path) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from aurous_nb.text import UNKNOWN
+
+    ledger = Ledger()
+    ledger.prepare("sandbox", "image", {"prompt": "never sent"})
+    data, _ = InteractiveShell.instance().display_formatter.format(aurous_nb.jobs(ledger=ledger))
+    row = data["text/html"].split("never sent", 1)[1]
+    assert f"<td style='text-align:left'>{UNKNOWN}</td>" in row.split("</tr>")[0]

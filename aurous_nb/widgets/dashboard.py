@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
 
-from aurous_nb.text import NO_LORA, UNKNOWN, plural
+from aurous_nb.text import NO_LORA, UNKNOWN, clock, held, plural
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import chart, esc, fmt_credits, table, wrap
 from aurous_nb.widgets._tasks import Running, TaskSlot
@@ -58,6 +59,7 @@ class Snapshot:
     spend: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     prices: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, bytes] = field(default_factory=dict)
+    at: float = 0.0  # when it was read (epoch seconds)
     total: float = 0.0
     jobs: int = 0
     refused: int = 0  # requests that created nothing: shown apart, never counted as jobs
@@ -91,7 +93,7 @@ def collect(session: Any, since: str | None) -> Snapshot:
     """Read balance, card, history, spend and figures (blocking: run it on a worker thread)."""
     from aurous_nb import frames, reports, snapshots
 
-    snap = Snapshot()
+    snap = Snapshot(at=time.time())
     snap.balance = snapshots.balance(session.client, session.ledger)
     snap.card = snapshots.pricing(session.client, session.ledger)
     history = frames.history(session.client, session.ledger, since=since, env=session.env)
@@ -136,8 +138,11 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         self.cards = w.HTML()
         self.tables = w.HTML()
         self.prices = w.HTML()
+        # Hidden until a refresh gives them a picture: an empty Image shows a broken-image icon.
         self.figures = {
-            name: w.Image(format="png", layout=w.Layout(width="720px", max_width="100%"))
+            name: w.Image(
+                format="png", layout=w.Layout(width="720px", max_width="100%", display="none")
+            )
             for name in _FIGURES
         }
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -207,25 +212,26 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         self.error = None
         self.snapshot = snap
         self._render(snap)
-        self.status.value = "<span class='aurous-muted'>Up to date.</span>"
+        self.status.value = f"<span class='aurous-muted'>Up to date · {clock(snap.at)}</span>"
         self.refresh_static()
 
     def _render(self, snap: Snapshot) -> None:
         bal = snap.balance
         mode = getattr(bal, "billing_mode", None) or "metered"
-        cards = [
-            ("Balance", fmt_credits(bal.credits)),
-            ("Held", fmt_credits(bal.held_credits)),
-            ("Available", fmt_credits(bal.available_credits)),
-            (f"Spent · {self.range.value.lower()}", fmt_credits(snap.total)),
-            ("Jobs", str(snap.jobs)),
+        cards = [  # (label, value, note under the value)
+            ("Balance", fmt_credits(bal.credits), ""),
+            ("Available", fmt_credits(bal.available_credits), held(bal.held_credits)),
+            (f"Spent · {self.range.value.lower()}", fmt_credits(snap.total), ""),
+            ("Jobs", str(snap.jobs), ""),
         ]
         self.cards.value = (
             "<div class='aurous-cards'>"
             + "".join(
                 f"<div class='aurous-card'><span class='aurous-muted'>{esc(k)}</span>"
-                f"<b>{esc(v)}</b></div>"
-                for k, v in cards
+                f"<b>{esc(v)}</b>"
+                + (f"<span class='aurous-muted'>{esc(note)}</span>" if note else "")
+                + "</div>"
+                for k, v, note in cards
             )
             + f"</div><span class='aurous-muted'>credits · billing {esc(mode)}</span>"
         )
@@ -252,8 +258,12 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             + "</div></div>"
         )
         for name, png in snap.figures.items():
-            if name in self.figures:
-                self.figures[name].value = png
+            image = self.figures.get(name)
+            if image is None:
+                continue
+            if bytes(image.value) != png:  # the same picture again: nothing to redraw
+                image.value = png
+            image.layout.display = ""
 
     @staticmethod
     def _tables_html(snap: Snapshot) -> str:
@@ -280,8 +290,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             [
                 {
                     "balance": fmt_credits(bal.credits),
-                    "held": fmt_credits(bal.held_credits),
-                    "available": fmt_credits(bal.available_credits),
+                    "available": f"{fmt_credits(bal.available_credits)} ({held(bal.held_credits)})",
                     f"spent ({self.range.value.lower()})": fmt_credits(snap.total),
                     "jobs": snap.jobs,
                 }

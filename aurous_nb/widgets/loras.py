@@ -117,7 +117,16 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
 
     def _filter(self) -> None:
         shown = self.matches(self.search.value)
-        self.gallery.children = tuple(self._cards[x.id] for x in shown if x.id in self._cards)
+        cards = [self._cards[x.id] for x in shown if x.id in self._cards]
+        self.gallery.children = tuple(cards) if cards or not self.loras else (self._no_match(),)
+
+    def _no_match(self) -> w.HTML:
+        """What an empty search shows instead of an empty gallery."""
+        return w.HTML(
+            f"<span class='aurous-muted'>No style matches "
+            f"<b>{esc(self.search.value.strip())}</b> (of {len(self.loras)}); "
+            "try fewer or other words.</span>"
+        )
 
     def pick(self, lora: str) -> str:
         """Pick a style by id, slug or name; returns its id."""
@@ -151,7 +160,13 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
             }
             for x in self.matches(self.search.value)
         ]
-        return wrap("Aurous · Styles", table(rows) if rows else "<p>loading…</p>")
+        if rows:
+            body = table(rows)
+        elif self.loras:
+            body = f"<p>No style matches {esc(self.search.value.strip())!s}.</p>"
+        else:
+            body = "<p>loading…</p>"
+        return wrap("Aurous · Styles", body)
 
     def __repr__(self) -> str:
         return f"<LoraBrowser {len(self.loras)} styles picked={self.value}>"

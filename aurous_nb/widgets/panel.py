@@ -503,7 +503,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         seed = generation.seed if generation.seed is not None else "random"
         cells = []
         for i, data in enumerate(self.images):
-            caption = w.HTML(f"<span class='aurous-muted'>#{i} · seed {esc(seed)}</span>")
+            caption = w.HTML(f"<span class='aurous-muted'>#{i + 1} · seed {esc(seed)}</span>")
             image = w.Image(value=data, format=image_format(data), layout=w.Layout(width="192px"))
             cells.append(w.VBox([image, caption], layout=w.Layout(align_items="center")))
         self.gallery.children = tuple(cells)
@@ -550,7 +550,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         parts = [table([row])]
         if self.error:
             parts.append(f"<p class='aurous-err'>{esc(self.error)}</p>")
-        parts.append(gallery((img, f"#{i}") for i, img in enumerate(self.images)))
+        parts.append(gallery((img, f"#{i + 1}") for i, img in enumerate(self.images)))
         return wrap("Aurous · Generate", *parts)
 
     def __repr__(self) -> str:

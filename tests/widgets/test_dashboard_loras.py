@@ -88,3 +88,37 @@ async def test_refused_requests_are_shown_apart_and_no_lora_has_one_name(session
     assert panel.lora.options[0] == (NO_LORA, "")
     card = display.view(record.generation_id, session.ledger, env=session.env)._repr_html_()
     assert escape(NO_LORA) in card
+
+
+async def test_dashboard_never_shows_a_broken_picture_and_reads_like_the_rest(
+    session: Session,
+) -> None:
+    """No empty Image is ever visible (an empty one is a broken-image icon), a refresh redraws
+    only what changed, the time reads 14:54:21 UTC, and holds read '0 held'."""
+    jobs.submit(session.client, session.ledger, "image", {"prompt": "a fox", "count": 2})
+    jobs.resume(session.client, session.ledger)
+    dash = CostDashboard(session, since="7d")
+    assert all(img.layout.display == "none" for img in dash.figures.values() if not img.value)
+    await dash.wait()
+    for img in dash.figures.values():
+        assert img.layout.display != "none" and bytes(img.value).startswith(b"\x89PNG")
+    assert re.search(r"Up to date · \d\d:\d\d:\d\d UTC", dash.status.value), dash.status.value
+    assert "0 held" in dash.cards.value and "Held" not in dash.cards.value
+    assert "(0 held)" in dash._repr_mimebundle_()["text/html"]
+    seen: list[tuple[str, object]] = []
+    for name, img in dash.figures.items():
+        img.observe(lambda change, n=name: seen.append((n, change["new"])), names="value")
+        img.layout.observe(lambda change, n=name: seen.append((n, change["new"])), names="display")
+    await dash.refresh()
+    assert all(value not in (b"", "none") for _, value in seen), seen
+    assert "price_changes" not in {name for name, _ in seen}  # the same picture is not re-sent
+
+
+async def test_a_search_with_no_match_says_so(session: Session) -> None:
+    browser = await LoraBrowser(session).ready()
+    browser.search.value = "zeppelin"
+    [note] = browser.gallery.children
+    assert "No style matches <b>zeppelin</b>" in note.value
+    assert "No style matches zeppelin" in browser._repr_mimebundle_()["text/html"]
+    browser.search.value = ""
+    assert len(browser.gallery.children) == len(browser.loras)

@@ -158,3 +158,14 @@ async def test_a_mistyped_lora_is_named_with_the_closest_style_and_buys_nothing(
         panel.request()["lora_id"]
         == panel._loras[[x.slug for x in panel._loras].index("watercolor")].id
     )
+
+
+async def test_gallery_captions_number_images_from_one_like_the_overlays(session: Session) -> None:
+    """The sandbox draws '#1', '#2' on its outputs; the captions count the same way."""
+    panel = await GenerationPanel(session, prompt="two red kites", count=2, seed=5).ready()
+    await panel.generate()
+    captions = [cell.children[1].value for cell in panel.gallery.children]
+    assert ["#1 ·" in captions[0], "#2 ·" in captions[1]] == [True, True], captions
+    html = panel._repr_mimebundle_()["text/html"]
+    assert "<figcaption>#1</figcaption>" in html and "<figcaption>#2</figcaption>" in html
+    assert "#0" not in html
