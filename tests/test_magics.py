@@ -166,8 +166,10 @@ def test_connect_says_synthetic(ip, capsys, sandbox_session):
 
 
 def test_tables(ip, capsys, sandbox_session):
-    bal = ip.run_cell("%aurous balance").result
+    result, out = run(ip, capsys, "%aurous balance")
+    bal = result.result
     assert isinstance(bal, pd.DataFrame) and bal["available"].iloc[0] > 0
+    assert bal["held"].iloc[0] == 0 and "0.0" not in out, out  # held reads 0, like 1000
     card = ip.run_cell("%aurous pricing").result
     assert isinstance(card, pd.DataFrame) and card.attrs["version"]
     loras = ip.run_cell("%aurous loras").result
