@@ -17,6 +17,7 @@ _LAZY: dict[str, str] = {
     "AsyncClient": "aurous_nb.client",
     "AurousError": "aurous_nb.client",
     "AuthenticationError": "aurous_nb.client",
+    "GenerationFailedError": "aurous_nb.client",
     "PermissionDeniedError": "aurous_nb.client",
     "InvalidRequestError": "aurous_nb.client",
     "InsufficientBalanceError": "aurous_nb.client",

@@ -731,6 +731,8 @@ class Batch:
     # -- polling ----------------------------------------------------------------------------
 
     async def _poll(self, client: Any) -> None:
+        from aurous_nb import jobs as jobs_mod
+
         active = {j.generation_id: j for j in self._active() if j.generation_id}
         if not active:
             return
@@ -745,6 +747,9 @@ class Batch:
             finished = self._apply_generation(active[gen_id], gen) or finished
         for gen_id in result.missing:
             job = active[gen_id]
+            record = self.ledger.find(gen_id, self.env)
+            if record is not None:  # so no later run or resume polls it again
+                jobs_mod.forgotten(self.ledger, record)
             job.status, job.error = "lost", "the server no longer knows this generation"
             self._finish(job)
         self._clock.result(finished)

@@ -5,12 +5,18 @@ second user can point ``AUROUS_NB_HOME`` elsewhere and share nothing.
 
 Environment labels keep sandbox and live spending apart in every report:
 
-* a loopback base URL (``127.0.0.1``, ``localhost``, ``::1``) is ``sandbox-<port>``. The port is
-  part of the label because two sandboxes on one machine are two different worlds (their ids,
-  credits and idempotency keys are unrelated); a sandbox restarted on the same fixed port is the
-  same label, which is what a user running ``python -m aurous_nb.sandbox --port 8765`` expects;
-* anything else is the host name (``api.aurous-labs.com``), with ``-<port>`` when a non-default
-  port is given.
+* every loopback base URL (``127.0.0.1``, ``localhost``, ``::1``) is ``sandbox``. A notebook's
+  in-process sandbox gets a new port at every kernel restart; a label with the port in it split
+  the history at each restart and made an unchanged notebook buy everything again. Generation ids
+  are random ULIDs, so rows of different sandbox runs never collide; a sandbox that forgot a
+  generation answers 404, which reuse and resume handle (see :mod:`aurous_nb.generating` and
+  :mod:`aurous_nb.jobs`). Ledgers written with the old ``sandbox-<port>`` labels are relabelled
+  once, when they are opened (:mod:`aurous_nb.ledger`, schema 3);
+* anything else is keyed by its base URL: the host name (``api.aurous-labs.com``), with
+  ``-<port>`` when a non-default port is given and the path when there is one
+  (``gateway.example.com_aurous`` for ``https://gateway.example.com/aurous``). The team is not
+  part of the label: it is known only after a ``GET /v1/team``, and a label that changed when
+  that request failed would split the ledger and defeat reuse.
 
 Labels are safe as directory names (the outputs cache is ``outputs/<env>/...``).
 """
@@ -22,7 +28,17 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["aurous_home", "auto_download", "env_for", "is_sandbox_env", "set_auto_download"]
+__all__ = [
+    "SANDBOX_ENV",
+    "aurous_home",
+    "auto_download",
+    "env_for",
+    "is_sandbox_env",
+    "set_auto_download",
+]
+
+#: The one environment label of every loopback sandbox.
+SANDBOX_ENV = "sandbox"
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 _FALSY = {"0", "false", "no", "off", ""}
@@ -63,14 +79,17 @@ def env_for(base_url: str) -> str:
     except ValueError:
         port = None
     if host in _LOOPBACK or host.startswith("127."):
-        return f"sandbox-{port}" if port else "sandbox"
+        return SANDBOX_ENV
     default = {"http": 80, "https": 443}.get(parts.scheme or "https")
     label = host or "unknown"
     if port and port != default:
         label = f"{label}-{port}"
+    path = parts.path.strip("/")
+    if path:
+        label = f"{label}_{path}"
     return re.sub(r"[^A-Za-z0-9._-]", "_", label)
 
 
 def is_sandbox_env(env: str) -> bool:
-    """True for labels that :func:`env_for` gives loopback URLs."""
-    return env == "sandbox" or env.startswith("sandbox-")
+    """True for the sandbox label (and the ``sandbox-<port>`` labels of older ledgers)."""
+    return env == SANDBOX_ENV or env.startswith(SANDBOX_ENV + "-")

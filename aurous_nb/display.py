@@ -12,14 +12,13 @@ import base64
 import io
 import shutil
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, OutputFile, ledger_or_default
-from aurous_nb.text import credits, number
+from aurous_nb.text import NO_LORA, UNKNOWN, credits, moment, number
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -116,7 +115,7 @@ class GenerationView:
         return (
             f'<img src="data:{mime};base64,{base64.b64encode(data).decode()}" '
             f'style="max-width:{size}px;max-height:{size}px;border-radius:4px" '
-            f'alt="output {f.index} of {escape(self.id or "")}" '
+            f'alt="output {f.index + 1} of {escape(self.id or "")}" '
             f'title="{escape(shown_path(f.path))}"/>'
         )
 
@@ -140,7 +139,7 @@ class GenerationView:
         facts: list[tuple[str, str]] = []
         if r.prompt:
             facts.append(("prompt", r.prompt))
-        facts.append(("LoRA", r.lora or "(none)"))
+        facts.append(("LoRA", r.lora or NO_LORA))
         size = r.size or ""
         if r.width and r.height and str(r.width) not in size:
             size = f"{size} ({r.width}×{r.height})".strip()
@@ -158,8 +157,7 @@ class GenerationView:
         facts.append(("cost", _cost_text(r)))
         facts.append(("status", r.status))
         if r.created_at:
-            when = datetime.fromtimestamp(r.created_at, tz=timezone.utc)
-            facts.append(("created", when.strftime("%Y-%m-%d %H:%M:%S UTC")))
+            facts.append(("created", moment(r.created_at)))
         facts.append(("id", r.generation_id or f"(not answered yet; key {r.key})"))
         facts.append(("env", r.env))
         if self.files:
@@ -198,7 +196,18 @@ class GenerationView:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
     ) -> dict[str, str]:
-        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+        return {"text/plain": self.text(), "text/html": self._repr_html_()}
+
+    def text(self) -> str:
+        """What a terminal shows: the facts in one line, then where each output was saved."""
+        lines = [repr(self)]
+        lines += [f"  saved: {shown_path(f.path)}" for f in self.files]
+        if not self.files and self.record.status == "succeeded":
+            lines.append(
+                "  not in the local cache (auto-download is off); "
+                "aurous_nb.outputs.download_outputs(client, None, id) fetches it"
+            )
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         r = self.record
@@ -331,7 +340,7 @@ def _cost_text(record: JobRecord) -> str:
         return f"{credits(record.held)} held"
     if record.estimate is not None:
         return f"~{credits(record.estimate)} (estimate)"
-    return "unknown"
+    return UNKNOWN
 
 
 def _value_html(key: str, value: str) -> str:

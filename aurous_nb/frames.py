@@ -32,6 +32,7 @@ __all__ = [
     "current_env",
     "history",
     "pricing_history",
+    "refused_count",
     "spend",
     "sync_history",
     "usage",
@@ -167,14 +168,18 @@ def sync_history(
     rows never change), then refreshes the few older rows still active one by one. Returns how
     many rows were seen.
     """
+    import time
+
     ledger = ledger_or_default(ledger)
     env = env_for(str(client.base_url))
     floor = _epoch(since)
     mark_key = f"history_synced_through:{env}"
     stored = ledger.get_meta(mark_key)
     mark = float(stored) if stored is not None else None
+    started = time.time()
     cursor: str | None = None
     seen = 0
+    listed: set[str] = set()
     newest: float | None = None
     complete = False
     for _ in range(max_pages):
@@ -182,7 +187,9 @@ def sync_history(
         rows = [getattr(g, "raw", g) for g in page.data]
         if not rows:
             complete = True
+            _refresh_stragglers(client, ledger, env, before=started, skip=listed)
             break
+        listed.update(str(r.get("id")) for r in rows)
         known = ledger.statuses(env, [str(r.get("id")) for r in rows])
         settled = all(
             known.get(str(r.get("id"))) in TERMINAL
@@ -196,7 +203,10 @@ def sync_history(
             newest = max(times)
         oldest = min(times) if times else None
         if not page.has_more or not page.next_cursor:
+            # The whole list was read: a row the ledger still has active but the list lacks is
+            # one the server forgot (a restarted sandbox) or a job of a moment ago; ask each.
             complete = True
+            _refresh_stragglers(client, ledger, env, before=started, skip=listed)
             break
         if mark is not None and settled and oldest is not None and oldest <= mark:
             complete = True
@@ -210,14 +220,27 @@ def sync_history(
     return seen
 
 
-def _refresh_stragglers(client: Any, ledger: Ledger, env: str, *, before: float) -> None:
-    """Re-read the (few) generations older than ``before`` that the ledger still has active."""
+def _refresh_stragglers(
+    client: Any, ledger: Ledger, env: str, *, before: float, skip: set[str] | None = None
+) -> None:
+    """Re-read the (few) generations older than ``before`` that the ledger still has active
+    (except the ``skip`` ids, just read); one the server no longer knows is marked lost."""
     _, rows = ledger.query(
         "SELECT generation_id FROM generations WHERE env = ? AND generation_id IS NOT NULL "
-        "AND status IN ('pending', 'queued', 'processing') AND created_at < ? LIMIT 100",
+        "AND status IN ('pending', 'queued', 'processing') AND created_at < ?",
         (env, before),
     )
-    fresh = [client.images.get(row[0]) for row in rows]
+    from aurous_nb import jobs
+    from aurous_nb.client import NotFoundError
+
+    fresh = []
+    for gen_id in [r[0] for r in rows if not skip or r[0] not in skip][:100]:
+        try:
+            fresh.append(client.images.get(gen_id))
+        except NotFoundError:  # a restarted sandbox, or a purged row: stop asking
+            record = ledger.find(gen_id, env)
+            if record is not None:
+                jobs.forgotten(ledger, record)
     if fresh:
         ledger.record_generations(env, fresh)
 
@@ -233,8 +256,13 @@ def history(
     *,
     media_type: str | None = None,
     refresh: bool = True,
+    refused: bool = False,
 ) -> pd.DataFrame:
     """One row per generation of one environment, newest first, with typed columns.
+
+    Requests that created nothing (refused by the API, status ``rejected``, or cancelled before
+    they were sent) are not generations: they are left out, so they never count as failed jobs
+    in spend, reports or the dashboard. ``refused=True`` (or ``status="rejected"``) lists them.
 
     With a ``client`` (and ``refresh``) the server's list is folded into the ledger first, so
     the frame merges what the server says (status, charge) with what only the ledger knows
@@ -262,6 +290,8 @@ def history(
     env = env or current_env(client, ledger)
     clauses = ["+g.env = ?"]  # a full scan beats an index walk when most rows match
     params: list[Any] = [env]
+    if not refused and not (status is not None and "rejected" in _statuses(status)):
+        clauses.append(NOT_REFUSED)
     low, high = _epoch(since), _epoch(until)
     if low is not None:
         clauses.append("COALESCE(g.created_at, g.submitted_at) >= ?")
@@ -308,6 +338,26 @@ def history(
     frame = pd.DataFrame(data, columns=list(HISTORY_COLUMNS), copy=False)
     frame.attrs["env"] = env
     return frame
+
+
+#: SQL (over ``generations g``) for rows that are generations: not a refused create, and not a
+#: job cancelled before it was sent (neither left anything on the server).
+NOT_REFUSED = "NOT (g.status = 'rejected' OR (g.status = 'cancelled' AND g.generation_id IS NULL))"
+
+
+def refused_count(
+    ledger: Ledger | None = None, env: str | None = None, since: TimeLike = None
+) -> int:
+    """How many requests of ``env`` created nothing (see :func:`history`), since ``since``."""
+    ledger = ledger_or_default(ledger)
+    sql = f"SELECT count(*) FROM generations g WHERE g.env = ? AND NOT ({NOT_REFUSED})"
+    params: list[Any] = [env or current_env(None, ledger)]
+    low = _epoch(since)
+    if low is not None:
+        sql += " AND COALESCE(g.created_at, g.submitted_at) >= ?"
+        params.append(low)
+    _, [(count,)] = ledger.query(sql, params)
+    return int(count)
 
 
 def _cached_counts(ids: Any, known_ids: list[str], counts: str) -> Any:

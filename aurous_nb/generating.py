@@ -14,7 +14,6 @@ This is the policy behind ``%aurous generate`` / ``video`` / ``get`` / ``wait`` 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -174,10 +173,14 @@ class Run:
     def execute(self) -> Any:
         s = self.session
         notebook, cell = self.context
+        why = "--fresh" if self.fresh else "new request"
         if not self.fresh:
             prior = s.ledger.reusable(s.env, self.kind, self.request, notebook=notebook, cell=cell)
             if prior is not None and prior.generation_id is not None:
-                return self._reuse(prior)
+                reused = self._reuse(prior)
+                if reused is not None:
+                    return reused
+                why = "the earlier one is gone from the server"
         from aurous_nb import jobs
 
         jobs.validate(self.kind, self.request)
@@ -193,7 +196,6 @@ class Run:
             estimate=estimate,
         )
         gen = _from_record(record)
-        why = "--fresh" if self.fresh else "new request"
         if not self.wait:
             print(f"Submitted {gen.id} ({why}; {gen.status}). `%aurous wait {gen.id}` collects it.")
             return show(s, gen)
@@ -223,14 +225,25 @@ class Run:
         return float(est.amount)
 
     def _reuse(self, prior: JobRecord) -> Any:
+        """Show the earlier result for 0 credits; ``None`` when there is nothing to show: the
+        server no longer knows it (a restarted sandbox, a purged row) and its outputs are not
+        all in the local cache, so the caller buys a new one."""
         s = self.session
-        from aurous_nb import jobs
+        from aurous_nb import jobs, outputs
+        from aurous_nb.client.errors import NotFoundError
 
         if not prior.answered:  # written, never answered: re-send with the same key
             prior = jobs.send(s.client, s.ledger, prior)
         gen = _from_record(prior)
-        with contextlib.suppress(Exception):  # offline: the ledger's copy will do
+        try:
             gen = s.client.images.get(gen.id)
+        except NotFoundError:
+            cached = outputs.cached_outputs(s.ledger, gen.id, s.env)
+            if prior.status != "succeeded" or len(cached) < prior.output_count:
+                jobs.forgotten(s.ledger, prior)
+                return None
+        except Exception:  # offline: the ledger's copy will do
+            pass
         note(
             "reused",
             f"Reused, 0 credits: {gen.id} ({gen.status}) matches this request in the ledger. "

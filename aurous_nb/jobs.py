@@ -10,6 +10,10 @@ Whoever polls (resume here, the batch engine, the magics' ``wait``) hands each f
 to :func:`observe`, which records the status change and, on success, downloads the outputs into
 the cache (unless auto-download is off).
 
+:func:`generate` (and :func:`agenerate`) is the ledger-aware one-call path: submit as above,
+wait, cache the outputs, return the record. ``client.images.generate`` is the same without a
+ledger (it saves to a directory you name); use this one when the job must survive a restart.
+
 The module is callable: ``aurous_nb.jobs()`` lists the pending jobs of the ledger, and
 ``aurous_nb.jobs.resume(client)`` collects them.
 """
@@ -29,12 +33,14 @@ from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, ledger_or_default
 from aurous_nb.payloads import parse_time
+from aurous_nb.text import number
 
 __all__ = [
     "IDEMPOTENCY_WINDOW_S",
     "JobList",
     "JobRecord",
     "acancel",
+    "agenerate",
     "aobserve",
     "aobserve_many",
     "aresume",
@@ -42,6 +48,8 @@ __all__ = [
     "asubmit",
     "cancel",
     "client_env",
+    "forgotten",
+    "generate",
     "observe",
     "observe_many",
     "pending",
@@ -181,6 +189,41 @@ def _send_flow(client: Any, ledger: Ledger | None, record: JobRecord) -> StepFlo
     return ledger.record_generation(record.env, answer, key=key)
 
 
+def _generate_flow(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    notebook: str | None,
+    cell: str | None,
+    timeout: float,
+    download: bool | None,
+) -> StepFlow[JobRecord]:
+    ledger = ledger_or_default(ledger)
+    record = yield from _submit_flow(client, ledger, kind, request, notebook, cell, None)
+    deadline = time.monotonic() + timeout
+    interval = _POLL_START_S
+    while record.status in ACTIVE:
+        if time.monotonic() >= deadline:
+            from aurous_nb.client.errors import WaitTimeoutError
+
+            raise WaitTimeoutError(
+                f"{record.generation_id} was still {record.status} after {timeout:g}s; "
+                "aurous_nb.jobs.resume(client) collects it (nothing is bought twice)",
+                generation=record,
+            )
+        yield Pause(interval)
+        interval = min(_POLL_MAX_S, interval * 1.5)
+        fresh = yield partial(client.images.get, record.generation_id)
+        record = yield from _observe_flow(client, ledger, fresh, download)
+    if record.status != "succeeded":
+        from aurous_nb.client.errors import GenerationFailedError
+        from aurous_nb.client.models import Generation
+
+        raise GenerationFailedError(Generation.from_json(dict(record.generation or {})))
+    return record
+
+
 def _observe_many_flow(
     client: Any, ledger: Ledger | None, generations: Iterable[Any], download: bool | None
 ) -> StepFlow[list[JobRecord]]:
@@ -267,13 +310,20 @@ def _poll_flow(
 
 
 def _unknown_to_server(ledger: Ledger, record: JobRecord, exc: Exception) -> JobRecord:
-    """A job the server no longer knows (a restarted sandbox on the same port, a purged row)
-    is marked ``lost`` instead of being polled forever; any other error propagates."""
+    """A job the server no longer knows is marked ``lost`` instead of being polled forever;
+    any other error propagates."""
     from aurous_nb.client import errors
 
     if not isinstance(exc, errors.NotFoundError):
         raise exc
-    return ledger.mark(
+    return forgotten(ledger, record)
+
+
+def forgotten(ledger: Ledger | None, record: JobRecord) -> JobRecord:
+    """Mark a job the server answers 404 for as ``lost``: a restarted sandbox (every loopback
+    sandbox is the one ``sandbox`` environment, and a new one knows none of the old ids), or a
+    row the platform purged. Its ledger row, and any outputs already cached, stay."""
+    return ledger_or_default(ledger).mark(
         record,
         "lost",
         error_code="not_found_on_server",
@@ -378,6 +428,26 @@ def submit(
     return drive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
 
 
+def generate(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    timeout: float = 600.0,
+    download: bool | None = None,
+) -> JobRecord:
+    """One generation through the ledger, start to finish: the row is written before the create
+    is sent, every status is recorded, the outputs are cached on success (unless ``download`` or
+    auto-download says no). Returns the succeeded record; raises GenerationFailedError when it
+    ends without output and WaitTimeoutError after ``timeout`` s (the job keeps running:
+    :func:`resume` collects it). ``request`` holds the create's fields, ``prompt`` (or
+    ``video_lora_id``) included."""
+    return drive(_generate_flow(client, ledger, kind, request, notebook, cell, timeout, download))
+
+
 def send(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
     """(Re)send the create of a prepared row with its own key and record the answer."""
     return drive(_send_flow(client, ledger, record))
@@ -458,6 +528,23 @@ async def asubmit(
     return await adrive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
 
 
+async def agenerate(
+    client: Any,
+    ledger: Ledger | None,
+    kind: str,
+    request: Mapping[str, Any],
+    *,
+    notebook: str | None = None,
+    cell: str | None = None,
+    timeout: float = 600.0,
+    download: bool | None = None,
+) -> JobRecord:
+    """:func:`generate` for an ``AsyncClient``."""
+    return await adrive(
+        _generate_flow(client, ledger, kind, request, notebook, cell, timeout, download)
+    )
+
+
 async def asend(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
     """:func:`send` for an ``AsyncClient``."""
     return await adrive(_send_flow(client, ledger, record))
@@ -518,7 +605,7 @@ class JobList(list[JobRecord]):
         )
         rows = []
         for r in self:
-            cost = "" if r.cost is None else f"{r.cost:g}"
+            cost = number(r.cost)
             cells = (r.media_type, r.status, r.generation_id or "(not answered)",
                      (r.prompt or "")[:60], cost, r.env, r.key or "")  # fmt: skip
             rows.append(

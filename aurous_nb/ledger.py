@@ -146,6 +146,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: small facts about the ledger itself, e.g. how far the server's history was synced.
     ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    # 3: every loopback sandbox is one environment, ``sandbox`` (it was ``sandbox-<port>``, and
+    # the port changes at every kernel restart). Generation ids are random, so rows never collide;
+    # rate cards seen under several ports merge; the old history-sync marks are dropped (the next
+    # sync walks the list once). Output paths are stored relative to home and stay valid.
+    (
+        "UPDATE OR IGNORE generations SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
+        "UPDATE OR IGNORE outputs SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
+        """INSERT INTO pricing
+           SELECT 'sandbox', version, card_sha256, max(card), min(first_seen), max(last_seen),
+                  sum(times_seen)
+           FROM pricing WHERE substr(env, 1, 8) = 'sandbox-' GROUP BY version, card_sha256
+           ON CONFLICT (env, version, card_sha256) DO UPDATE SET
+               first_seen = min(first_seen, excluded.first_seen),
+               last_seen = max(last_seen, excluded.last_seen),
+               times_seen = times_seen + excluded.times_seen""",
+        "DELETE FROM pricing WHERE substr(env, 1, 8) = 'sandbox-'",
+        "UPDATE balances SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
+        "DELETE FROM meta WHERE key LIKE 'history_synced_through:sandbox%'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

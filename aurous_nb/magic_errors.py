@@ -40,9 +40,9 @@ def advice(exc: BaseException) -> str | None:
         return "Run the cell again with --fresh to start a new job."
     if isinstance(exc, e.ValidationError):
         if exc.param == "size":
-            from aurous_nb.client._params import IMAGE_SIZES
-
-            return f"Nothing was sent. Sizes: {', '.join(sorted(IMAGE_SIZES))}."
+            return "Nothing was sent. Pick one of the sizes named above."
+        if _names_a_lora(exc.param):
+            return "Nothing was sent. %aurous loras lists the styles (video: %aurous video-loras)."
         return "Nothing was sent. Fix that option (see %aurous <command> --help)."
     if isinstance(exc, e.InsufficientBalanceError):
         return "Top up, or ask for less (--count, --size). %aurous balance shows what is available."
@@ -60,6 +60,8 @@ def advice(exc: BaseException) -> str | None:
     if isinstance(exc, e.OutputExpiredError):
         return "The API keeps outputs about 24 h; the local cache keeps what was downloaded."
     if isinstance(exc, e.NotFoundError):
+        if _names_a_lora(exc.param):
+            return "Check the style; %aurous loras (or video-loras) lists what your team has."
         return "Check the id; %aurous history lists your generations."
     if isinstance(exc, e.RateLimitError):
         wait = exc.retry_after
@@ -78,6 +80,10 @@ def advice(exc: BaseException) -> str | None:
             "created, %aurous jobs --resume finishes it without buying twice."
         )
     return None
+
+
+def _names_a_lora(param: str | None) -> bool:
+    return bool(param) and ("lora" in str(param))
 
 
 def render(exc: BaseException) -> list[str]:

@@ -224,10 +224,11 @@ class Aurous(Magics):
         return tables.video_loras(self._session().client.video_loras.list())
 
     def _cmd_estimate(self, args: argparse.Namespace) -> None:
-        from aurous_nb import generating
+        from aurous_nb import generating, styles
 
         s = self._session()
         params = generating.image_params(args, self)
+        styles.check_request(s, params)
         est = s.client.images.estimate(args.positional, **params)
         print(generating.describe_estimate(est))
 
@@ -240,7 +241,7 @@ class Aurous(Magics):
         return self._run_job("image", request, args)
 
     def _cmd_video(self, args: argparse.Namespace) -> Any:
-        from aurous_nb import generating
+        from aurous_nb import generating, styles
 
         lora = args.video_lora or self.default_video_lora
         if not lora:
@@ -249,6 +250,9 @@ class Aurous(Magics):
                 "%config Aurous.default_video_lora)"
             )
         params = generating.video_params(args)
+        styles.check(
+            self._session(), lora, param="video_lora_id", hint="%aurous video-loras", video=True
+        )
         if args.estimate:
             est = self._session().client.videos.estimate(lora, **params)
             print(generating.describe_estimate(est))
@@ -256,9 +260,11 @@ class Aurous(Magics):
         return self._run_job("video", {"video_lora_id": lora, **params}, args)
 
     def _run_job(self, kind: str, request: dict[str, Any], args: argparse.Namespace) -> Any:
-        from aurous_nb import generating
+        from aurous_nb import generating, styles
 
         s = self._session()
+        if kind == "image":
+            styles.check_request(s, request)
         run = generating.Run(
             s,
             kind,
@@ -319,10 +325,13 @@ class Aurous(Magics):
 
     def _cmd_history(self, args: argparse.Namespace) -> Any:
         from aurous_nb import frames
+        from aurous_nb.history_table import HistoryTable
 
         s = self._session()
-        return frames.history(
-            None if args.offline else s.client, s.ledger, since=args.since, env=s.env
+        return HistoryTable.of(
+            frames.history(
+                None if args.offline else s.client, s.ledger, since=args.since, env=s.env
+            )
         )
 
     def _cmd_report(self, args: argparse.Namespace) -> Any:
@@ -342,13 +351,18 @@ class Aurous(Magics):
             raise UsageError(
                 "%aurous grid: give at least one prompt (or one per line of %%aurous grid)"
             )
+        from aurous_nb import styles
+
+        s = self._session()
+        for lora in _csv(args.loras):
+            styles.check(s, lora, param="--loras")
         return PromptGrid(
             prompts=list(args.positional),
             loras=_csv(args.loras) or None,
             sizes=_csv(args.sizes) or ([self.default_size] if self.default_size else None),
             seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
             budget=args.budget,
-            session=self._session(),
+            session=s,
         )
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:

@@ -13,13 +13,13 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aurous_nb._flows import Pause, StepFlow, adrive, drive
+from aurous_nb.client._media import sniff
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
 
@@ -37,28 +37,10 @@ RETRIES = 3
 _BACKOFF_S = 0.5
 _ORPHAN_AGE_S = 3600.0  # a part-file this old belongs to no running download
 
-# (magic test, extension, content type), checked in order.
-_SIGNATURES: tuple[tuple[Callable[[bytes], bool], str, str], ...] = (
-    (lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"), "png", "image/png"),
-    (lambda b: b.startswith(b"\xff\xd8\xff"), "jpg", "image/jpeg"),
-    (lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP", "webp", "image/webp"),
-    (lambda b: b.startswith((b"GIF87a", b"GIF89a")), "gif", "image/gif"),
-    (lambda b: b[4:8] == b"ftyp", "mp4", "video/mp4"),
-    (lambda b: b.startswith(b"\x1a\x45\xdf\xa3"), "webm", "video/webm"),
-)
-
 
 def should_download(download: bool | None) -> bool:
     """An explicit ``download=`` wins; otherwise the auto-download setting decides."""
     return auto_download() if download is None else bool(download)
-
-
-def sniff(head: bytes) -> tuple[str, str]:
-    """``(extension, content type)`` of a file from its first bytes."""
-    for test, ext, content_type in _SIGNATURES:
-        if test(head):
-            return ext, content_type
-    return "bin", "application/octet-stream"
 
 
 def output_dir(ledger: Ledger, env: str, generation_id: str) -> Path:
@@ -186,8 +168,14 @@ def download_outputs_flow(
     env = env_for(str(client.base_url))
     ref, gen_id, count = _target(generation)
     if count < 0:
-        ref = yield partial(client.images.get, gen_id)
-        _, gen_id, count = _target(ref)
+        # An id: a success the ledger knows needs no request when its files are all cached
+        # (the server may have forgotten it: a restarted sandbox, see aurous_nb.config).
+        known = ledger.find(gen_id, env)
+        if known is not None and known.status == "succeeded":
+            count = known.output_count
+        else:
+            ref = yield partial(client.images.get, gen_id)
+            _, gen_id, count = _target(ref)
     kept, todo = _plan(ledger, env, gen_id, count, force)
     directory = output_dir(ledger, env, gen_id)
     for index in todo:

@@ -1,9 +1,10 @@
-"""How a ``Generation`` returned by a magic shows in the notebook.
+"""How a ``Generation`` returned by a magic shows in the notebook, and in a terminal.
 
 The magics return the client's ``Generation`` (ids, status, outputs: the data), and this module
 makes the shell render it with :mod:`aurous_nb.display` (previews from the outputs cache,
 embedded as bytes, with the facts beside them) by registering an IPython ``text/html``
-formatter for the type, bound to the current session's ledger and environment.
+formatter for the type, bound to the current session's ledger and environment, and a
+``text/plain`` one (what terminal IPython shows) that says where each output was saved.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aurous_nb.session import Session
 
-__all__ = ["generation_html", "register"]
+__all__ = ["generation_html", "generation_text", "register"]
 
 
 def register(session: Session) -> None:
@@ -29,11 +30,12 @@ def register(session: Session) -> None:
         return
     from aurous_nb.client.models import Generation
 
-    formatter = shell.display_formatter.formatters["text/html"]
-    installed = formatter.type_printers.get(Generation)
+    formatters = shell.display_formatter.formatters
+    installed = formatters["text/html"].type_printers.get(Generation)
     if installed is not None and getattr(installed, "session", None) is session:
         return
-    formatter.for_type(Generation, _Renderer(session))
+    formatters["text/html"].for_type(Generation, _Renderer(session))
+    formatters["text/plain"].for_type(Generation, _PlainRenderer(session))
 
 
 class _Renderer:
@@ -44,6 +46,27 @@ class _Renderer:
 
     def __call__(self, gen: Any) -> str:
         return generation_html(gen, self.session)
+
+
+class _PlainRenderer(_Renderer):
+    """The ``text/plain`` printer (IPython calls it with a pretty-printer and a cycle flag)."""
+
+    def __call__(self, gen: Any, printer: Any = None, cycle: bool = False) -> Any:
+        text = generation_text(gen, self.session)
+        if printer is None:
+            return text
+        printer.text(text)
+        return None
+
+
+def generation_text(gen: Any, session: Session) -> str:
+    """The display module's text for ``gen`` (facts and saved paths); its repr if that fails."""
+    try:
+        from aurous_nb import display
+
+        return display.view(gen, session.ledger, env=session.env).text()
+    except Exception:
+        return repr(gen)
 
 
 def generation_html(gen: Any, session: Session) -> str:

@@ -1,15 +1,16 @@
 """Cost reports as matplotlib figures (matplotlib is imported only when a report is built).
 
-Figures are made with ``matplotlib.figure.Figure`` directly, never ``pyplot``: no global state,
-no ``plt.show()``, no GUI backend, so a report builds the same in a kernel, a script or a CI job
-without a display. :func:`cost_report` returns a :class:`CostReport`, a dict of named figures that
-renders in a notebook as embedded PNGs and saves to a folder.
+Figures are made with a ``matplotlib.figure.Figure`` subclass directly, never ``pyplot``: no
+global state, no ``plt.show()``, no GUI backend, so a report builds the same in a kernel, a
+script or a CI job without a display. Each figure displays itself as a PNG in any kernel
+(:class:`aurous_nb.figure.ReportFigure`), with no ``%matplotlib inline`` needed.
+:func:`cost_report` returns a :class:`CostReport`, a dict of named figures that renders in a
+notebook as embedded PNGs and saves to a folder.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.container import BarContainer
-    from matplotlib.figure import Figure
+
+    from aurous_nb.figure import ReportFigure as Figure
 
 __all__ = ["CostReport", "cost_report"]
 
@@ -68,9 +70,7 @@ class CostReport(dict[str, "Figure"]):
     def _repr_html_(self) -> str:
         parts = [f"<h4>Cost report: {escape(self.env or 'no environment')}</h4>"]
         for name, figure in self.items():
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=90)
-            data = base64.b64encode(buffer.getvalue()).decode("ascii")
+            data = base64.b64encode(figure.png(dpi=90)).decode("ascii")
             parts.append(
                 f'<img alt="{escape(name)}" style="max-width:100%" '
                 f'src="data:image/png;base64,{data}"/>'
@@ -114,6 +114,8 @@ def cost_report(
     report["outcomes"] = _outcomes(frame, env)
     report["balance_trend"] = _balance_trend(ledger, env, frames._epoch(since))
     report["price_changes"] = _price_changes(frames.pricing_history(ledger=ledger, env=env), env)
+    for name, figure in report.items():
+        figure.name = name
     return report
 
 
@@ -121,9 +123,9 @@ def cost_report(
 
 
 def _figure(width: float = 9.0, height: float = 4.2) -> Figure:
-    from matplotlib.figure import Figure
+    from aurous_nb.figure import ReportFigure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return ReportFigure(figsize=(width, height), layout="constrained")
 
 
 def _empty(axes: Axes, message: str) -> None:
@@ -275,7 +277,11 @@ def _spend_by_lora_size(frame: pd.DataFrame, env: str | None) -> Figure:
         if done.empty:
             _empty(axes, "No finished generations")
         else:
-            keys = done[column].astype(object).fillna("(none)" if column == "lora" else "(unknown)")
+            keys = (
+                done[column]
+                .astype(object)
+                .fillna(text.NO_LORA if column == "lora" else text.UNKNOWN)
+            )
             totals = _fold(done["cost"].groupby(keys.to_numpy()).sum())
             bars = axes.barh([str(k) for k in totals.index], totals.to_numpy(), color=_ACCENT)
             _label_bars(bars, totals.to_numpy())
@@ -310,7 +316,7 @@ def _outcomes(frame: pd.DataFrame, env: str | None) -> Figure:
     if done.empty:
         _empty(right, "Nothing finished yet")
     else:
-        keys = done["lora"].astype(object).fillna("(none)").to_numpy()
+        keys = done["lora"].astype(object).fillna(text.NO_LORA).to_numpy()
         ok = (done["status"].astype(str) == "succeeded").groupby(keys)
         rate = (ok.mean() * 100).sort_values()
         sizes = ok.size().reindex(rate.index)

@@ -22,15 +22,22 @@ def balance(bal: Any, *, synthetic: bool = False) -> pd.DataFrame:
     frame = pd.DataFrame(
         [
             {
-                "credits": bal.credits,
-                "held": bal.held_credits,
-                "available": bal.available_credits,
+                "credits": _whole(bal.credits),
+                "held": _whole(bal.held_credits),
+                "available": _whole(bal.available_credits),
                 "billing": bal.billing_mode or "",
             }
         ],
         index=["sandbox (not real)" if synthetic else "balance"],
     )
     return frame
+
+
+def _whole(amount: Any) -> Any:
+    """A whole amount as an int, so ``0`` held reads ``0`` (not ``0.0``) beside ``1000``."""
+    if isinstance(amount, float) and amount.is_integer():
+        return int(amount)
+    return amount
 
 
 def pricing(card: Any) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ENV = "sandbox-8765"
+ENV = "sandbox"
 LORAS = [("lora_01WATER", "Watercolor"), ("lora_01NOIR", "Noir"), ("lora_01NEON", "Neon")]
 SIZES = ["2k_1_1", "2k_16_9", "4k_1_1", "2k_9_16"]
 STATUSES = ["succeeded"] * 16 + ["failed", "cancelled", "moderation_rejected", "processing"]

@@ -75,7 +75,7 @@ def test_history_columns_are_typed(home: Path, fresh_client: Client) -> None:
     assert fox["notebook"] == "demo.ipynb" and Path(fox["cache_dir"]).is_dir()
     video = frame[frame["media_type"] == "video"].iloc[0]
     assert video["size"] and video["cost"] == 1.5 and video["cached"] == 1
-    assert frame.attrs["env"] == f"sandbox-{fresh_client.base_url.rsplit(':', 1)[1]}"
+    assert frame.attrs["env"] == "sandbox"
 
 
 def test_history_filters_and_env_isolation(home: Path, fresh_client: Client) -> None:
@@ -89,15 +89,20 @@ def test_history_filters_and_env_isolation(home: Path, fresh_client: Client) -> 
     assert len(frames.history(fresh_client, ledger, media_type="video")) == 1
     assert len(frames.history(fresh_client, ledger, since="1h")) == 7
     assert len(frames.history(fresh_client, ledger, until="2020-01-01")) == 0
+    # A second sandbox (a restarted kernel's, on another port) is the same environment.
     with (
         Sandbox(latency=0.05, credits=50) as other,
         Client(api_key=other.api_key, base_url=other.base_url) as second,
     ):
         jobs.submit(second, ledger, "image", {"prompt": "elsewhere"})
-        assert list(frames.history(second, ledger)["prompt"]) == ["elsewhere"]
-    # Offline, the default env is the one used last; each frame stays inside one env.
-    assert list(frames.history(ledger=ledger)["prompt"]) == ["elsewhere"]
-    assert len(frames.history(ledger=ledger, env=frames.current_env(fresh_client))) == 7
+        assert len(frames.history(second, ledger)) == 8
+    # A live environment never mixes in; offline, the default env is the one used last.
+    job = ledger.prepare("api.aurous-labs.com", "image", {"prompt": "live"})
+    ledger.record_generation(
+        "api.aurous-labs.com", {"id": "img_live", "status": "pending"}, key=job.key
+    )
+    assert list(frames.history(ledger=ledger)["prompt"]) == ["live"]
+    assert len(frames.history(ledger=ledger, env=frames.current_env(fresh_client))) == 8
 
 
 def test_pricing_history_shows_versions_and_changes(home: Path, fresh_client: Client) -> None:

@@ -45,7 +45,7 @@ def test_row_is_written_before_the_create_is_sent(home: Path, fresh_sandbox: San
     record = jobs.submit(client, ledger, "image", {"prompt": "a fox", "count": 2}, cell="c1")
     assert seen == [(record.key, "submitting")]
     assert record.status == "pending" and record.generation_id and record.cell == "c1"
-    assert record.env == f"sandbox-{fresh_sandbox.port}"
+    assert record.env == "sandbox"
     http.close()
 
 
@@ -114,7 +114,7 @@ def test_refused_create_is_rejected_not_pending(home: Path, fresh_sandbox: Sandb
         with pytest.raises(InvalidRequestError) as info:
             jobs.submit(broke, ledger, "image", {"prompt": "too expensive"})
         assert info.value.code == "balance_too_low"
-        [row] = ledger.jobs(f"sandbox-{poor.port}")
+        [row] = ledger.jobs("sandbox")
         assert row.status == "rejected" and row.error_code == "balance_too_low"
         assert row.charged == 0.0
         assert jobs.pending(ledger=ledger) == []
@@ -274,3 +274,45 @@ def test_a_job_the_server_forgot_is_lost_not_polled_forever(home: Path) -> None:
         [lost] = jobs.resume(client, ledger)
     assert lost.status == "lost" and lost.error_code == "not_found_on_server"
     assert jobs.pending(ledger=ledger) == []
+
+
+async def test_generate_is_the_ledger_aware_one_call(home: Path, fresh_sandbox: Sandbox) -> None:
+    """``jobs.generate``: the row before the create, then wait, then the outputs in the cache;
+    ``agenerate`` is the same flow on an AsyncClient; a failed end raises with the generation."""
+    from aurous_nb import outputs
+    from aurous_nb.client import GenerationFailedError
+
+    ledger = Ledger()
+    seen: list[str] = []
+
+    def check(request: httpx.Request) -> None:
+        if request.method == "POST" and request.url.path == "/v1/images":
+            row = ledger.job(request.headers["Idempotency-Key"])
+            seen.append(row.status if row is not None else "no row")
+
+    sb = fresh_sandbox
+    with Client(api_key=sb.api_key, base_url=sb.base_url,
+                http_client=httpx.Client(event_hooks={"request": [check]})) as client:  # fmt: skip
+        record = jobs.generate(client, ledger, "image", {"prompt": "a fox", "count": 2})
+        assert seen == ["submitting"] and record.status == "succeeded"
+        assert len(outputs.cached_outputs(ledger, record.generation_id, record.env)) == 2
+        with pytest.raises(GenerationFailedError) as info:
+            jobs.generate(client, ledger, "image", {"prompt": "a forbidden fox"})
+        assert info.value.generation.status == "moderation_rejected"
+    async with AsyncClient(api_key=sb.api_key, base_url=sb.base_url) as aclient:
+        later = await jobs.agenerate(aclient, ledger, "image", {"prompt": "an owl"}, cell="c9")
+    assert later.status == "succeeded" and later.cell == "c9"
+    assert len(outputs.cached_outputs(ledger, later.generation_id, later.env)) == 1
+    assert sandbox_ledger(sb)["totals"]["generation_count"] == 3
+
+
+def test_pending_jobs_show_a_missing_cost_as_the_one_placeholder(home: Path) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from aurous_nb.text import UNKNOWN
+
+    ledger = Ledger()
+    ledger.prepare("sandbox", "image", {"prompt": "never sent"})
+    data, _ = InteractiveShell.instance().display_formatter.format(aurous_nb.jobs(ledger=ledger))
+    row = data["text/html"].split("never sent", 1)[1]
+    assert f"<td style='text-align:left'>{UNKNOWN}</td>" in row.split("</tr>")[0]

@@ -37,12 +37,16 @@ def _gen(gen_id: str, status: str, amount: float = 2.0, **extra: object) -> dict
 
 
 def test_env_labels() -> None:
-    assert env_for("http://127.0.0.1:8765") == "sandbox-8765"
-    assert env_for("http://localhost:9000/") == "sandbox-9000"
-    assert env_for("http://[::1]:81") == "sandbox-81"
+    # Every loopback sandbox is one environment: the port changes at each kernel restart.
+    assert env_for("http://127.0.0.1:8765") == "sandbox"
+    assert env_for("http://localhost:9000/") == "sandbox"
+    assert env_for("http://[::1]:81") == "sandbox"
     assert env_for("https://api.aurous-labs.com") == "api.aurous-labs.com"
+    assert env_for("https://api.aurous-labs.com/") == "api.aurous-labs.com"
     assert env_for("https://api.preprod.aurous-labs.com:8443") == "api.preprod.aurous-labs.com-8443"
-    assert is_sandbox_env("sandbox-8765") and not is_sandbox_env("api.aurous-labs.com")
+    assert env_for("https://gateway.example.com/aurous/") == "gateway.example.com_aurous"
+    assert is_sandbox_env("sandbox") and not is_sandbox_env("api.aurous-labs.com")
+    assert is_sandbox_env("sandbox-8765")  # the label older ledgers used
 
 
 def test_home_and_schema(home: Path) -> None:
@@ -221,3 +225,50 @@ def test_an_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
     assert ledger.find("img_old") is not None
     ledger.set_meta("k", "v")
     assert ledger.get_meta("k") == "v"
+
+
+def test_old_sandbox_port_labels_become_one_sandbox_environment(tmp_path: Path) -> None:
+    """A schema-2 ledger with rows under ``sandbox-<port>`` (one label per kernel restart) reads
+    as one ``sandbox`` environment: history, outputs, rate cards and balances all move."""
+    from aurous_nb import frames
+
+    path = tmp_path / "v2.sqlite3"
+    conn = sqlite3.connect(path)
+    for statement in (*MIGRATIONS[0], *MIGRATIONS[1]):
+        conn.execute(statement)
+    card = '{"version":"2026-05-15"}'
+    for n, port in enumerate((40001, 40002)):
+        env = f"sandbox-{port}"
+        conn.execute(
+            "INSERT INTO generations (env, idempotency_key, origin, media_type, status, "
+            "generation_id, prompt, created_at, charged, updated_at) "
+            "VALUES (?, ?, 'local', 'image', 'succeeded', ?, ?, ?, 1, 0)",
+            (env, f"k{n}", f"img_{n}", f"run {n}", 1_764_400_000.0 + n),
+        )
+        conn.execute(
+            "INSERT INTO outputs VALUES (?, ?, 0, ?, 3, 'abc', 'image/png', 0)",
+            (env, f"img_{n}", f"outputs/{env}/img_{n}/0.png"),
+        )
+        conn.execute("INSERT INTO pricing VALUES (?, '2026-05-15', 'sha', ?, ?, ?, 1)",
+                     (env, card, 100.0 + n, 100.0 + n))  # fmt: skip
+        conn.execute("INSERT INTO balances (env, at, credits) VALUES (?, ?, 1000)", (env, n))
+        conn.execute("INSERT INTO meta VALUES (?, '1')", (f"history_synced_through:{env}",))
+    conn.execute("INSERT INTO generations (env, origin, media_type, status, generation_id, "
+                 "updated_at) VALUES ('api.aurous-labs.com', 'server', 'image', 'succeeded', "
+                 "'img_live', 0)")  # fmt: skip
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    ledger = Ledger(path)
+    assert ledger.schema_version == SCHEMA_VERSION >= 3
+    assert ledger.envs() == ["api.aurous-labs.com", "sandbox"]
+    history = frames.history(ledger=ledger, env="sandbox")
+    assert list(history["prompt"]) == ["run 1", "run 0"]
+    assert [f.path for f in ledger.outputs("img_0", "sandbox")] == [
+        tmp_path / "outputs/sandbox-40001/img_0/0.png"  # files stay where they are
+    ]
+    [snap] = ledger.pricing_snapshots("sandbox")
+    assert (snap.first_seen, snap.last_seen, snap.times_seen) == (100.0, 101.0, 2)
+    assert len(ledger.balances("sandbox")) == 2
+    assert ledger.get_meta("history_synced_through:sandbox-40001") is None

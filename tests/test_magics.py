@@ -166,8 +166,10 @@ def test_connect_says_synthetic(ip, capsys, sandbox_session):
 
 
 def test_tables(ip, capsys, sandbox_session):
-    bal = ip.run_cell("%aurous balance").result
+    result, out = run(ip, capsys, "%aurous balance")
+    bal = result.result
     assert isinstance(bal, pd.DataFrame) and bal["available"].iloc[0] > 0
+    assert bal["held"].iloc[0] == 0 and "0.0" not in out, out  # held reads 0, like 1000
     card = ip.run_cell("%aurous pricing").result
     assert isinstance(card, pd.DataFrame) and card.attrs["version"]
     loras = ip.run_cell("%aurous loras").result
@@ -422,3 +424,69 @@ def test_the_key_never_appears_in_output(ip, capsys, sandbox_session):
         assert key not in out
     raw = (sandbox_session.ledger.path).read_bytes()
     assert key.encode() not in raw
+
+
+def test_a_mistyped_lora_gets_the_closest_style_before_anything_is_sent(
+    ip, capsys, sandbox_session
+):
+    before = ledger(sandbox_session)
+    for cell, said in [
+        (
+            "%aurous generate a cat --lora watercolour",
+            "lora_id: unknown LoRA 'watercolour'; did you mean watercolor? (%aurous loras)",
+        ),
+        (
+            "%aurous estimate a cat --loras watercolor:0.5,neon-nior",
+            "loras[1].lora: unknown LoRA 'neon-nior'; did you mean neon-noir?",
+        ),
+        (
+            "%aurous generate a cat --lora 'Golden Hour'",
+            "'Golden Hour' is a style's name; use its slug golden-hour",
+        ),
+        (
+            "%aurous video a wave --video-lora seedance-pro",
+            "did you mean seedance-1-pro? (%aurous video-loras)",
+        ),
+        ('%aurous grid "a cat" --loras watercolr', "did you mean watercolor?"),
+    ]:
+        result, out = run(ip, capsys, cell)
+        assert not result.success and said in out, out
+        assert "Traceback" not in out and "history lists your generations" not in out
+    assert ledger(sandbox_session) == before
+
+
+def test_a_bad_size_names_the_closest_sizes_once(ip, capsys, sandbox_session):
+    before = ledger(sandbox_session)
+    result, out = run(ip, capsys, "%aurous generate a cat --size 2k_16_10")
+    assert not result.success and "Traceback" not in out
+    assert "size: '2k_16_10' is not a size; closest: 2k_3_2, 2k_16_9" in out, out
+    assert out.count("2k_21_9") == 0 and out.count("hd_portrait") == 0, out  # not all 22, twice
+    _, out = run(ip, capsys, "%aurous estimate a cat --size huge")
+    assert out.count("hd_portrait") == 1 and "must be one of" not in out, out
+    assert ledger(sandbox_session) == before
+
+
+def test_a_terminal_shows_where_the_output_was_saved(ip, capsys, sandbox_session):
+    """Terminal IPython shows only text/plain: it names the saved file, not just the id."""
+    result, out = run(ip, capsys, "%aurous generate a harbour at noon --seed 11")
+    assert result.success, out
+    [saved] = sandbox_session.ledger.outputs(result.result.id, sandbox_session.env)
+    assert saved.path.is_file()
+    assert f"saved: {saved.path}" in out, out
+    assert "succeeded" in out.split("saved:")[0]
+
+
+def test_history_in_a_terminal_leads_with_prompt_status_and_cost(ip, capsys, sandbox_session):
+    result, out = run(ip, capsys, "%aurous history --since 1d")
+    assert result.success, out
+    frame = result.result
+    assert isinstance(frame, pd.DataFrame) and len(frame.columns) == 28
+    assert list(frame.columns[:4]) == ["created_at", "prompt", "status", "cost"]
+    shown = out.split("Out[", 1)[-1]
+    head = next(line for line in shown.splitlines() if "created" in line)
+    assert head.split()[:4] == ["created", "prompt", "status", "cost"], shown
+    assert "a lighthouse at dusk" in shown and "succeeded" in shown
+    assert "..." not in head, repr(head)
+    assert "all 28 columns: .columns" in shown
+    assert " UTC " in shown  # times read 2026-11-29 14:54:21 UTC
+    assert type(frame.head(2)) is pd.DataFrame

@@ -144,7 +144,10 @@ def test_python_quickstart(tmp_path: Path) -> None:
         env=clean_env(tmp_path),
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["1000", "1", "succeeded", "2048", "2048", "True"]
+    assert run.stdout.split() == [
+        *("1000", "1", "succeeded", "2048", "2048", "True"),
+        *("succeeded", "[True]"),
+    ]
 
 
 def test_magics_tour(tmp_path: Path) -> None:

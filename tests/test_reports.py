@@ -223,3 +223,18 @@ def test_big_totals_read_as_plain_numbers(home: Path) -> None:
     report["spend_by_lora_size"].savefig(io.BytesIO(), format="png", dpi=40)
     bar_labels = [t.get_text() for t in report["spend_by_lora_size"].axes[1].texts]
     assert bar_labels == ["12500.5"]
+
+
+def test_a_figure_shows_as_a_png_and_says_what_it_is_in_a_terminal(home: Path) -> None:
+    """What IPython's display formatter makes of a report figure with no ``%matplotlib``: a PNG
+    (which Jupyter shows) and, for terminal IPython, a sentence instead of ``<Figure size ...>``."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ledger = Ledger()
+    fill_live(ledger, rows=20)
+    report = reports.cost_report(ledger=ledger, env=LIVE)
+    data, _ = InteractiveShell.instance().display_formatter.format(report["spend_over_time"])
+    assert data["image/png"].startswith(b"\x89PNG\r\n\x1a\n")
+    text = data["text/plain"]
+    assert text.startswith("<Figure 'spend_over_time' 900x420 px: Credits spent per day"), text
+    assert ".save('folder')" in text and "Figure size" not in text

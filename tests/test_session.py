@@ -45,7 +45,7 @@ def test_key_from_the_environment(server, monkeypatch):
     assert s.client.balance().credits == 1000
     assert session.current() is s
     assert s.synthetic  # loopback is a sandbox environment
-    assert s.env.startswith("sandbox-")
+    assert s.env == "sandbox"
 
 
 def test_key_from_a_dotenv_file_in_a_parent_folder(server, tmp_path, monkeypatch):

@@ -4,6 +4,7 @@
         gen = client.images.create("a red fox", count=2, size="2k_3_2")
         gen = client.images.wait(gen)             # polls, 2 s growing to 10 s
         png = client.images.download(gen, 1)      # signed URL, no key sent
+        gen = client.images.generate("a red fox", download_dir="out")  # all three in one call
 
 How it is built: every operation is written once, as a *flow* -- a generator that yields
 ``Request`` / ``Sleep`` steps and returns a typed model (``_core.Core.call`` holds every retry,
@@ -24,6 +25,7 @@ from aurous_nb.client.errors import (
     APITimeoutError,
     AurousError,
     AuthenticationError,
+    GenerationFailedError,
     IdempotencyConflictError,
     InsufficientBalanceError,
     InvalidRequestError,
@@ -66,6 +68,7 @@ __all__ = [
     "Event",
     "File",
     "Generation",
+    "GenerationFailedError",
     "IdempotencyConflictError",
     "ImageParams",
     "InsufficientBalanceError",

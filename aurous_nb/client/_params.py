@@ -8,8 +8,10 @@ range and exclusion (contract §2.5, §2.11 and "Project decisions") and raise
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
@@ -40,6 +42,12 @@ IMAGE_SIZE_PRESETS: tuple[str, ...] = (
 IMAGE_SIZES = frozenset(IMAGE_SIZE_PRESETS)
 #: The size the magics, the panel and the grid send when none is given (the client sends none).
 DEFAULT_IMAGE_SIZE = "2k_1_1"
+_NAMED_SIZES = IMAGE_SIZE_PRESETS[16:]
+#: How the size presets read in an error, instead of all 22 of them.
+SIZES_IN_SHORT = (
+    f"2k_<ratio> or 4k_<ratio> with ratio {', '.join(_RATIOS)}; or {', '.join(_NAMED_SIZES)}"
+)
+_RATIO_TEXT = re.compile(r"^(?:([24])k)?[ _:x-]*(\d+)[ _:x/-]+(\d+)$")
 VIDEO_RESOLUTIONS = ("480p", "720p", "1080p")
 VIDEO_RATIOS = ("16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 FILE_PURPOSES = ("reference", "first_frame", "last_frame")
@@ -138,12 +146,37 @@ def check_bool(param: str, value: object) -> bool:
     return value
 
 
+def closest_sizes(value: str) -> list[str]:
+    """The presets nearest a wrong size: by aspect ratio for ``2k_16_10`` / ``16:10`` (in the
+    tier asked for), by spelling for words (``squre``); at most three."""
+    text = value.strip().lower()
+    ratio = _RATIO_TEXT.match(text)
+    if ratio and int(ratio.group(3)):
+        want = int(ratio.group(2)) / int(ratio.group(3))
+        tiers = [f"{ratio.group(1)}k"] if ratio.group(1) else ["2k", "4k"]
+        ranked = sorted(
+            (abs(int(w) / int(h) - want), f"{tier}_{w}_{h}")
+            for tier in tiers
+            for w, h in (r.split("_") for r in _RATIOS)
+        )
+        best = ranked[0][0]
+        return [name for gap, name in ranked if gap <= best + 0.2][:3]
+    return difflib.get_close_matches(text.replace("-", "_"), sorted(IMAGE_SIZES), n=3, cutoff=0.6)
+
+
 def check_choice(param: str, value: object, choices: Sequence[str] | frozenset[str]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        ordered = sorted(choices)
-        shown = ", ".join(ordered[:24]) + (", …" if len(ordered) > 24 else "")
-        raise _fail(param, f"must be one of {shown} (got {value!r})")
-    return value
+    if isinstance(value, str) and value in choices:
+        return value
+    if choices is IMAGE_SIZES and isinstance(value, str):
+        near = closest_sizes(value)
+        pixels = " (for an exact pixel size, pass width and height)"
+        if near:
+            raise _fail(param, f"{value!r} is not a size; closest: {', '.join(near)}{pixels}")
+        raise _fail(param, f"{value!r} is not a size; sizes are {SIZES_IN_SHORT}{pixels}")
+    shown = ", ".join(sorted(choices))
+    near = difflib.get_close_matches(str(value), sorted(choices), n=1, cutoff=0.6)
+    maybe = f"; did you mean {near[0]}?" if near else ""
+    raise _fail(param, f"{value!r} is not one of {shown}{maybe}")
 
 
 def check_id(param: str, value: object) -> str:
@@ -199,11 +232,45 @@ def _lora_entries(value: object) -> list[dict[str, Any]]:
     return out
 
 
+# Names other APIs use for a field of ours: what a keyword people reach for most likely meant.
+_ALIASES = {
+    "lora": "lora_id",
+    "style": "lora_id",
+    "style_id": "lora_id",
+    "lora_ids": "loras",
+    "negative": "negative_prompt",
+    "n": "count",
+    "num_images": "count",
+    "num_outputs": "count",
+    "guidance": "guidance_scale",
+    "cfg_scale": "guidance_scale",
+    "num_inference_steps": "steps",
+    "image_size": "size",
+    "aspect_ratio": "size",
+    "references": "reference_image_urls",
+    "image_urls": "reference_image_urls",
+    "webhook": "webhook_url",
+    "first_frame": "first_frame_url",
+    "last_frame": "last_frame_url",
+}
+
+
+def closest_name(name: str, names: Sequence[str]) -> str | None:
+    """The known name ``name`` most likely meant (a common alias, else the nearest spelling)."""
+    alias = _ALIASES.get(name.lower())
+    if alias in names:
+        return alias
+    match = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
 def _reject_unknown(params: Mapping[str, Any], known: type) -> None:
     names: Mapping[str, Any] = known.__annotations__
     for key in params:
         if key not in names:
-            raise ValidationError(key, f"{key}: unknown parameter")
+            guess = closest_name(key, list(names))
+            hint = f"did you mean {guess}?" if guess else f"known: {', '.join(names)}"
+            raise ValidationError(key, f"{key}: unknown parameter; {hint}")
 
 
 # ---------------------------------------------------------------- bodies

@@ -15,6 +15,7 @@ __all__ = [
     "APITimeoutError",
     "AurousError",
     "AuthenticationError",
+    "GenerationFailedError",
     "IdempotencyConflictError",
     "InsufficientBalanceError",
     "InvalidRequestError",
@@ -193,6 +194,18 @@ class WaitTimeoutError(AurousError, TimeoutError):
 
     def __init__(self, message: str, generation: Any = None) -> None:
         super().__init__(message, code="wait_timeout")
+        self.generation = generation
+
+
+class GenerationFailedError(AurousError):
+    """A generation ended without output (``failed``, ``cancelled``, ``expired``,
+    ``moderation_rejected``: the ``code``); ``generation`` is its final state."""
+
+    def __init__(self, generation: Any) -> None:
+        reason = getattr(generation, "error_message", None) or "no reason given"
+        super().__init__(
+            f"{generation.id} ended {generation.status}: {reason}", code=str(generation.status)
+        )
         self.generation = generation
 
 

@@ -1,11 +1,20 @@
-"""Image generations: estimate, create, get, list, cancel, wait, download (contract §2.5-2.10).
+"""Image generations: estimate, create, get, list, cancel, wait, download (contract §2.5-2.10),
+and ``generate``: create, wait and save in one call.
 
 Videos share the generation surface (polled and cancelled here, downloaded through the same
 flow), so the flows below serve ``client.videos`` too.
+
+``generate`` is the client's one-call path (as ``replicate.run`` or ``fal_client.subscribe``):
+one Idempotency-Key covers the create and every retry of it, and passing the same
+``idempotency_key`` again (after a timeout, a crash) collects the same generation instead of
+buying another. The client keeps no ledger: with ``download_dir`` it saves the outputs there and
+nothing more. The ledger-aware path (row written before the create is sent, outputs in the
+cache, found again after a restart) is :func:`aurous_nb.jobs.generate`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -14,11 +23,13 @@ from typing import Any
 from urllib.parse import quote
 
 from aurous_nb.client._core import Core, Flow, Request, Response, Sleep, new_idempotency_key
+from aurous_nb.client._media import sniff
 from aurous_nb.client._params import ImageParams, check_id, check_int, check_limit, image_body
 from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import (
     AurousError,
     AuthenticationError,
+    GenerationFailedError,
     OutputExpiredError,
     OutputNotAvailableError,
     PermissionDeniedError,
@@ -255,6 +266,45 @@ def download_to_flow(
     return target
 
 
+def save_flow(
+    core: Core, gen: Generation, directory: str | os.PathLike[str], version: str | None
+) -> Flow[tuple[Path, ...]]:
+    """Every output of a succeeded generation into ``directory`` as ``<id>-<n>.<ext>``."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 1 if gen.is_video else len(gen.output_urls) or int(gen.image_count or 1)
+    saved = []
+    for index in range(count):
+        part = folder / f".{gen.id}-{index}.part"
+        yield from download_to_flow(core, gen, index, part, version)
+        with part.open("rb") as handle:
+            ext, _ = sniff(handle.read(16))
+        final = part.with_name(f"{gen.id}-{index}.{ext}")
+        os.replace(part, final)
+        saved.append(final)
+    return tuple(saved)
+
+
+def generate_flow(
+    core: Core,
+    create: Flow[Generation],
+    timeout: float,
+    poll_interval: float,
+    download_dir: str | os.PathLike[str] | None,
+    version: str | None,
+) -> Flow[Generation]:
+    """Create (the flow given), wait until terminal, save the outputs when asked; a generation
+    that ends without output raises :class:`GenerationFailedError` carrying it."""
+    gen = yield from create
+    gen = yield from wait_flow(core, gen, timeout, poll_interval, False, version)
+    if not gen.succeeded:
+        raise GenerationFailedError(gen)
+    if download_dir is not None:
+        files = yield from save_flow(core, gen, download_dir, version)
+        gen = dataclasses.replace(gen, files=files)
+    return gen
+
+
 # ---------------------------------------------------------------- namespaces
 
 
@@ -280,6 +330,26 @@ class Images(SyncResource):
         """Start a generation. The Idempotency-Key (generated when not given) is reused on
         every retry, so a lost response never buys a second generation."""
         return self._run(create_flow(self._core, prompt, params, idempotency_key, version))
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        download_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+        poll_interval: float = 1.0,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[ImageParams],
+    ) -> Generation:
+        """Create, wait and (with ``download_dir``) save the outputs; returns the succeeded
+        generation (``.files`` lists the saved paths). Raises GenerationFailedError when it
+        ends without output, WaitTimeoutError after ``timeout`` s. The same
+        ``idempotency_key`` again collects the same generation instead of buying another."""
+        create = create_flow(self._core, prompt, params, idempotency_key, version)
+        return self._run(
+            generate_flow(self._core, create, timeout, poll_interval, download_dir, version)
+        )
 
     def get(self, id: GenerationRef, *, version: str | None = None) -> Generation:
         return self._run(get_flow(self._core, id, version))
@@ -362,6 +432,23 @@ class AsyncImages(AsyncResource):
         **params: Unpack[ImageParams],
     ) -> Generation:
         return await self._run(create_flow(self._core, prompt, params, idempotency_key, version))
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        download_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 600.0,
+        poll_interval: float = 1.0,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[ImageParams],
+    ) -> Generation:
+        """:meth:`Images.generate`, awaited."""
+        create = create_flow(self._core, prompt, params, idempotency_key, version)
+        return await self._run(
+            generate_flow(self._core, create, timeout, poll_interval, download_dir, version)
+        )
 
     async def get(self, id: GenerationRef, *, version: str | None = None) -> Generation:
         return await self._run(get_flow(self._core, id, version))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 __all__ = [
@@ -387,6 +388,8 @@ class Generation:
     request_id: str | None = None
     idempotent_replayed: bool = False
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Local copies of the outputs, by index, when ``generate(download_dir=...)`` saved them.
+    files: tuple[Path, ...] = field(default=(), repr=False, compare=False)
 
     def __repr__(self) -> str:  # short, and free of signed output URLs
         cost = f", cost={self.cost.amount:g}" if self.cost is not None else ""

@@ -17,6 +17,7 @@ from aurous_nb.client.images import (
     GenerationRef,
     download_bytes_flow,
     download_to_flow,
+    generate_flow,
     post_create_flow,
     post_estimate_flow,
 )
@@ -64,6 +65,23 @@ class Videos(SyncResource):
     ) -> Generation:
         return self._run(create_flow(self._core, video_lora_id, params, idempotency_key, version))
 
+    def generate(
+        self,
+        video_lora_id: str,
+        *,
+        download_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 900.0,
+        poll_interval: float = 2.0,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[VideoParams],
+    ) -> Generation:
+        """Create, wait and (with ``download_dir``) save the video: see ``Images.generate``."""
+        create = create_flow(self._core, video_lora_id, params, idempotency_key, version)
+        return self._run(
+            generate_flow(self._core, create, timeout, poll_interval, download_dir, version)
+        )
+
     def download(self, generation: GenerationRef, *, version: str | None = None) -> bytes:
         return self._run(download_bytes_flow(self._core, generation, 0, version))
 
@@ -93,6 +111,23 @@ class AsyncVideos(AsyncResource):
     ) -> Generation:
         return await self._run(
             create_flow(self._core, video_lora_id, params, idempotency_key, version)
+        )
+
+    async def generate(
+        self,
+        video_lora_id: str,
+        *,
+        download_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 900.0,
+        poll_interval: float = 2.0,
+        idempotency_key: str | None = None,
+        version: str | None = None,
+        **params: Unpack[VideoParams],
+    ) -> Generation:
+        """:meth:`Videos.generate`, awaited."""
+        create = create_flow(self._core, video_lora_id, params, idempotency_key, version)
+        return await self._run(
+            generate_flow(self._core, create, timeout, poll_interval, download_dir, version)
         )
 
     async def download(self, generation: GenerationRef, *, version: str | None = None) -> bytes:

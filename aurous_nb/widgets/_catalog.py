@@ -21,16 +21,15 @@ __all__ = ["loras", "preview", "previews"]
 log = logging.getLogger("aurous_nb.widgets")
 
 PREVIEW_SIDE = 160
-_LORAS: dict[str, list[Any]] = {}
 _PREVIEWS: dict[str, bytes | None] = {}
 
 
 async def loras(session: Any, *, refresh: bool = False) -> list[Any]:
-    """Image LoRA styles of the session's environment (one ``GET /v1/loras`` per env)."""
-    env = str(session.env)
-    if refresh or env not in _LORAS:
-        _LORAS[env] = list(await session.aclient.loras.list())
-    return _LORAS[env]
+    """Image LoRA styles of the session's connection (the cache the magics share, in
+    :mod:`aurous_nb.styles`: one ``GET /v1/loras`` per connection)."""
+    from aurous_nb import styles
+
+    return await styles.aloras(session, refresh=refresh)
 
 
 def _cache_key(url: str) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb.text import NO_LORA, UNKNOWN, clock, held, plural
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import chart, esc, fmt_credits, table, wrap
 from aurous_nb.widgets._tasks import Running, TaskSlot, handler
@@ -57,8 +59,10 @@ class Snapshot:
     spend: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     prices: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, bytes] = field(default_factory=dict)
+    at: float = 0.0  # when it was read (epoch seconds)
     total: float = 0.0
     jobs: int = 0
+    refused: int = 0  # requests that created nothing: shown apart, never counted as jobs
 
 
 def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
@@ -66,11 +70,11 @@ def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
     for record in frame.to_dict("records"):
         label = record.get(key)
         missing = label is None or label != label  # None or NaN
-        row = {key: ("(platform's choice)" if key == "lora" else "—") if missing else label}
+        row = {key: (NO_LORA if key == "lora" else UNKNOWN) if missing else label}
         for column in _SPEND_COLUMNS:
             value = record.get(column)
             if column == "share":
-                row[column] = "—" if value is None or value != value else f"{value:.0%}"
+                row[column] = UNKNOWN if value is None or value != value else f"{value:.0%}"
             elif column in ("estimate", "cost"):
                 row[column] = fmt_credits(None if value is None or value != value else value)
             else:
@@ -89,7 +93,7 @@ def collect(session: Any, since: str | None) -> Snapshot:
     """Read balance, card, history, spend and figures (blocking: run it on a worker thread)."""
     from aurous_nb import frames, reports, snapshots
 
-    snap = Snapshot()
+    snap = Snapshot(at=time.time())
     snap.balance = snapshots.balance(session.client, session.ledger)
     snap.card = snapshots.pricing(session.client, session.ledger)
     history = frames.history(session.client, session.ledger, since=since, env=session.env)
@@ -97,13 +101,14 @@ def collect(session: Any, since: str | None) -> Snapshot:
         snap.spend[key] = _rows(frames.spend(key, frame=history), key)
     cost = history["cost"].sum() if len(history) else 0.0
     snap.total, snap.jobs = float(cost or 0.0), len(history)
+    snap.refused = frames.refused_count(session.ledger, session.env, since)
     prices = frames.pricing_history(ledger=session.ledger, env=session.env)
     snap.prices = [
         {
             "version": r["version"],
             "item": r["item"],
             "value": f"{r['value']:g}",
-            "previous": "—" if r["previous"] != r["previous"] else f"{r['previous']:g}",
+            "previous": UNKNOWN if r["previous"] != r["previous"] else f"{r['previous']:g}",
             "changed": "yes" if r["changed"] else "",
         }
         for r in prices.to_dict("records")
@@ -133,8 +138,11 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         self.cards = w.HTML()
         self.tables = w.HTML()
         self.prices = w.HTML()
+        # Hidden until a refresh gives them a picture: an empty Image shows a broken-image icon.
         self.figures = {
-            name: w.Image(format="png", layout=w.Layout(width="720px", max_width="100%"))
+            name: w.Image(
+                format="png", layout=w.Layout(width="720px", max_width="100%", display="none")
+            )
             for name in _FIGURES
         }
         self.refresh_button.on_click(handler(lambda _: self.refresh()))
@@ -204,25 +212,26 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         self.error = None
         self.snapshot = snap
         self._render(snap)
-        self.status.value = "<span class='aurous-muted'>Up to date.</span>"
+        self.status.value = f"<span class='aurous-muted'>Up to date · {clock(snap.at)}</span>"
         self.refresh_static()
 
     def _render(self, snap: Snapshot) -> None:
         bal = snap.balance
         mode = getattr(bal, "billing_mode", None) or "metered"
-        cards = [
-            ("Balance", fmt_credits(bal.credits)),
-            ("Held", fmt_credits(bal.held_credits)),
-            ("Available", fmt_credits(bal.available_credits)),
-            (f"Spent · {self.range.value.lower()}", fmt_credits(snap.total)),
-            ("Jobs", str(snap.jobs)),
+        cards = [  # (label, value, note under the value)
+            ("Balance", fmt_credits(bal.credits), ""),
+            ("Available", fmt_credits(bal.available_credits), held(bal.held_credits)),
+            (f"Spent · {self.range.value.lower()}", fmt_credits(snap.total), ""),
+            ("Jobs", str(snap.jobs), ""),
         ]
         self.cards.value = (
             "<div class='aurous-cards'>"
             + "".join(
                 f"<div class='aurous-card'><span class='aurous-muted'>{esc(k)}</span>"
-                f"<b>{esc(v)}</b></div>"
-                for k, v in cards
+                f"<b>{esc(v)}</b>"
+                + (f"<span class='aurous-muted'>{esc(note)}</span>" if note else "")
+                + "</div>"
+                for k, v, note in cards
             )
             + f"</div><span class='aurous-muted'>credits · billing {esc(mode)}</span>"
         )
@@ -249,8 +258,12 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             + "</div></div>"
         )
         for name, png in snap.figures.items():
-            if name in self.figures:
-                self.figures[name].value = png
+            image = self.figures.get(name)
+            if image is None:
+                continue
+            if bytes(image.value) != png:  # the same picture again: nothing to redraw
+                image.value = png
+            image.layout.display = ""
 
     @staticmethod
     def _tables_html(snap: Snapshot) -> str:
@@ -259,7 +272,14 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             rows = snap.spend.get(key) or []
             body = table(rows) if rows else "<span class='aurous-muted'>nothing yet</span>"
             parts.append(f"<div><div><b>{title}</b></div>{body}</div>")
-        return f"<div class='aurous-tables'>{''.join(parts)}</div>"
+        note = ""
+        if snap.refused:
+            note = (
+                f"<div class='aurous-muted'>{snap.refused} "
+                f"{plural(snap.refused, 'request')} refused before anything was created "
+                "(nothing charged; not counted above).</div>"
+            )
+        return f"<div class='aurous-tables'>{''.join(parts)}</div>{note}"
 
     def static_html(self) -> str:
         snap = self.snapshot
@@ -270,8 +290,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             [
                 {
                     "balance": fmt_credits(bal.credits),
-                    "held": fmt_credits(bal.held_credits),
-                    "available": fmt_credits(bal.available_credits),
+                    "available": f"{fmt_credits(bal.available_credits)} ({held(bal.held_credits)})",
                     f"spent ({self.range.value.lower()})": fmt_credits(snap.total),
                     "jobs": snap.jobs,
                 }

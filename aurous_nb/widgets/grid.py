@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from aurous_nb.text import NO_LORA
 from aurous_nb.widgets import _catalog
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import (
@@ -43,7 +44,7 @@ __all__ = ["PromptGrid"]
 
 CELL_SIDE = 320
 CELL_WIDTH = "150px"
-PLATFORM = "platform's choice"
+PLATFORM = NO_LORA  # the one name of the no-LoRA bucket (aurous_nb.text)
 CSS = """<style>
 .aurous-grid{border:1px solid #d6d8de;border-radius:8px;padding:10px 12px;background:#fbfbfd}
 .aurous-grid .widget-hbox{gap:8px}

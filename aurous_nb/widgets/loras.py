@@ -126,14 +126,25 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
 
     def _filter(self) -> None:
         shown = self.matches(self.search.value)
-        self.gallery.children = tuple(self._cards[x.id] for x in shown if x.id in self._cards)
+        cards = [self._cards[x.id] for x in shown if x.id in self._cards]
+        self.gallery.children = tuple(cards) if cards or not self.loras else (self._no_match(),)
         self.refresh_static()  # the saved copy shows the gallery as filtered now
+
+    def _no_match(self) -> w.HTML:
+        """What an empty search shows instead of an empty gallery."""
+        return w.HTML(
+            f"<span class='aurous-muted'>No style matches "
+            f"<b>{esc(self.search.value.strip())}</b> (of {len(self.loras)}); "
+            "try fewer or other words.</span>"
+        )
 
     def pick(self, lora: str) -> str:
         """Pick a style by id, slug or name; returns its id."""
-        found = next((x for x in self.loras if lora in (x.id, x.slug, x.name)), None)
+        from aurous_nb import styles
+
+        found = styles.find(lora, self.loras)
         if found is None:
-            raise ValueError(f"unknown LoRA {lora!r}")
+            raise styles.unknown(lora, self.loras, param="lora", hint="search the gallery")
         if self.value in self._cards:
             self._cards[self.value].remove_class("aurous-picked")
         self.value = found.id
@@ -173,7 +184,7 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
             }
             for x in shown
         ]
-        parts.append(table(rows) if rows else "<p>No style matches.</p>")
+        parts.append(table(rows) if rows else f"<p>No style matches {esc(query)}.</p>")
         return wrap("Aurous · Styles", *parts)
 
     def __repr__(self) -> str:

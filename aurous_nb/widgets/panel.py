@@ -15,7 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from aurous_nb.text import credits, plural
+from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import (
@@ -31,7 +31,7 @@ from aurous_nb.widgets._tasks import Debouncer, Running, TaskSlot, Work, handler
 
 __all__ = ["GenerationPanel"]
 
-PLATFORM_CHOICE = "Let the platform choose"
+PLATFORM_CHOICE = NO_LORA
 GALLERY_SIDE = 384
 _POLL_START_S = 0.2
 _POLL_MAX_S = 1.5
@@ -90,6 +90,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.images: list[bytes] = []
         self.error: str | None = None
         self._loras: list[Any] = []
+        self._lora_problem: ValueError | None = None  # a LoRA asked for, not in the catalogue
         self._cancel_requested = False  # Cancel clicked: cancel on the server at the next poll
         self._user_cancelled = False  # ... and its end is not a failure
         self._run = TaskSlot(on_done=self._update_button, shown=True)
@@ -190,6 +191,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.cancel_button.on_click(handler(lambda _: self.cancel()))
         for control in (self.lora, self.lora2, self.size, self.count, self.enhance, self.prompt):
             control.observe(handler(self._changed), names="value")
+        self.lora.observe(handler(self._lora_picked), names="value")
         self.seed.observe(handler(self._changed), names="value")
         self.lora.observe(
             handler(lambda _: self._show_lora(self.lora, self.lora_preview, self.lora_about)),
@@ -234,7 +236,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.lora.options = [(PLATFORM_CHOICE, ""), *options]
         self.lora2.options = [("(none)", ""), *options]
         if self._pending_lora:
-            self.set_lora(self._pending_lora)
+            try:
+                self.set_lora(self._pending_lora)
+            except ValueError as exc:  # a typo: say so now, and never send without it
+                self._lora_problem = exc
+                self._show_error(exc)
         await asyncio.gather(self.refresh_balance(), self._reprice(), return_exceptions=True)
         schedule(_catalog.previews([x.preview_image_url for x in self._loras]))
 
@@ -246,12 +252,14 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
     def set_lora(self, lora: str, *, second: bool = False) -> None:
         """Select a LoRA by id, slug or name (what LoraBrowser calls when one is picked)."""
+        from aurous_nb import styles
+
         target = self.lora2 if second else self.lora
-        for x in self._loras:
-            if lora in (x.id, x.slug, x.name):
-                target.value = x.id
-                return
-        raise ValueError(f"unknown LoRA {lora!r}")
+        found = styles.find(lora, self._loras)
+        if found is None:
+            raise styles.unknown(lora, self._loras, param="lora", hint="pick one in the LoRA list")
+        target.value = found.id
+        self._lora_picked()
 
     def _lora(self, lora_id: str) -> Any:
         return next((x for x in self._loras if x.id == lora_id), None)
@@ -298,6 +306,13 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             req["enhance_prompt"] = True
         return req
 
+    def _lora_picked(self, _: Any = None) -> None:
+        """A person chose a LoRA in the list: the one asked for by name no longer matters."""
+        if self._lora_problem is not None:
+            self._lora_problem = None
+            self.errors.value = ""
+            self._update_button()
+
     def _changed(self, _: Any = None) -> None:
         self._pricer.poke()
         self._update_button()
@@ -341,6 +356,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         """Why Generate is disabled right now, or ``None`` when it may run."""
         if self._run.running:
             return "running"
+        if self._lora_problem is not None:
+            return str(self._lora_problem)
         if not self.prompt.value.strip():
             return "enter a prompt"
         if self.quote is None:
@@ -411,6 +428,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             # Called from code before ready(), the LoRA asked for in the constructor is not
             # selected yet and the estimate is still pending: sending now would drop the LoRA.
             await self.ready()
+            if self._lora_problem is not None:
+                raise self._lora_problem
             request = self.request()
             quote = self.quote
             self._set_status("Submitting…", "submitting")
@@ -496,7 +515,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         seed = generation.seed if generation.seed is not None else "random"
         cells = []
         for i, data in enumerate(self.images):
-            caption = w.HTML(f"<span class='aurous-muted'>#{i} · seed {esc(seed)}</span>")
+            caption = w.HTML(f"<span class='aurous-muted'>#{i + 1} · seed {esc(seed)}</span>")
             image = w.Image(value=data, format=image_format(data), layout=w.Layout(width="192px"))
             cells.append(w.VBox([image, caption], layout=w.Layout(align_items="center")))
         self.gallery.children = tuple(cells)
@@ -545,20 +564,20 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             req = {"prompt": self.prompt.value}
         lora = self._lora(self.lora.value)
         row = {
-            "prompt": req.get("prompt") or "—",
+            "prompt": req.get("prompt") or UNKNOWN,
             "LoRA": lora.name if lora else PLATFORM_CHOICE,
             "size": req.get("size"),
             "count": req.get("count"),
             "seed": req.get("seed", "random"),
-            "estimate": str(self.quote) if self.quote else "—",
+            "estimate": str(self.quote) if self.quote else UNKNOWN,
             "status": self.record.status if self.record else "not run",
             "charged": fmt_credits(getattr(self.record, "charged", None)),
-            "generation": getattr(self.record, "generation_id", None) or "—",
+            "generation": getattr(self.record, "generation_id", None) or UNKNOWN,
         }
         parts = [table([row])]
         if self.error:
             parts.append(f"<p class='aurous-err'>{esc(self.error)}</p>")
-        parts.append(gallery((img, f"#{i}") for i, img in enumerate(self.images)))
+        parts.append(gallery((img, f"#{i + 1}") for i, img in enumerate(self.images)))
         return wrap("Aurous · Generate", *parts)
 
     def __repr__(self) -> str:

@@ -99,7 +99,7 @@ def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path]) -> None
             dashboard.locator("button.widget-button", has_text="Refresh").click()
             jobs_card = dashboard.locator(".aurous-card", has_text="Jobs")
             expect(jobs_card).to_have_text(re.compile(r"Jobs\s*9$"))  # 1 panel + 8 grid jobs
-            expect(dashboard).to_contain_text("Up to date.")
+            expect(dashboard).to_contain_text("Up to date ·")
             dashboard.locator(".lm-TabBar-tab", has_text="Breakdown").click()
             expect(dashboard).to_contain_text("By LoRA")
 

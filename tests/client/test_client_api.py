@@ -293,3 +293,41 @@ def test_raw_httpx_agrees(sandbox: Sandbox) -> None:
     # the sandbox under the client is the real thing: a raw request sees the same balance
     r = httpx.get(sandbox.base_url + "/v1/balance", headers={"X-Api-Key": sandbox.api_key})
     assert r.status_code == 200 and "available_credits" in r.json()
+
+
+async def test_generate_creates_waits_and_saves_in_one_call(
+    api: Api, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """``images.generate``: one call, the finished generation back, its files in the folder;
+    the same idempotency key again collects it instead of buying a second one."""
+    from aurous_nb.client import GenerationFailedError
+
+    bought = ledger(sandbox)["totals"]["generation_count"]
+    key = f"one-call-{api.kind}"
+    gen = await api(
+        lambda c: c.images.generate(
+            "a red fox", count=2, seed=3, download_dir=tmp_path, poll_interval=0.05,
+            idempotency_key=key,
+        )
+    )  # fmt: skip
+    assert gen.succeeded and [p.name for p in gen.files] == [f"{gen.id}-0.png", f"{gen.id}-1.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in gen.files)
+    assert not list(tmp_path.glob(".*.part"))
+    again = await api(
+        lambda c: c.images.generate("a red fox", count=2, seed=3, idempotency_key=key,
+                                    poll_interval=0.05)
+    )  # fmt: skip
+    assert again.id == gen.id and again.files == ()
+    assert ledger(sandbox)["totals"]["generation_count"] == bought + 1
+    with pytest.raises(GenerationFailedError) as info:
+        await api(lambda c: c.images.generate("a forbidden fox", poll_interval=0.05))
+    assert info.value.generation.status == "moderation_rejected"
+    assert info.value.code == "moderation_rejected"
+    video = await api(
+        lambda c: c.videos.generate(
+            "seedance-1-lite", prompt="a wave", duration=2, resolution="480p",
+            download_dir=tmp_path / "v", poll_interval=0.05,
+        )
+    )  # fmt: skip
+    [clip] = video.files
+    assert clip.name == f"{video.id}-0.mp4" and clip.stat().st_size > 0

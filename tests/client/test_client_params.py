@@ -221,3 +221,22 @@ async def test_nothing_is_sent_on_validation_error(kind: str) -> None:
     finally:
         await aclose(c)
     assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("keyword", "meant"),
+    [("lora", "lora_id"), ("negative", "negative_prompt"), ("seeed", "seed"), ("n", "count")],
+)
+async def test_an_unknown_keyword_names_the_parameter_it_most_likely_meant(
+    api: Api, keyword: str, meant: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        await api(lambda c: c.images.create("a cat", **{keyword: "watercolor"}))
+    assert info.value.param == keyword
+    assert str(info.value) == f"{keyword}: unknown parameter; did you mean {meant}?"
+
+
+async def test_an_unknown_keyword_with_no_near_name_lists_the_parameters(api: Api) -> None:
+    with pytest.raises(ValidationError) as info:
+        await api(lambda c: c.videos.create("seedance-1-pro", zzz=1))
+    assert "zzz: unknown parameter; known: prompt, first_frame_url" in str(info.value)

@@ -56,3 +56,69 @@ async def test_browser_searches_and_fills_a_panel(session: Session) -> None:
     assert browser.value == panel.lora.value == picked[0]
     assert panel.request()["lora_id"] == browser.value
     assert "Neon Noir" in browser._repr_mimebundle_()["text/html"]
+
+
+async def test_refused_requests_are_shown_apart_and_no_lora_has_one_name(session: Session) -> None:
+    """A create the API refused (nothing created, nothing charged) is not a failed job of the
+    no-LoRA bucket; and that bucket reads the same in the dashboard, reports, panel and card."""
+    from html import escape
+
+    import pytest
+
+    from aurous_nb import display, reports
+    from aurous_nb.client import InvalidRequestError
+    from aurous_nb.text import NO_LORA
+
+    record = jobs.submit(session.client, session.ledger, "image", {"prompt": "a fox"})
+    with pytest.raises(InvalidRequestError):
+        jobs.submit(session.client, session.ledger, "image", {"prompt": "a blockedword fox"})
+    jobs.resume(session.client, session.ledger)
+    dash = await CostDashboard(session, since="7d").wait()
+    snap = dash.snapshot
+    assert snap is not None and snap.jobs == 1 and snap.refused == 1
+    [row] = snap.spend["lora"]
+    assert (row["lora"], row["jobs"], row["succeeded"], row["failed"]) == (NO_LORA, 1, 1, 0)
+    assert [r["status"] for r in snap.spend["status"]] == ["succeeded"]
+    assert "1 request refused before anything was created" in dash.tables.value
+    report = reports.cost_report(session.client, session.ledger, since="1d")
+    assert "100% of finished jobs succeeded" in report["outcomes"].get_suptitle()
+    by_lora = report["spend_by_lora_size"].axes[0]
+    assert [t.get_text() for t in by_lora.get_yticklabels()] == [NO_LORA]
+    panel = await GenerationPanel(session, prompt="a fox").ready()
+    assert panel.lora.options[0] == (NO_LORA, "")
+    card = display.view(record.generation_id, session.ledger, env=session.env)._repr_html_()
+    assert escape(NO_LORA) in card
+
+
+async def test_dashboard_never_shows_a_broken_picture_and_reads_like_the_rest(
+    session: Session,
+) -> None:
+    """No empty Image is ever visible (an empty one is a broken-image icon), a refresh redraws
+    only what changed, the time reads 14:54:21 UTC, and holds read '0 held'."""
+    jobs.submit(session.client, session.ledger, "image", {"prompt": "a fox", "count": 2})
+    jobs.resume(session.client, session.ledger)
+    dash = CostDashboard(session, since="7d")
+    assert all(img.layout.display == "none" for img in dash.figures.values() if not img.value)
+    await dash.wait()
+    for img in dash.figures.values():
+        assert img.layout.display != "none" and bytes(img.value).startswith(b"\x89PNG")
+    assert re.search(r"Up to date · \d\d:\d\d:\d\d UTC", dash.status.value), dash.status.value
+    assert "0 held" in dash.cards.value and "Held" not in dash.cards.value
+    assert "(0 held)" in dash._repr_mimebundle_()["text/html"]
+    seen: list[tuple[str, object]] = []
+    for name, img in dash.figures.items():
+        img.observe(lambda change, n=name: seen.append((n, change["new"])), names="value")
+        img.layout.observe(lambda change, n=name: seen.append((n, change["new"])), names="display")
+    await dash.refresh()
+    assert all(value not in (b"", "none") for _, value in seen), seen
+    assert "price_changes" not in {name for name, _ in seen}  # the same picture is not re-sent
+
+
+async def test_a_search_with_no_match_says_so(session: Session) -> None:
+    browser = await LoraBrowser(session).ready()
+    browser.search.value = "zeppelin"
+    [note] = browser.gallery.children
+    assert "No style matches <b>zeppelin</b>" in note.value
+    assert "No style matches zeppelin" in browser._repr_mimebundle_()["text/html"]
+    browser.search.value = ""
+    assert len(browser.gallery.children) == len(browser.loras)

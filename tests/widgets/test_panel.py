@@ -165,3 +165,34 @@ async def test_bad_seed_is_named_before_anything_is_sent(session: Session) -> No
     assert panel.generate_button.disabled and "seed" in panel.cost.value
     with pytest.raises(ValueError, match="seed"):
         panel.request()
+
+
+async def test_a_mistyped_lora_is_named_with_the_closest_style_and_buys_nothing(
+    session: Session,
+) -> None:
+    panel = await GenerationPanel(session, prompt="a quiet harbour", lora="watercolour").ready()
+    assert "unknown LoRA &#x27;watercolour&#x27;; did you mean watercolor?" in panel.errors.value
+    assert panel.generate_button.disabled
+    assert "did you mean watercolor?" in (panel.blocked_reason() or "")
+    await panel.generate()  # from code too: refused, never sent without the style
+    assert sandbox_generations(session) == []
+    assert "did you mean watercolor?" in (panel.error or "")
+    with pytest.raises(ValueError, match="did you mean golden-hour"):
+        panel.set_lora("golden hours")
+    panel.set_lora("Watercolor")  # a style's name works here, as in the browser
+    assert panel.errors.value == "" and not panel.generate_button.disabled
+    assert (
+        panel.request()["lora_id"]
+        == panel._loras[[x.slug for x in panel._loras].index("watercolor")].id
+    )
+
+
+async def test_gallery_captions_number_images_from_one_like_the_overlays(session: Session) -> None:
+    """The sandbox draws '#1', '#2' on its outputs; the captions count the same way."""
+    panel = await GenerationPanel(session, prompt="two red kites", count=2, seed=5).ready()
+    await panel.generate()
+    captions = [cell.children[1].value for cell in panel.gallery.children]
+    assert ["#1 ·" in captions[0], "#2 ·" in captions[1]] == [True, True], captions
+    html = panel._repr_mimebundle_()["text/html"]
+    assert "<figcaption>#1</figcaption>" in html and "<figcaption>#2</figcaption>" in html
+    assert "#0" not in html
