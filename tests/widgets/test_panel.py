@@ -174,7 +174,8 @@ async def test_a_mistyped_lora_is_named_with_the_closest_style_and_buys_nothing(
     assert "unknown LoRA &#x27;watercolour&#x27;; did you mean watercolor?" in panel.errors.value
     assert panel.generate_button.disabled
     assert "did you mean watercolor?" in (panel.blocked_reason() or "")
-    await panel.generate()  # from code too: refused, never sent without the style
+    with pytest.raises(ValueError, match="did you mean watercolor"):
+        await panel.generate()  # from code too: refused, never sent without the style
     assert sandbox_generations(session) == []
     assert "did you mean watercolor?" in (panel.error or "")
     with pytest.raises(ValueError, match="did you mean golden-hour"):

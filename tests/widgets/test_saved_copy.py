@@ -67,7 +67,7 @@ async def test_lora_browser_saved_copy_shows_the_gallery_and_the_pick(
         assert synced_copy(browser) == html
         browser.search.value = "zzz-no-such-style"
         assert "0 of" in text(saved_copy(captured, browser))
-        assert "No style matches." in text(saved_copy(captured, browser))
+        assert "No style matches zzz-no-such-style." in text(saved_copy(captured, browser))
     assert "token=" not in html and "https://" not in html
 
 
