@@ -29,10 +29,12 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q --ignore=tests/browser
 
-# Notebooks run against the sandbox with a throwaway ledger, never the user's own.
+# Notebooks run against the sandbox, each with its own throwaway ledger (never the user's own),
+# so what one shows does not depend on what another bought before it.
 nbval: $(STAMP)
-	AUROUS_NB_HOME=$$(mktemp -d) $(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
-		--nbval-sanitize-with notebooks/sanitize.cfg notebooks
+	@for nb in notebooks/*.ipynb; do \
+		AUROUS_NB_HOME=$$(mktemp -d) $(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+			--nbval-sanitize-with notebooks/sanitize.cfg "$$nb" || exit 1; done
 
 test: lint typecheck pytest nbval browser
 
