@@ -111,10 +111,8 @@ async def test_idempotency_conflict_other_body(kind: str, sandbox: Sandbox) -> N
     try:
         key = f"conflict-{kind}"
         await run(other, lambda c: c.images.create("first body", idempotency_key=key))
-        t0 = time.monotonic()
         with pytest.raises(IdempotencyConflictError) as info:
             await run(c, lambda c: c.images.create("second body", idempotency_key=key))
-        assert time.monotonic() - t0 < 2
         assert (info.value.status, info.value.code) == (409, "idempotency_key_in_use")
         keys = [g["idempotency_key"] for g in ledger(sandbox)["generations"]]
         assert keys.count(key) == 1

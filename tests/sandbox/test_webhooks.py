@@ -307,9 +307,8 @@ def test_a_flood_of_unreachable_endpoints_does_not_starve_the_api(receiver: Rece
             _endpoint(client, f"{receiver.url}/slow-{i}", ["image.completed"])
         ids = [client.post("/v1/images", json={"prompt": f"f{i}"}).json()["id"] for i in range(10)]
         wait_for(client, ids[-1])
-        start = time.monotonic()
+        wait_until(lambda: receiver.in_flight >= 16)  # every delivery slot hangs on a slow hook
         for _ in range(20):
             assert client.get("/v1/team").status_code == 200
-        assert time.monotonic() - start < 5.0
-        wait_until(lambda: receiver.max_in_flight >= 16)
+        assert receiver.in_flight > 0  # the reads were answered while deliveries still hung
         assert receiver.max_in_flight == 16  # 400 deliveries queued, never more than 16 at once
