@@ -83,7 +83,8 @@ def read_columns(
         raise ValueError("read_columns needs at least one column")
     statement = _Statement(source, rowid, tuple(columns), where, tuple(params))
     reader = _Reader(connect, statement, max(1, chunk_rows))
-    try:
+    try:  # started inside the try: a Ctrl-C right after the start still stops the thread
+        reader.start()
         return reader.result()
     finally:
         reader.close()
@@ -108,6 +109,8 @@ class _Reader:
         self._redo: queue.Queue[tuple[int, int, int] | None] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="aurous-columnar", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def result(self) -> dict[str, Any]:
@@ -129,7 +132,10 @@ class _Reader:
         """Stop the thread (also when the caller was interrupted: it must not linger)."""
         self._stop.set()
         self._redo.put(None)
-        self._thread.join()
+        try:
+            self._thread.join()
+        except RuntimeError:  # interrupted inside start(): the thread sees the stop and ends
+            pass
 
     def _chunks(self) -> list[_Chunk]:
         parsed: dict[int, _Chunk] = {}

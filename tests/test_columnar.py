@@ -233,6 +233,28 @@ def test_errors_reach_the_caller_and_leave_no_thread_behind(
         conn.close()
 
 
+def test_an_interrupt_as_the_reader_starts_leaves_no_thread_behind(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing just after the reader thread started, before the read is under way."""
+    table.insert([(1.0, n, 1_764_400_000, "x") for n in range(40)])
+    start = threading.Thread.start
+
+    def start_then_interrupt(thread: threading.Thread) -> None:
+        start(thread)
+        if thread.name == "aurous-columnar":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        table.read(chunk_rows=2)  # 20 chunks: a reader nobody stops spins on a full queue
+    monkeypatch.undo()
+    readers = [t for t in threading.enumerate() if t.name == "aurous-columnar"]
+    for reader in readers:
+        reader.join(timeout=10)  # a stopped reader ends at its next chunk
+    assert not [t for t in readers if t.is_alive()]
+
+
 def test_sparse_rowids_make_few_chunks(table: Table, plain_chunks: list[int]) -> None:
     """Ids with huge gaps (rows deleted, ids given by hand) still read in a handful of chunks."""
     with sqlite3.connect(table.path) as conn:
