@@ -132,10 +132,9 @@ class _Reader:
         """Stop the thread (also when the caller was interrupted: it must not linger)."""
         self._stop.set()
         self._redo.put(None)
-        try:
+        # RuntimeError: interrupted inside start(); the thread sees the stop and ends alone.
+        with suppress(RuntimeError):
             self._thread.join()
-        except RuntimeError:  # interrupted inside start(): the thread sees the stop and ends
-            pass
 
     def _chunks(self) -> list[_Chunk]:
         parsed: dict[int, _Chunk] = {}
