@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "APITimeoutError": "aurous_nb.client",
     "ValidationError": "aurous_nb.client",
     "WaitTimeoutError": "aurous_nb.client",
+    "LedgerError": "aurous_nb.ledger_file",
+    "LedgerWarning": "aurous_nb.ledger_file",
     "Sandbox": "aurous_nb.sandbox",
     "Batch": "aurous_nb.batch",
     "webhooks": "aurous_nb.webhooks",
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from aurous_nb import webhooks as webhooks
     from aurous_nb.batch import Batch as Batch
     from aurous_nb.client import *  # noqa: F403
+    from aurous_nb.ledger_file import LedgerError as LedgerError
+    from aurous_nb.ledger_file import LedgerWarning as LedgerWarning
     from aurous_nb.sandbox import Sandbox as Sandbox
 
 

@@ -7,7 +7,9 @@ find the job again) and after every answer and status change.
 Safe for several threads, kernels and processes at once: WAL journaling, a generous busy timeout,
 one connection per thread (reopened after a fork), and short ``BEGIN IMMEDIATE`` write
 transactions. The schema is versioned with ``PRAGMA user_version`` and upgraded by an ordered
-list of migrations, each applied exactly once, under the write lock.
+list of migrations, each applied exactly once, under the write lock. The file itself (built
+whole, checked, a damaged one moved aside, errors as :class:`LedgerError`) is
+:mod:`aurous_nb.ledger_file`'s.
 
 What is never stored: the API key, or any signed output URL (output URLs are dropped from stored
 responses; other URLs lose their query string when it carries a token). Only the standard library
@@ -30,7 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aurous_nb import ledger_file
 from aurous_nb.config import aurous_home
+from aurous_nb.ledger_file import LedgerError, LedgerWarning
 from aurous_nb.payloads import (
     ACTIVE,
     TERMINAL,
@@ -53,6 +57,7 @@ __all__ = [
     "JobRecord",
     "Ledger",
     "LedgerError",
+    "LedgerWarning",
     "OutputFile",
     "PricingSnapshot",
     "canonical_json",
@@ -62,10 +67,6 @@ __all__ = [
 ]
 
 _BUSY_TIMEOUT_S = 30.0
-
-
-class LedgerError(RuntimeError):
-    """The ledger file cannot be used (for example, written by a newer aurous_nb)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ class Ledger:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else aurous_home() / "ledger.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ledger_file.prepare(self.path, _build)
         self._local = threading.local()
         self._lock = threading.Lock()
         # Every open connection with the thread that owns it, so close() reaches them all and
@@ -353,9 +354,7 @@ class Ledger:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn
-        conn = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        conn = ledger_file.connect(self.path, _BUSY_TIMEOUT_S)
         conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
         _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -381,23 +380,42 @@ class Ledger:
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error, LedgerError):  # a broken file keeps the first error
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
     def _migrate(self) -> None:
+        """Bring an older schema up to date. A current one needs no write (so a read-only
+        ledger still reads); a newer one, or another program's database, is left untouched."""
+        first = ledger_file.connect(self.path, _BUSY_TIMEOUT_S)  # no WAL switch before the check
+        try:
+            current = self._check_version(first) == SCHEMA_VERSION
+        finally:
+            first.close()
+        if current:
+            return
         with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"{self.path} has schema version {version}, newer than this aurous_nb "
-                    f"understands ({SCHEMA_VERSION}); upgrade aurous_nb"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[number]:
-                    conn.execute(statement)
-            if version != SCHEMA_VERSION:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _upgrade(conn, self._check_version(conn))
+
+    def _check_version(self, conn: sqlite3.Connection) -> int:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise LedgerError(
+                self.path,
+                f"was written by a newer aurous_nb (schema {version}; this one reads up to "
+                f"{SCHEMA_VERSION})",
+                "Upgrade aurous_nb (pip install -U aurous_nb), or set AUROUS_NB_HOME to another "
+                "folder. The file was left untouched.",
+            )
+        if version == 0 and (found := ledger_file.tables(conn)):
+            raise LedgerError(
+                self.path,
+                f"is not an aurous_nb ledger (it holds the tables {', '.join(sorted(found))})",
+                "Set AUROUS_NB_HOME to another folder, or move that file away. It was left "
+                "untouched.",
+            )
+        return version
 
     @property
     def schema_version(self) -> int:
@@ -836,6 +854,22 @@ class Ledger:
         return [BalanceSnapshot(*r) for r in rows]
 
 
+def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    for number in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[number]:
+            conn.execute(statement)
+    if version != SCHEMA_VERSION:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _build(conn: sqlite3.Connection) -> None:
+    """A new ledger, whole: every migration, then WAL (kept in the file's header)."""
+    conn.execute("BEGIN")
+    _upgrade(conn, 0)
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA journal_mode = WAL")
+
+
 def _enable_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL. On a brand-new file another process may hold the lock while it does the
     same, and SQLite answers that switch with "locked" at once (no busy handler), so retry."""
@@ -845,8 +879,9 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+        except LedgerError as exc:
+            cause = str(exc.__cause__)
+            if "locked" not in cause and "busy" not in cause:
                 raise
             if time.monotonic() > deadline:
                 raise

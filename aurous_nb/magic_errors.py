@@ -25,8 +25,11 @@ class GenerationFailed(RuntimeError):
 def advice(exc: BaseException) -> str | None:
     """What a person can do about ``exc`` (None when there is nothing useful to add)."""
     from aurous_nb.client import errors as e
+    from aurous_nb.ledger_file import LedgerError
     from aurous_nb.quote import BudgetExceededError
 
+    if isinstance(exc, LedgerError):
+        return exc.advice
     if isinstance(exc, BudgetExceededError):
         if exc.what == "budget":
             return f"Raise the budget to {exc.needed:g} or more, or ask for less."
@@ -115,8 +118,9 @@ def render(exc: BaseException) -> list[str]:
 def with_advice(exc: BaseException) -> BaseException:
     """``exc``, rendering as a short block in IPython when it is one of ours."""
     from aurous_nb.client.errors import AurousError
+    from aurous_nb.ledger_file import LedgerError
     from aurous_nb.quote import BudgetExceededError
 
-    if isinstance(exc, (AurousError, GenerationFailed, BudgetExceededError)):
+    if isinstance(exc, (AurousError, GenerationFailed, BudgetExceededError, LedgerError)):
         setattr(exc, "_render_traceback_", lambda: render(exc))  # noqa: B010
     return exc

@@ -197,19 +197,17 @@ class Aurous(Magics):
     # -- catalog and account -------------------------------------------------------------
 
     def _cmd_balance(self, args: argparse.Namespace) -> Any:
-        from aurous_nb import tables
+        from aurous_nb import snapshots, tables
 
         s = self._session()
-        bal = s.client.balance()
-        s.ledger.record_balance(s.env, bal)
+        bal = snapshots.balance(s.client, lambda: s.ledger)
         return tables.balance(bal, synthetic=s.synthetic)
 
     def _cmd_pricing(self, args: argparse.Namespace) -> Any:
-        from aurous_nb import tables
+        from aurous_nb import snapshots, tables
 
         s = self._session()
-        card = s.client.pricing()
-        s.ledger.record_pricing(s.env, card)
+        card = snapshots.pricing(s.client, lambda: s.ledger)
         return tables.pricing(card)
 
     def _cmd_loras(self, args: argparse.Namespace) -> Any:

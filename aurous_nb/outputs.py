@@ -4,15 +4,16 @@ Files live at ``<home>/outputs/<env>/<generation_id>/<index>.<ext>``. Each is st
 client into a hidden part-file (the client itself writes a temp file and renames it), its type
 sniffed from the bytes, hashed, renamed into place, and only then recorded in the ledger with its
 size and sha256, so a crash mid-download never leaves a file the ledger counts as done. Transient
-failures are retried; an expired output is not (nothing can bring it back).
+failures are retried; an expired output is not (nothing can bring it back). Part-files that a
+killed download left (named by :mod:`aurous_nb.client._parts`) are swept at a session's start
+and before each download, once over an hour old.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import time
-import uuid
+import threading
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.client._media import sniff
+from aurous_nb.client._parts import orphans, part_path
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
 
@@ -31,11 +33,13 @@ __all__ = [
     "output_dir",
     "should_download",
     "sniff",
+    "sweep",
 ]
 
 RETRIES = 3
 _BACKOFF_S = 0.5
-_ORPHAN_AGE_S = 3600.0  # a part-file this old belongs to no running download
+_SWEPT: set[Path] = set()
+_SWEPT_LOCK = threading.Lock()
 
 
 def should_download(download: bool | None) -> bool:
@@ -127,12 +131,35 @@ def _plan(
 def _part_path(directory: Path, index: int) -> Path:
     """A fresh hidden part-file name; part-files a crash left behind over an hour ago go."""
     directory.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - _ORPHAN_AGE_S
-    for orphan in directory.glob(f".{index}.*.part"):
+    _remove(orphans(directory))
+    return part_path(directory / str(index))
+
+
+def sweep(ledger: Ledger) -> int:
+    """Remove the part-files killed downloads left anywhere in the cache (once per cache and
+    process: a session's start); returns how many went. Young ones may be another kernel's."""
+    root = ledger.outputs_root
+    with _SWEPT_LOCK:
+        if root in _SWEPT:
+            return 0
+        _SWEPT.add(root)
+    removed = 0
+    with suppress(OSError):
+        for env in os.scandir(root):
+            if env.is_dir(follow_symlinks=False):
+                for gen in os.scandir(env.path):
+                    if gen.is_dir(follow_symlinks=False):
+                        removed += _remove(orphans(Path(gen.path)))
+    return removed
+
+
+def _remove(paths: list[Path]) -> int:
+    removed = 0
+    for path in paths:
         with suppress(OSError):
-            if orphan.stat().st_mtime < cutoff:
-                orphan.unlink()
-    return directory / f".{index}.{uuid.uuid4().hex[:8]}.part"
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def _finish(ledger: Ledger, env: str, gen_id: str, index: int, part: Path) -> OutputFile:

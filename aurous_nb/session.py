@@ -180,12 +180,15 @@ class Session:
 
     @property
     def ledger(self) -> Ledger:
-        """The ledger under ``$AUROUS_NB_HOME`` (opened on first use)."""
+        """The ledger under ``$AUROUS_NB_HOME`` (opened on first use, when the outputs cache is
+        swept of part-files that killed downloads left)."""
         with self._lock:
             if self._ledger is None:
+                from aurous_nb import outputs
                 from aurous_nb.ledger import Ledger
 
                 self._ledger = Ledger()
+                outputs.sweep(self._ledger)  # what downloads killed in earlier sessions left
             return self._ledger
 
     @property

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, open_http, part_file, response
+from aurous_nb.client._base import ClientBase, open_http, response
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -22,6 +22,7 @@ from aurous_nb.client._core import (
     classify,
 )
 from aurous_nb.client._params import UsageParams
+from aurous_nb.client._parts import part_file
 from aurous_nb.client.files import AsyncFiles
 from aurous_nb.client.images import AsyncImages
 from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras

@@ -6,12 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -126,22 +123,6 @@ def resolve_core(
         retry=policy,
         limiter=RateLimiter(),
     )
-
-
-def part_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-
-
-@contextmanager
-def part_file(target: Path) -> Iterator[BinaryIO]:
-    """Write ``target`` through a hidden part-file renamed into place only when complete."""
-    part = part_path(target)
-    try:
-        with open(part, "wb") as fh:
-            yield fh
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def open_http(factory: type[HttpT], timeout: float) -> HttpT:

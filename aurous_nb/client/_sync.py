@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, part_file, response
+from aurous_nb.client._base import ClientBase, response
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -23,6 +23,7 @@ from aurous_nb.client._core import (
     classify,
 )
 from aurous_nb.client._params import UsageParams
+from aurous_nb.client._parts import part_file
 from aurous_nb.client.files import Files
 from aurous_nb.client.images import Images
 from aurous_nb.client.loras import Loras, VideoLoras

@@ -25,6 +25,7 @@ from urllib.parse import quote
 from aurous_nb.client._core import Core, Flow, Request, Response, Sleep, new_idempotency_key
 from aurous_nb.client._media import sniff
 from aurous_nb.client._params import ImageParams, check_id, check_int, check_limit, image_body
+from aurous_nb.client._parts import part_path
 from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import (
     AurousError,
@@ -275,7 +276,7 @@ def save_flow(
     count = 1 if gen.is_video else len(gen.output_urls) or int(gen.image_count or 1)
     saved = []
     for index in range(count):
-        part = folder / f".{gen.id}-{index}.part"
+        part = part_path(folder / f"{gen.id}-{index}")
         yield from download_to_flow(core, gen, index, part, version)
         with part.open("rb") as handle:
             ext, _ = sniff(handle.read(16))

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aurous_nb.sandbox import catalog, validation
+from aurous_nb.sandbox import bodies, catalog, validation
 from aurous_nb.sandbox.chaos import Chaos
 from aurous_nb.sandbox.config import SandboxConfig
 from aurous_nb.sandbox.endpoint_routes import EndpointRoutes
@@ -196,13 +196,13 @@ class Api:
         )
 
     async def estimate_image(self, request: Request) -> Response:
-        body = validation.parse_json_object(await request.body())
+        body = await bodies.json_object(request)
         req = validation.image_request(body, self.state.file_exists)
         validation.screen(req, self.config.blocked_word)
         return json_response(self._image_cost(req, version(request)).estimate_json())
 
     async def estimate_video(self, request: Request) -> Response:
-        body = validation.parse_json_object(await request.body())
+        body = await bodies.json_object(request)
         req = validation.video_request(body, self.state.file_exists)
         validation.screen(req, self.config.blocked_word)
         return json_response(self._video_cost(req, version(request)).estimate_json())
@@ -215,7 +215,7 @@ class Api:
 
     async def _create(self, request: Request, kind: str) -> Response:
         key = key_from_headers(request.headers)
-        body = validation.parse_json_object(await request.body())
+        body = await bodies.json_object(request)
 
         async def work() -> Response:
             pinned = version(request)

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from aurous_nb.sandbox import validation
+from aurous_nb.sandbox import bodies, validation
 from aurous_nb.sandbox.config import SandboxConfig
 from aurous_nb.sandbox.errors import bad_request, not_found
 from aurous_nb.sandbox.responses import base_url, int_param, json_response
@@ -31,7 +31,7 @@ class EndpointRoutes:
         return endpoint
 
     async def create_endpoint(self, request: Request) -> Response:
-        body = validation.parse_json_object(await request.body())
+        body = await bodies.json_object(request)
         url = validation.get_str(body, "url", required=True)
         assert url is not None
         url = validation.check_url(url, "url", allow_loopback_http=True)
@@ -72,7 +72,7 @@ class EndpointRoutes:
 
     async def update_endpoint(self, request: Request) -> Response:
         endpoint = self._endpoint(request)
-        body = validation.parse_json_object(await request.body())
+        body = await bodies.json_object(request)
         allowed = {"url", "events", "description", "metadata", "is_active"}
         unknown = sorted(set(body) - allowed)
         if unknown:
@@ -111,7 +111,7 @@ class EndpointRoutes:
 
     async def test_endpoint(self, request: Request) -> Response:
         endpoint = self._endpoint(request)
-        body = validation.parse_json_object(await request.body())
+        body = await bodies.json_object(request)
         event_type = validation.get_str(body, "event_type", required=True)
         if event_type not in EVENT_TYPES:
             raise bad_request("invalid_format", f"Unknown event type {event_type!r}.", "event_type")

@@ -1,4 +1,5 @@
-"""The pure-ASGI layer every request passes: request id, version, auth, rate limits and chaos.
+"""The pure-ASGI layer every request passes: request id, version, auth, body caps, rate limits
+and chaos.
 
 Pure ASGI (not ``BaseHTTPMiddleware``) keeps per-request overhead small, and lets the chaos layer
 drop a response after the app has done its work.
@@ -12,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from aurous_nb.sandbox import bodies
 from aurous_nb.sandbox.chaos import EARLY, Chaos, DropConnection
 from aurous_nb.sandbox.errors import ApiError
 from aurous_nb.sandbox.ids import new_id
@@ -79,6 +81,8 @@ class Gate:
             (b"aurous-version", applied.encode()),
         ]
         path: str = scope["path"]
+        limit = bodies.limit_for(path)
+        receive = bodies.bounded(receive, limit)  # a body past its cap is cut off: 413
         if not (path == "/v1" or path.startswith("/v1/")):
             # /_sandbox/* and friends: no key, no buckets, never chaos.
             unknown = version is not None and version not in KNOWN_VERSIONS
@@ -103,6 +107,8 @@ class Gate:
             if version is not None and version not in KNOWN_VERSIONS:
                 raise _unknown_version(version)
             self._authenticate(scope, headers, path)
+            if bodies.declared_too_large(scope["headers"], limit):
+                raise bodies.too_large(limit)  # refused before a byte of it is read
         except ApiError as err:
             await self._error(
                 send, err, request_id, extra + self.state.limiter.peek(bucket).headers()

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from aurous_nb.sandbox import catalog
+from aurous_nb.sandbox import bodies, catalog
 from aurous_nb.sandbox.files import PURPOSES
 from aurous_nb.sandbox.validation import (
     SEED_MAX,
@@ -453,13 +453,19 @@ def _operation(path: str, method: str, op: Op) -> Schema:
     if op.body is not None:
         out["requestBody"] = {
             "required": True,
+            "description": f"UTF-8 JSON of at most {bodies.JSON_LIMIT // bodies.MiB} MiB (more is "
+            "413 request_too_large; another encoding is 400 invalid_format).",
             "content": {"application/json": {"schema": op.body}},
         }
     elif op.multipart is not None:
         out["requestBody"] = {
             "required": True,
+            "description": f"At most {bodies.UPLOAD_LIMIT // bodies.MiB} MiB in all (more is 413 "
+            "request_too_large).",
             "content": {"multipart/form-data": {"schema": op.multipart}},
         }
+    if "requestBody" in out:
+        out["responses"]["413"] = {"$ref": "#/components/responses/TooLarge"}
     return out
 
 
@@ -491,7 +497,10 @@ def _build() -> Schema:
                 "bearer": {"type": "http", "scheme": "bearer"},
             },
             "schemas": {"Error": ERROR, "Generation": GENERATION},
-            "responses": {"Error": _json(ERROR, "The error envelope (every non-2xx answer)")},
+            "responses": {
+                "Error": _json(ERROR, "The error envelope (every non-2xx answer)"),
+                "TooLarge": _json(ERROR, "The body is over its cap (request_too_large)"),
+            },
         },
     }
 

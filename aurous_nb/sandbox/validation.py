@@ -60,7 +60,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
+def parse_json_object(raw: str | bytes) -> dict[str, Any]:
     """The body as a JSON object; anything else is 400 ``invalid_format`` (never a 500)."""
     if not raw.strip():
         raise bad_request("invalid_format", "The request body must be a JSON object.")

@@ -48,7 +48,7 @@ async def card(session: Any, *, refresh: bool = False) -> Any:
     if refresh or env not in _CARDS:
         from aurous_nb import snapshots
 
-        _CARDS[env] = await snapshots.apricing(session.aclient, session.ledger)
+        _CARDS[env] = await snapshots.apricing(session.aclient, lambda: session.ledger)
     return _CARDS[env]
 
 

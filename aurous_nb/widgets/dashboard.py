@@ -94,8 +94,8 @@ def collect(session: Any, since: str | None) -> Snapshot:
     from aurous_nb import frames, reports, snapshots
 
     snap = Snapshot(at=time.time())
-    snap.balance = snapshots.balance(session.client, session.ledger)
-    snap.card = snapshots.pricing(session.client, session.ledger)
+    snap.balance = snapshots.balance(session.client, lambda: session.ledger)
+    snap.card = snapshots.pricing(session.client, lambda: session.ledger)
     history = frames.history(session.client, session.ledger, since=since, env=session.env)
     for key in ("lora", "size", "status"):
         snap.spend[key] = _rows(frames.spend(key, frame=history), key)

@@ -343,7 +343,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         """Fetch the balance (and keep a snapshot of it in the ledger)."""
         from aurous_nb import snapshots
 
-        balance = await snapshots.abalance(self.session.aclient, self.session.ledger)
+        balance = await snapshots.abalance(self.session.aclient, lambda: self.session.ledger)
         self.available, self.held = balance.available_credits, balance.held_credits
         self.balance.value = (
             f"<span class='aurous-money'>Available: <b>{fmt_credits(self.available)}</b> "
