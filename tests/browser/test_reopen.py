@@ -167,7 +167,7 @@ def test_reopened_notebook_shows_the_last_state(lab: tuple[str, Path]) -> None:
             dashboard.locator("button.widget-button", has_text="Refresh").click()
             jobs_card = dashboard.locator(".aurous-card", has_text="Jobs")
             expect(jobs_card).to_have_text(re.compile(r"Jobs\s*5$"))  # 1 panel + 4 grid jobs
-            expect(dashboard).to_contain_text("Up to date.")
+            expect(dashboard).to_contain_text("Up to date ·")
             _save(page, notebook)
 
             # The page reloaded while the kernel runs: the widgets come back live, and a click
@@ -203,7 +203,7 @@ def test_reopened_notebook_shows_the_last_state(lab: tuple[str, Path]) -> None:
             assert "Picked Neon Noir" in re.sub(r"<[^>]+>", "", copies["loras"])
             assert copies["dashboard"].count("data:image/png") == 2
             assert re.search(
-                r"<th>jobs</th></tr></thead><tbody><tr>(<td>[^<]*</td>){4}<td>5</td>",
+                r"<th>jobs</th></tr></thead><tbody><tr>(<td>[^<]*</td>){3}<td>5</td>",
                 copies["dashboard"],
             )
             expected = {"panel": 2, "grid": 4, "loras": n_styles, "dashboard": 2}
