@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb import reuse
 from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, resolve_session
@@ -432,29 +433,52 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 raise self._lora_problem
             request = self.request()
             quote = self.quote
-            self._set_status("Submitting…", "submitting")
-            self.record = await jobs.asubmit(
-                self.session.aclient,
-                self.session.ledger,
-                "image",
-                request,
-                estimate=quote.amount if quote else None,
-                notebook=_notebook(),
-                cell=_cell(),
+            aclient, ledger = self.session.aclient, self.session.ledger
+            notebook, cell = _notebook(), _cell()
+            self.record = None
+            prior = reuse.outstanding(
+                ledger, str(self.session.env), "image", request, notebook=notebook, cell=cell
             )
+            if prior is not None:  # an earlier click never heard back: its own key again
+                self._set_status("Re-sending the unanswered create with its own key…", "submitting")
+                self.record = await jobs.asend(aclient, ledger, prior)
+            else:
+                self._set_status("Submitting…", "submitting")
+                self.record = await jobs.asubmit(
+                    aclient,
+                    ledger,
+                    "image",
+                    request,
+                    estimate=quote.amount if quote else None,
+                    notebook=notebook,
+                    cell=cell,
+                )
             await self._poll(started)
         except asyncio.CancelledError:
-            self._set_status("Cancelled.")
+            self._set_status("Cancelled." + self._unknown_note(None))
             raise
         except Exception as exc:  # shown here, and raised to whoever awaits the generation
             self._show_error(exc)
-            self._set_status("Failed before it started." if self.record is None else "Failed.")
+            note = self._unknown_note(exc)
+            failed = "Failed before it started." if self.record is None else "Failed."
+            self._set_status(note.strip(" ·") if note else failed)
             raise with_advice(exc) from None
         finally:
             self.progress.layout.display = "none"
             self._update_button()
             self.refresh_static()
             schedule(self._quiet_balance())
+
+    def _unknown_note(self, exc: BaseException | None) -> str:
+        """`` · unknown: the server may have it …`` when a create ended without an answer."""
+        if self.record is not None and self.record.generation_id is not None:
+            return ""
+        if exc is not None and not reuse.may_have_landed(exc):
+            return ""
+        return (
+            f" · {reuse.UNKNOWN_TEXT} · Generate again re-sends it with its own key "
+            "(nothing is bought twice)"
+        )
 
     async def _poll(self, started: float) -> None:
         from aurous_nb import jobs

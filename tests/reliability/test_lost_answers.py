@@ -1,0 +1,129 @@
+"""Nothing bought twice when a create's answer is lost after the server did the work (issue 13,
+items 1-3).
+
+The fault proxy (``proxy.py``) relays each create to the sandbox and then loses the answer:
+drops the connection, answers 503, or holds it while Stop is pressed. The user then does what
+the advice says (runs the cell again, clicks Generate again, retries the batch, resumes), and
+the sandbox's own ledger is the witness: one generation, one charge, per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+
+import pytest
+from proxy import Lossy
+
+from aurous_nb.client import APIConnectionError, ServerError
+from aurous_nb.reuse import UNKNOWN_TEXT
+
+CELL = "%aurous generate a lighthouse in fog --seed 1"
+
+
+def unanswered(lossy: Lossy) -> list[object]:
+    s = lossy.session
+    return [r for r in s.ledger.jobs(s.env) if not r.answered]
+
+
+# -- item 1: a lost answer, then the cell run again -----------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["drop", "503"])
+def test_a_lost_answer_then_the_cell_run_again_and_resume_buy_once(
+    shell, lossy: Lossy, capsys, fault: str
+) -> None:
+    lossy.proxy.arm(fault, "POST", "/v1/images")
+    first = shell.run_cell(CELL)
+    assert not first.success
+    expected = APIConnectionError if fault == "drop" else ServerError
+    assert isinstance(first.error_in_exec, expected)
+    assert lossy.totals()[0] == 1, "the server did the work; only the answer was lost"
+    if fault == "drop":
+        assert first.error_in_exec.delivered
+    [row] = unanswered(lossy)
+    assert row.status == "submitting"
+
+    lossy.proxy.disarm()
+    capsys.readouterr()
+    again = shell.run_cell(CELL)
+    out = capsys.readouterr().out
+    assert again.success, out
+    assert again.result.id == lossy.session.ledger.job(row.key).generation_id
+    assert "same idempotency key" in out
+    shell.run_cell("%aurous jobs --resume")
+    shell.run_cell(CELL)  # and once more: reused now, 0 credits
+
+    assert lossy.totals() == (1, 1.0)  # before the fix: (2, 2.0)
+    assert unanswered(lossy) == []
+
+
+def test_the_advice_after_a_lost_answer_is_true(shell, lossy: Lossy, capsys) -> None:
+    lossy.proxy.arm("drop", "POST", "/v1/images")
+    capsys.readouterr()
+    shell.run_cell(CELL)
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "run the cell again" in text.lower() and "own idempotency key" in text
+    lossy.proxy.disarm()
+    shell.run_cell(CELL)
+    assert lossy.totals() == (1, 1.0)
+
+
+def test_the_jobs_view_says_the_server_may_have_it(shell, lossy: Lossy) -> None:
+    lossy.proxy.arm("drop", "POST", "/v1/images")
+    shell.run_cell(CELL)
+    table = shell.run_cell("%aurous jobs").result
+    assert list(table["status"]) == [UNKNOWN_TEXT]
+    lossy.proxy.disarm()
+    shell.run_cell("%aurous jobs --resume")
+    assert lossy.totals() == (1, 1.0)
+
+
+# -- item 1, the widget: a lost answer, then Generate clicked again ------------------------------
+
+
+async def test_the_panel_resends_an_unanswered_create_with_its_own_key(lossy: Lossy) -> None:
+    from aurous_nb.widgets import GenerationPanel
+
+    panel = await GenerationPanel(lossy.session, prompt="a fox in snow", seed=3).ready()
+    lossy.proxy.arm("drop", "POST", "/v1/images")
+    with pytest.raises(APIConnectionError):
+        await panel.generate()
+    assert UNKNOWN_TEXT in panel.status.value
+    assert lossy.totals()[0] == 1
+    [row] = unanswered(lossy)
+
+    lossy.proxy.disarm()
+    await panel.generate()
+    record = panel.record
+    assert record.key == row.key and record.status == "succeeded"
+    assert lossy.totals() == (1, 1.0)  # before the fix: (2, 2.0)
+    # A click after an answered one is a new purchase, as before: one job per click.
+    await panel.generate()
+    assert lossy.totals() == (2, 2.0)
+    await asyncio.sleep(0)
+
+
+# -- item 2: Stop pressed while the create is in flight, then the cell run again -----------------
+
+
+def test_stop_during_the_create_then_the_cell_run_again_buys_once(shell, lossy: Lossy) -> None:
+    main = threading.main_thread().ident
+    assert main is not None and threading.get_ident() == main
+
+    def press_stop() -> None:
+        signal.pthread_kill(main, signal.SIGINT)
+
+    lossy.proxy.arm("delay", "POST", "/v1/images", times=1, seconds=3.0, after_relay=press_stop)
+    first = shell.run_cell(CELL)
+    assert isinstance(first.error_in_exec, KeyboardInterrupt)
+    assert lossy.totals()[0] == 1
+    [row] = unanswered(lossy)
+
+    again = shell.run_cell(CELL)
+    assert again.success
+    assert again.result.id == lossy.session.ledger.job(row.key).generation_id
+    shell.run_cell("%aurous jobs --resume")
+    assert lossy.totals() == (1, 1.0)  # before the fix: (2, 2.0)
