@@ -16,7 +16,9 @@ import threading
 import pytest
 from proxy import Lossy
 
+from aurous_nb.batch import Batch
 from aurous_nb.client import APIConnectionError, ServerError
+from aurous_nb.jobspec import image
 from aurous_nb.reuse import UNKNOWN_TEXT
 
 CELL = "%aurous generate a lighthouse in fog --seed 1"
@@ -127,3 +129,43 @@ def test_stop_during_the_create_then_the_cell_run_again_buys_once(shell, lossy: 
     assert again.result.id == lossy.session.ledger.job(row.key).generation_id
     shell.run_cell("%aurous jobs --resume")
     assert lossy.totals() == (1, 1.0)  # before the fix: (2, 2.0)
+
+
+# -- item 3: a batch that gives up on lost answers, then retry_failed() ---------------------------
+
+
+def test_a_batch_that_gives_up_leaves_jobs_unknown_and_retry_resends_their_keys(
+    lossy: Lossy,
+) -> None:
+    s = lossy.session
+    specs = [image("a red kite", seed=1), image("a blue kite", seed=2)]
+    lossy.proxy.arm("drop", "POST", "/v1/images")
+    batch = Batch(specs, client=s.client, ledger=s.ledger, name="kites", give_up_after=1)
+    jobs = batch.run()
+    assert lossy.totals()[0] == 2, "both creates were done; their answers were lost"
+    assert [j.status for j in jobs] == ["unknown", "unknown"]
+    progress = batch.progress()
+    assert progress.unknown == 2 and progress.failed == 0 and progress.finished
+    assert "2 unknown" in str(progress)
+    assert batch.failed() == []
+    keys = [j.key for j in jobs]
+
+    lossy.proxy.disarm()
+    assert batch.retry_failed() == 2
+    jobs = batch.run()
+    assert [j.status for j in jobs] == ["succeeded", "succeeded"]
+    assert [j.key for j in jobs] == keys, "re-sent with their own keys, not new -r1 keys"
+    assert lossy.totals() == (2, 2.0)  # before the fix: (4, 4.0)
+    assert sorted(r.key for r in s.ledger.jobs(s.env)) == sorted(keys)
+
+
+def test_a_new_run_of_a_batch_that_gave_up_resends_with_the_same_keys(lossy: Lossy) -> None:
+    s = lossy.session
+    specs = [image("a green kite", seed=4)]
+    lossy.proxy.arm("503", "POST", "/v1/images")
+    [job] = Batch(specs, client=s.client, ledger=s.ledger, name="k2", give_up_after=1).run()
+    assert job.status == "unknown" and UNKNOWN_TEXT in (job.error or "")
+    lossy.proxy.disarm()
+    [again] = Batch(specs, client=s.client, ledger=s.ledger, name="k2").run()
+    assert again.key == job.key and again.status == "succeeded"
+    assert lossy.totals() == (1, 1.0)
