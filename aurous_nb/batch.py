@@ -457,7 +457,6 @@ class Batch:
         job.status, job.resend, job.failures = "queued", True, 0
         job.error = job.error_code = None
         job.not_before = 0.0
-        self._stopping = False
         self._changed()
         return 1
 
@@ -888,8 +887,8 @@ class Batch:
             record = await jobs_mod.acancel(client, self.ledger, record, sent=True)
         except Exception as exc:  # the row stays as it was; a later run or resume finishes it
             log.warning("could not cancel unanswered job %s: %s", job.index, exc)
-            job.status, job.error = "failed", f"could not cancel: {exc}"
-            self._finish(job)
+            job.status, job.error = "unknown", f"{UNKNOWN_TEXT} (could not cancel: {exc})"
+            self._changed()
             return
         finally:
             self._bucket.release(ticket)

@@ -169,3 +169,18 @@ def test_a_new_run_of_a_batch_that_gave_up_resends_with_the_same_keys(lossy: Los
     [again] = Batch(specs, client=s.client, ledger=s.ledger, name="k2").run()
     assert again.key == job.key and again.status == "succeeded"
     assert lossy.totals() == (1, 1.0)
+
+
+# -- the soak's scenarios, small ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "n"),
+    [("run_lost_answers", 3), ("run_give_ups", 8), ("run_webhook_downloads", 6)],
+)
+def test_soak_scenarios_hold_at_small_size(home, scenario: str, n: int) -> None:
+    import scenarios
+
+    out = getattr(scenarios, scenario)(n, seed=13, home=home)
+    assert out.problems == []
+    assert out.duplicates == 0 and out.lost == 0 and out.faults > 0
