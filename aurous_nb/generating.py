@@ -289,9 +289,9 @@ _BADGES = {
 
 #: Said when Stop lands while a create is in flight (the server may have it).
 STOPPED_SENDING = (
-    "Stopped while the create was in flight: unknown: the server may have it. Run the cell "
-    "again (or %aurous jobs --resume): it re-sends this create with its own idempotency key, "
-    "so nothing is bought twice."
+    "Stopped while the create was in flight, so it is unknown: the server may have it. Run "
+    "the cell again (or %aurous jobs --resume): it re-sends this create with its own "
+    "idempotency key, so nothing is bought twice."
 )
 
 

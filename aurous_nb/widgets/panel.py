@@ -423,6 +423,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.generation = None
         self.progress.layout.display = ""
         started = time.monotonic()
+        sending = False  # True while the create is in flight: its answer may be lost
         try:
             if not self._setup.done():
                 self._set_status("Loading the LoRA list and the price…")
@@ -439,6 +440,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             prior = reuse.outstanding(
                 ledger, str(self.session.env), "image", request, notebook=notebook, cell=cell
             )
+            sending = True
             if prior is not None:  # an earlier click never heard back: its own key again
                 self._set_status("Re-sending the unanswered create with its own key…", "submitting")
                 self.record = await jobs.asend(aclient, ledger, prior)
@@ -453,13 +455,14 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                     notebook=notebook,
                     cell=cell,
                 )
+            sending = False
             await self._poll(started)
         except asyncio.CancelledError:
-            self._set_status("Cancelled." + self._unknown_note(None))
+            self._set_status("Cancelled." + (self._unknown_note(None) if sending else ""))
             raise
         except Exception as exc:  # shown here, and raised to whoever awaits the generation
             self._show_error(exc)
-            note = self._unknown_note(exc)
+            note = self._unknown_note(exc) if sending else ""
             failed = "Failed before it started." if self.record is None else "Failed."
             self._set_status(note.strip(" ·") if note else failed)
             raise with_advice(exc) from None
@@ -470,9 +473,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             schedule(self._quiet_balance())
 
     def _unknown_note(self, exc: BaseException | None) -> str:
-        """`` · unknown: the server may have it …`` when a create ended without an answer."""
-        if self.record is not None and self.record.generation_id is not None:
-            return ""
+        """`` · unknown: the server may have it …`` for a create that ended without an answer."""
         if exc is not None and not reuse.may_have_landed(exc):
             return ""
         return (
