@@ -171,6 +171,38 @@ def test_a_new_run_of_a_batch_that_gave_up_resends_with_the_same_keys(lossy: Los
     assert lossy.totals() == (1, 1.0)
 
 
+async def test_the_grid_shows_unknown_cells_and_retry_resends_their_keys(lossy: Lossy) -> None:
+    from aurous_nb.widgets import PromptGrid
+
+    grid = await PromptGrid(["a kite over a cliff"], seeds=[5], session=lossy.session).ready()
+    grid.batch.give_up_after = 1
+    lossy.proxy.arm("drop", "POST", "/v1/images")
+    await grid.run()
+    [job] = grid.batch.jobs
+    assert job.status == "unknown" and lossy.totals()[0] == 1
+    assert UNKNOWN_TEXT in grid.progress_text.value
+    assert UNKNOWN_TEXT in grid.static_html()
+    assert not grid.retry_button.disabled
+
+    lossy.proxy.disarm()
+    running = grid.retry_failed()
+    assert running is not None
+    await running
+    assert job.status == "succeeded" and job.attempt == 0
+    assert lossy.totals() == (1, 1.0)
+
+
+async def test_the_dashboard_names_an_unanswered_create_unknown(shell, lossy: Lossy) -> None:
+    from aurous_nb.widgets import CostDashboard
+
+    lossy.proxy.arm("drop", "POST", "/v1/images")
+    shell.run_cell(CELL)
+    lossy.proxy.disarm()
+    dash = CostDashboard(lossy.session)
+    await dash.refresh()
+    assert UNKNOWN_TEXT in dash.tables.value and "submitting" not in dash.tables.value
+
+
 # -- the soak's scenarios, small ---------------------------------------------------------------
 
 
