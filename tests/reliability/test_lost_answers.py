@@ -73,6 +73,18 @@ def test_the_advice_after_a_lost_answer_is_true(shell, lossy: Lossy, capsys) -> 
     assert lossy.totals() == (1, 1.0)
 
 
+def test_a_refused_connection_says_nothing_was_sent(shell, lossy: Lossy, capsys) -> None:
+    url = lossy.proxy.url
+    lossy.proxy.stop()  # the port now refuses connections: nothing can reach the server
+    capsys.readouterr()
+    first = shell.run_cell(CELL)
+    shown = capsys.readouterr()
+    assert isinstance(first.error_in_exec, APIConnectionError)
+    assert not first.error_in_exec.delivered and url in str(first.error_in_exec)
+    assert "nothing was sent" in shown.out + shown.err
+    assert lossy.totals() == (0, 0.0)
+
+
 def test_the_jobs_view_says_the_server_may_have_it(shell, lossy: Lossy) -> None:
     lossy.proxy.arm("drop", "POST", "/v1/images")
     shell.run_cell(CELL)
