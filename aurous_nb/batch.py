@@ -42,6 +42,7 @@ from aurous_nb.jobstate import (
     RETRYABLE,
     RUNNING,
     TERMINAL,
+    UNKNOWN,
     Job,
     Progress,
     Stats,
@@ -49,6 +50,7 @@ from aurous_nb.jobstate import (
 )
 from aurous_nb.pacing import BucketModel, LatencyModel, SlotCap
 from aurous_nb.quote import BudgetExceededError, Quote, check, quote
+from aurous_nb.reuse import UNKNOWN_TEXT, resendable
 
 __all__ = [
     "RETRYABLE",
@@ -66,17 +68,15 @@ __all__ = [
 log = logging.getLogger("aurous_nb.batch")
 
 # Creates that fail in transit are re-sent with the same key (the server replays, never buys
-# twice); give up on a job only after this many in a row (about two minutes of backoff), so a
-# flaky network almost never leaves a job whose create did land marked failed.
+# twice); stop trying a job only after this many in a row (about two minutes of backoff). Such a
+# job is ``unknown`` (the server may have it), never ``failed``: a re-run or ``retry_failed()``
+# re-sends it with its own key (see aurous_nb.reuse).
 MAX_CREATE_FAILURES = 20
 
 QUOTE_FRESH_S = 30.0  # a price() this recent is reused by the run that follows
 SLOW_START = 8  # creates awaiting an answer, at first; then as many as were accepted
 HTML_ROWS = 20
 CONTRACT_BUCKET = (120, 1.0)  # images_post: 120 burst, one a second (contract section 6)
-
-#: The server keeps idempotency keys for 24 h; past that an unanswered create is not re-sent.
-IDEMPOTENCY_WINDOW_S = 23 * 3600.0
 
 Callback = Callable[[Any], Any]
 
@@ -105,6 +105,10 @@ class Batch:
             (or ``True`` for a loopback one per run, enough for the sandbox): each create
             carries its ``webhook_url`` and jobs end when the delivery arrives; polling only
             catches deliveries that never come.
+        give_up_after: unanswered attempts of one create (connection lost, 5xx, in-flight
+            409) before the engine stops trying it for this run. The job is then ``unknown``:
+            the server may have it; a re-run or :meth:`retry_failed` re-sends it with its own
+            key, so it is never bought twice.
     """
 
     def __init__(
@@ -128,11 +132,19 @@ class Batch:
         min_poll_interval: float = 0.05,
         max_poll_interval: float = 2.0,
         webhooks: Any = None,
+        give_up_after: int = MAX_CREATE_FAILURES,
     ) -> None:
         from aurous_nb.config import env_for, is_sandbox_env
 
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        if (
+            isinstance(give_up_after, bool)
+            or not isinstance(give_up_after, int)
+            or give_up_after < 0
+        ):
+            raise ValueError("give_up_after must be a whole number, 0 or more")
+        self.give_up_after = give_up_after
         self._client, self._open_client = _clients(client, api_key, base_url)
         self.base_url = str(self._client.base_url) if self._client else _base_url(base_url)
         if client is not None and self._client is None:
@@ -287,7 +299,7 @@ class Batch:
         return [j for j in self.jobs if j.status in FAILED]
 
     def progress(self) -> Progress:
-        counts = {"done": 0, "failed": 0, "cancelled": 0, "running": 0, "queued": 0}
+        counts = {"done": 0, "failed": 0, "cancelled": 0, "running": 0, "queued": 0, "unknown": 0}
         spent = held = 0.0
         for j in self.jobs:
             if j.status in OK:
@@ -298,6 +310,8 @@ class Batch:
                 counts["cancelled"] += 1
             elif j.status == "queued":
                 counts["queued"] += 1
+            elif j.status in UNKNOWN:
+                counts["unknown"] += 1
             else:
                 counts["running"] += 1
             if j.terminal:
@@ -416,14 +430,17 @@ class Batch:
         return self.jobs
 
     def retry_failed(self, statuses: Iterable[str] = RETRYABLE) -> int:
-        """Queue failed jobs again, each with a new idempotency key; returns how many.
+        """Queue failed jobs again, each with a new idempotency key, and ``unknown`` ones (never
+        answered: the server may have them) with their own key; returns how many.
 
         Run the batch again (``run()``/``start()``) to send them.
         """
         wanted = set(statuses)
         n = 0
         for j in self.jobs:
-            if j.status in wanted:
+            if j.status in UNKNOWN and j.status in wanted:
+                n += self._requeue_unknown(j)
+            elif j.status in wanted:
                 j.attempt += 1
                 j.status, j.generation_id, j.generation = "queued", None, None
                 j.held = j.charged = j.created_at = j.answered_at = j.finished_at = None
@@ -434,6 +451,14 @@ class Batch:
             self._stopping = False
             self._changed()
         return n
+
+    def _requeue_unknown(self, job: Job) -> int:
+        """Queue an unknown job to be re-sent with its own key (the server replays or makes it)."""
+        job.status, job.resend, job.failures = "queued", True, 0
+        job.error = job.error_code = None
+        job.not_before = 0.0
+        self._changed()
+        return 1
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -452,6 +477,9 @@ class Batch:
                 receiver = WebhookReceiver() if own_receiver else self.webhooks
                 self._receiver = await receiver.start()
                 self._receiver.subscribe(self._on_webhook)
+            for job in self.jobs:  # a run again re-sends what an earlier one never heard back
+                if job.status in UNKNOWN:
+                    self._requeue_unknown(job)
             self._load()
             todo = [j for j in self.jobs if j.status == "queued"]
             if todo and not self._stopping:
@@ -645,10 +673,14 @@ class Batch:
         except (ServerError, APIConnectionError, IdempotencyConflictError) as exc:
             self._observe_error(ticket, exc, sent)
             job.failures += 1
-            if job.failures > MAX_CREATE_FAILURES:
-                job.status, job.error = "failed", f"create kept failing: {exc}"
+            if job.failures > self.give_up_after:  # unanswered, not failed: it may exist
+                job.status = "unknown"
+                job.error = (
+                    f"{UNKNOWN_TEXT} (its create was never answered: {exc}); a run again or "
+                    "retry_failed() re-sends it with its own key"
+                )
                 job.error_code = getattr(exc, "code", None) or type(exc).__name__
-                self._finish(job)
+                self._changed()
                 return
             job.status, job.resend = "queued", True
             job.not_before = time.monotonic() + min(8.0, 0.25 * 2**job.failures)
@@ -855,8 +887,8 @@ class Batch:
             record = await jobs_mod.acancel(client, self.ledger, record, sent=True)
         except Exception as exc:  # the row stays as it was; a later run or resume finishes it
             log.warning("could not cancel unanswered job %s: %s", job.index, exc)
-            job.status, job.error = "failed", f"could not cancel: {exc}"
-            self._finish(job)
+            job.status, job.error = "unknown", f"{UNKNOWN_TEXT} (could not cancel: {exc})"
+            self._changed()
             return
         finally:
             self._bucket.release(ticket)
@@ -881,13 +913,7 @@ class Batch:
             if record is None:
                 continue
             if record.generation_id is None and record.status == "submitting":
-                if record.submitted_at and time.time() - record.submitted_at > IDEMPOTENCY_WINDOW_S:
-                    ledger.mark(
-                        job.key,
-                        "lost",
-                        error_code="idempotency_window_passed",
-                        error_message="never answered, and too old to re-send safely",
-                    )
+                if resendable(ledger, record) is None:
                     job.status, job.error = "lost", "never answered; too old to re-send"
                     continue
                 job.resend = True  # sent before, answer unknown: same key again

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from aurous_nb import reuse
 from aurous_nb.magic_errors import GenerationFailed
 from aurous_nb.text import credits, number
 
@@ -176,7 +177,9 @@ class Run:
         why = "--fresh" if self.fresh else "new request"
         if not self.fresh:
             prior = s.ledger.reusable(s.env, self.kind, self.request, notebook=notebook, cell=cell)
-            if prior is not None and prior.generation_id is not None:
+            if prior is not None and reuse.is_unknown(prior):  # never answered: its own key again
+                prior = reuse.resendable(s.ledger, prior)
+            if prior is not None:
                 reused = self._reuse(prior)
                 if reused is not None:
                     return reused
@@ -186,15 +189,19 @@ class Run:
         jobs.validate(self.kind, self.request)
         estimate = self._check_budget()
 
-        record = jobs.submit(
-            s.client,
-            s.ledger,
-            self.kind,
-            self.request,
-            notebook=notebook,
-            cell=cell,
-            estimate=estimate,
-        )
+        try:
+            record = jobs.submit(
+                s.client,
+                s.ledger,
+                self.kind,
+                self.request,
+                notebook=notebook,
+                cell=cell,
+                estimate=estimate,
+            )
+        except KeyboardInterrupt:
+            print(STOPPED_SENDING)
+            raise
         gen = _from_record(record)
         if not self.wait:
             print(f"Submitted {gen.id} ({why}; {gen.status}). `%aurous wait {gen.id}` collects it.")
@@ -232,8 +239,13 @@ class Run:
         from aurous_nb import jobs, outputs
         from aurous_nb.client.errors import NotFoundError
 
-        if not prior.answered:  # written, never answered: re-send with the same key
-            prior = jobs.send(s.client, s.ledger, prior)
+        resent = not prior.answered
+        if resent:  # written, never answered: re-send with the same key
+            try:
+                prior = jobs.send(s.client, s.ledger, prior)
+            except KeyboardInterrupt:
+                print(STOPPED_SENDING)
+                raise
         gen = _from_record(prior)
         try:
             gen = s.client.images.get(gen.id)
@@ -244,11 +256,18 @@ class Run:
                 return None
         except Exception:  # offline: the ledger's copy will do
             pass
-        note(
-            "reused",
-            f"Reused, 0 credits: {gen.id} ({gen.status}) matches this request in the ledger. "
-            "Use --fresh to buy a new one.",
-        )
+        if resent:
+            note(
+                "resent",
+                f"Re-sent the earlier unanswered create with the same idempotency key: {gen.id} "
+                f"({gen.status}). The server replays it, or makes it now: bought once either way.",
+            )
+        else:
+            note(
+                "reused",
+                f"Reused, 0 credits: {gen.id} ({gen.status}) matches this request in the "
+                "ledger. Use --fresh to buy a new one.",
+            )
         if not gen.is_terminal:
             if not self.wait:
                 return show(s, gen)
@@ -262,7 +281,18 @@ class Run:
         return wait_and_record(self.session, gen, self.timeout, self.progress, self.download)
 
 
-_BADGES = {"new": ("#1565c0", "new"), "reused": ("#2e7d32", "reused · 0 credits")}
+_BADGES = {
+    "new": ("#1565c0", "new"),
+    "reused": ("#2e7d32", "reused · 0 credits"),
+    "resent": ("#6d4c41", "re-sent · same key"),
+}
+
+#: Said when Stop lands while a create is in flight (the server may have it).
+STOPPED_SENDING = (
+    "Stopped while the create was in flight, so it is unknown: the server may have it. Run "
+    "the cell again (or %aurous jobs --resume): it re-sends this create with its own "
+    "idempotency key, so nothing is bought twice."
+)
 
 
 def note(kind: str, text: str) -> None:
@@ -365,11 +395,13 @@ def jobs_table(session: Session, *, resume: bool, download: bool) -> Any:
         return None
     if resume:
         done = sum(r.status == "succeeded" for r in records)
-        print(f"Resumed {len(records)} job(s): {done} succeeded, nothing bought twice.")
+        still = sum(reuse.is_unknown(r) for r in records)
+        left = f"; {still} still {reuse.UNKNOWN_TEXT} (resume again later)" if still else ""
+        print(f"Resumed {len(records)} job(s): {done} succeeded, nothing bought twice{left}.")
     rows = [
         {
             "generation_id": r.generation_id or "(not answered yet)",
-            "status": r.status,
+            "status": reuse.UNKNOWN_TEXT if reuse.is_unknown(r) else r.status,
             "media": r.media_type,
             "prompt": (r.prompt or "")[:60],
             "estimate": r.estimate,

@@ -33,6 +33,7 @@ from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.config import env_for
 from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, ledger_or_default
 from aurous_nb.payloads import parse_time
+from aurous_nb.reuse import IDEMPOTENCY_WINDOW_S, UNKNOWN_TEXT, is_unknown, resendable, settled
 from aurous_nb.text import number
 
 __all__ = [
@@ -61,10 +62,6 @@ __all__ = [
 
 log = logging.getLogger("aurous_nb.jobs")
 
-# The server keeps idempotency keys for 24 h; past that a re-send could buy a second generation,
-# so an unanswered row older than this is marked ``lost`` instead of being sent again.
-IDEMPOTENCY_WINDOW_S = 23 * 3600.0
-
 _POLL_START_S = 0.25
 _POLL_MAX_S = 2.0
 _SINGLE_POLL_MAX = 5  # more active jobs than this are polled through list pages
@@ -86,30 +83,8 @@ def _resource(client: Any, kind: str) -> Any:
     return client.images if kind == "image" else client.videos
 
 
-def _retriable(exc: BaseException) -> bool:
-    """Whether the create may have reached the server or may succeed later with the same key.
-
-    Rate limits, server errors, transport failures and in-flight 409s keep the row
-    ``submitting`` (resume will send it again); any other API error is a final refusal.
-    Exceptions that are not API errors (an interrupt, a bug) leave the row untouched too.
-    """
-    from aurous_nb.client import errors
-
-    if not isinstance(exc, errors.AurousError):
-        return True
-    return isinstance(
-        exc,
-        (
-            errors.RateLimitError,
-            errors.ServerError,
-            errors.APIConnectionError,
-            errors.IdempotencyConflictError,
-        ),
-    )
-
-
 def _on_create_error(ledger: Ledger, record: JobRecord, exc: BaseException) -> None:
-    if record.key is None or _retriable(exc):
+    if record.key is None or not settled(exc):  # unknown: the row stays for a re-send
         return
     ledger.mark(
         record.key,
@@ -368,25 +343,12 @@ def _cancel_flow(
     return (yield from _observe_flow(client, ledger, answer, None))
 
 
-def _expire_if_stale(ledger: Ledger, key: str, record: JobRecord) -> JobRecord | None:
-    """Mark an unanswered row ``lost`` once its key may have left the server's window."""
-    if record.submitted_at and time.time() - record.submitted_at > IDEMPOTENCY_WINDOW_S:
-        return ledger.mark(
-            key,
-            "lost",
-            error_code="idempotency_window_passed",
-            error_message="never answered, and too old to re-send without risking a second buy",
-        )
-    return None
-
-
 def _restart_flow(client: Any, ledger: Ledger, record: JobRecord) -> StepFlow[JobRecord]:
     key = record.key
     if record.answered or key is None:
         return record
-    stale = _expire_if_stale(ledger, key, record)
-    if stale is not None:
-        return stale
+    if resendable(ledger, record) is None:
+        return ledger.job(key) or record
     try:
         return (yield from _send_flow(client, ledger, record))
     except Exception as exc:
@@ -606,7 +568,8 @@ class JobList(list[JobRecord]):
         rows = []
         for r in self:
             cost = number(r.cost)
-            cells = (r.media_type, r.status, r.generation_id or "(not answered)",
+            status = UNKNOWN_TEXT if is_unknown(r) else r.status
+            cells = (r.media_type, status, r.generation_id or "(not answered)",
                      (r.prompt or "")[:60], cost, r.env, r.key or "")  # fmt: skip
             rows.append(
                 "<tr>"

@@ -1,8 +1,10 @@
 """A batch's jobs as the engine knows them, and the counts it reports while it runs.
 
-Statuses are the server's (``pending``, ``processing``, and the terminal ones) plus three local
-ones: ``queued`` (not sent yet), ``submitting`` (sent, no answer yet) and ``rejected`` (refused,
-nothing exists on the server). A server that answers ``queued`` is read as ``queued_server``.
+Statuses are the server's (``pending``, ``processing``, and the terminal ones) plus four local
+ones: ``queued`` (not sent yet), ``submitting`` (sent, no answer yet), ``unknown`` (the engine
+stopped trying a create that was never answered: the server may have it, so it is re-sent with its
+own key, never bought anew; see :mod:`aurous_nb.reuse`) and ``rejected`` (refused, nothing exists
+on the server). A server that answers ``queued`` is read as ``queued_server``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
     "RETRYABLE",
     "RUNNING",
     "TERMINAL",
+    "UNKNOWN",
     "Job",
     "Progress",
     "Stats",
@@ -32,7 +35,9 @@ CANCELLED = frozenset({"cancelled"})
 FAILED = frozenset({"failed", "expired", "moderation_rejected", "rejected", "lost"})
 TERMINAL = OK | CANCELLED | FAILED
 RUNNING = frozenset({"submitting", "pending", "queued_server", "processing"})
-RETRYABLE = frozenset({"failed", "expired"})
+UNKNOWN = frozenset({"unknown"})  # neither running nor ended: a re-run or retry re-sends it
+#: What ``retry_failed()`` queues again: failures with a new key, unknown jobs with their own.
+RETRYABLE = frozenset({"failed", "expired"}) | UNKNOWN
 
 
 def server_status(status: str) -> str:
@@ -120,6 +125,7 @@ class Progress:
     elapsed_s: float
     eta_s: float | None
     finished: bool
+    unknown: int = 0  # creates never answered: the server may have them
 
     @property
     def fraction(self) -> float:
@@ -128,9 +134,10 @@ class Progress:
 
     def __str__(self) -> str:
         eta = f", eta {self.eta_s:.1f}s" if self.eta_s is not None and not self.finished else ""
+        unknown = f", {self.unknown} unknown (the server may have them)" if self.unknown else ""
         return (
             f"{self.done}/{self.total} done, {self.failed} failed, {self.cancelled} cancelled, "
-            f"{self.running} running, {self.queued} queued; {credits(self.spent)}{eta}"
+            f"{self.running} running, {self.queued} queued{unknown}; {credits(self.spent)}{eta}"
         )
 
 

@@ -667,17 +667,20 @@ class Ledger:
         *,
         notebook: str | None = None,
         cell: str | None = None,
+        statuses: Iterable[str] = ("submitting", "pending", "queued", "processing", "succeeded"),
     ) -> JobRecord | None:
-        """The newest earlier job with the same canonical request that is active or succeeded.
+        """The newest earlier job with the same canonical request that is active or succeeded
+        (or in one of ``statuses``).
 
         This is how re-running an unchanged cell buys nothing: the magics ask here first.
         ``notebook``/``cell`` narrow the match when known.
         """
+        wanted = list(statuses)
         sql = (
             f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? "
-            "AND status IN ('submitting', 'pending', 'queued', 'processing', 'succeeded')"
+            f"AND status IN ({', '.join('?' for _ in wanted)})"
         )
-        params: list[Any] = [env, request_hash(media_type, request)]
+        params: list[Any] = [env, request_hash(media_type, request), *wanted]
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
                 sql += f" AND {column} = ?"

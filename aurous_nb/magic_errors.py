@@ -11,6 +11,8 @@ from typing import Any
 
 __all__ = ["GenerationFailed", "advice", "render", "with_advice"]
 
+RESUME = "%aurous jobs --resume"
+
 
 class GenerationFailed(RuntimeError):
     """A job ended without output (failed, moderation_rejected, cancelled, expired)."""
@@ -74,13 +76,20 @@ def advice(exc: BaseException) -> str | None:
         return "The job keeps running: %aurous wait ID collects it (nothing is bought twice)."
     if isinstance(exc, e.ServerError):
         return (
-            "A server-side failure; run the cell again: a create reuses its idempotency key, "
+            "A server-side failure; if a job was being created the server may have it. Run the "
+            f"cell again (or {RESUME}): it re-sends that create with its own idempotency key, "
             "so nothing is bought twice."
         )
     if isinstance(exc, e.APIConnectionError):
+        if not exc.delivered:
+            return (
+                "Could not reach the API (check the network or --base-url); nothing was sent. "
+                "Run the cell again once it answers."
+            )
         return (
-            "No answer from the API (check the network or --base-url). If a job was being "
-            "created, %aurous jobs --resume finishes it without buying twice."
+            "No answer from the API (check the network or --base-url); if a job was being "
+            f"created the server may have it. Run the cell again (or {RESUME}): it re-sends "
+            "that create with its own idempotency key, so nothing is bought twice."
         )
     return None
 

@@ -6,10 +6,12 @@ Stages (each reuses the scenario code of ``tests/reliability``, at full size):
 
 1. faults    300 grid jobs through the batch engine, sandbox chaos at 30 %
 2. restarts  a batch process SIGKILLed ten times, resumed from the ledger each time
-3. bad input the property-based tests with many more examples (client, magics, routes, webhooks)
-4. contract  schemathesis against ``/api-spec.json``: examples, coverage, fuzzing and stateful
-5. leaks     a notebook, a batch and every error, scanned with the soak's own logs and homes
+3. lost      answers lost after the work (fault proxy): the magic and the panel run again,
+             Stop pressed mid-create, batches that give up and are retried, webhooks + downloads
+4. bad input the property-based tests with many more examples (client, magics, routes, webhooks)
+5. contract  schemathesis against ``/api-spec.json``: examples, coverage, fuzzing and stateful
 6. load      50 concurrent clients for 60 s against the sandbox CLI
+7. leaks     a notebook, a batch and every error, scanned with the soak's own logs and homes
 
 Exit status 0 only when every promise held. ``--quick`` shrinks every stage (a smoke test of the
 script itself).
@@ -70,6 +72,20 @@ def bad_inputs(examples: int) -> tuple[int, dict[str, int], bool]:
     return sum(kinds.values()), kinds, proc.returncode == 0
 
 
+def lost_answers(tmp: Path, args: argparse.Namespace) -> dict[str, scenarios.Outcome]:
+    """Stage 3: the fault proxy loses answers after the sandbox did the work."""
+    out: dict[str, scenarios.Outcome] = {}
+    for name, run, n in (
+        ("lost answers", scenarios.run_lost_answers, args.lost),
+        ("give-ups", scenarios.run_give_ups, args.lost * 3),
+        ("webhooks", scenarios.run_webhook_downloads, args.lost * 3),
+    ):
+        home = tmp / name.replace(" ", "-")
+        os.environ["AUROUS_NB_HOME"] = str(home)
+        out[name] = run(n, seed=31, home=home)
+    return out
+
+
 def leak_scan(extra_roots: list[Path], logs: list[str]) -> leaks.Scan:
     """The notebook + batch + errors scenario, and everything this soak wrote or logged."""
     import test_leaks
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--jobs", type=int, default=300)
     p.add_argument("--kills", type=int, default=10)
+    p.add_argument("--lost", type=int, default=20, help="cells and clicks whose answers are lost")
     p.add_argument("--examples", type=int, default=1500, help="per property-based test")
     p.add_argument("--contract-seconds", type=float, default=150.0)
     p.add_argument("--load-seconds", type=float, default=60.0)
@@ -110,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "RELIABILITY.md")
     args = p.parse_args(argv)
     if args.quick:
-        args.jobs, args.kills, args.examples = 40, 3, 30
+        args.jobs, args.kills, args.examples, args.lost = 40, 3, 30, 4
         args.contract_seconds, args.load_seconds, args.clients = 10.0, 5.0, 10
     started = time.monotonic()
     results: dict[str, Any] = {}
@@ -120,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         os.environ["AUROUS_NB_AUTO_DOWNLOAD"] = "0"
 
-        say(f"[1/6] faults: {args.jobs} grid jobs, chaos 30 %")
+        say(f"[1/7] faults: {args.jobs} grid jobs, chaos 30 %")
         home = tmp_path / "faults"
         os.environ["AUROUS_NB_HOME"] = str(home)
         faults = scenarios.run_faults(args.jobs, seed=300, home=home)
@@ -128,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         ok &= not faults.problems
         say(f"      {faults.seconds:.0f}s {faults.statuses} injected {faults.fault_kinds}")
 
-        say(f"[2/6] restarts: {args.kills} SIGKILLs, chaos 10 %")
+        say(f"[2/7] restarts: {args.kills} SIGKILLs, chaos 10 %")
         home = tmp_path / "restarts"
         restarts = scenarios.run_restarts(
             max(60, args.jobs // 3), args.kills, seed=10, home=home, chaos=0.1
@@ -137,13 +154,23 @@ def main(argv: list[str] | None = None) -> int:
         ok &= not restarts.problems
         say(f"      {restarts.seconds:.0f}s killed at {restarts.extra['generations_when_killed']}")
 
-        say(f"[3/6] bad input: {args.examples} examples per property")
+        say("[3/7] lost answers: magic, panel, Stop mid-create, give-ups, webhooks + downloads")
+        lost = lost_answers(tmp_path, args)
+        results["lost"] = lost
+        for name, outcome in lost.items():
+            ok &= not outcome.problems
+            say(
+                f"      {name}: {outcome.jobs} jobs {outcome.seconds:.0f}s faults "
+                f"{outcome.fault_kinds} duplicates {outcome.duplicates} lost {outcome.lost}"
+            )
+
+        say(f"[4/7] bad input: {args.examples} examples per property")
         total, kinds, passed = bad_inputs(args.examples)
         results["bad_inputs"] = (total, kinds, passed)
         ok &= passed
         say(f"      {total} tried {kinds} passed={passed}")
 
-        say(f"[4/6] contract: schemathesis for {args.contract_seconds:.0f}s")
+        say(f"[5/7] contract: schemathesis for {args.contract_seconds:.0f}s")
         with contract.contract_sandbox() as sb:
             phases = "examples,coverage,fuzzing,stateful"
             run = contract.run_schemathesis(sb, phases, max_time=args.contract_seconds)
@@ -153,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         if not run.ok:
             say(run.report[-6000:])
 
-        say(f"[5/6] load: {args.clients} clients for {args.load_seconds:.0f}s")
+        say(f"[6/7] load: {args.clients} clients for {args.load_seconds:.0f}s")
         loaded = load.run_load(args.clients, args.load_seconds)
         results["load"] = loaded
         ok &= loaded.alive_after and loaded.error_rate == 0.0
@@ -162,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {loaded.quantile(0.99) * 1000:.0f} ms, alive={loaded.alive_after}"
         )
 
-        say("[6/6] leaks: notebook, batch, errors, logs, ledgers, files")
+        say("[7/7] leaks: notebook, batch, errors, logs, ledgers, files")
         scan = leak_scan([tmp_path], logs.lines)
         for path in leaks.files_under(tmp_path):  # everything the earlier stages wrote
             scan.check(f"soak file {path.name}", path.read_bytes(), "al_live_" + "-" * 64)
@@ -174,16 +201,17 @@ def main(argv: list[str] | None = None) -> int:
             say(f"      LEAK {hit}")
 
     results["seconds"] = time.monotonic() - started
-    faults_n = faults.faults + restarts.faults + args.kills
+    counted = [faults, restarts, *lost.values()]
+    faults_n = sum(o.faults for o in counted) + args.kills
     line = (
         f"soak: jobs={faults.jobs} faults={faults_n} "
-        f"duplicates={faults.duplicates + restarts.duplicates} lost={faults.lost + restarts.lost} "
+        f"duplicates={sum(o.duplicates for o in counted)} lost={sum(o.lost for o in counted)} "
         f"bad_inputs={total} leaks={len(scan.hits)}"
     )
     if not args.quick or args.out != ROOT / "RELIABILITY.md":
         args.out.write_text(report(results, line, ok, args), encoding="utf-8")
-    for name in ("faults", "restarts"):
-        for problem in results[name].problems[:10]:
+    for name, outcome in [("faults", faults), ("restarts", restarts), *lost.items()]:
+        for problem in outcome.problems[:10]:
             say(f"PROBLEM {name}: {problem}")
     print(line, flush=True)
     return 0 if ok else 1
@@ -191,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(r: dict[str, Any], line: str, ok: bool, args: argparse.Namespace) -> str:
     """RELIABILITY.md: what was proved, with this run's figures."""
-    f, s = r["faults"], r["restarts"]
+    f, s, lost = r["faults"], r["restarts"], r["lost"]
+    la, gu, wh = lost["lost answers"], lost["give-ups"], lost["webhooks"]
     total, kinds, passed = r["bad_inputs"]
     c, ld, scan = r["contract"], r["load"], r["leaks"]
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -218,6 +247,28 @@ def report(r: dict[str, Any], line: str, ok: bool, args: argparse.Namespace) -> 
             f"generations made when each kill landed: {s.extra.get('generations_when_killed')}; "
             f"duplicates {s.duplicates}, lost {s.lost}; {s.faults} chaos faults; "
             f"{s.seconds:.0f} s; {held(s.problems)}",
+        ),
+        (
+            "Lost answers",
+            "a loopback fault proxy in front of the sandbox relays each create and then loses "
+            "its answer (connection dropped, 503, or Stop pressed while it is in flight; "
+            f"sometimes twice in a row): {la.jobs // 2} `%aurous generate` cells run again and "
+            f"{la.jobs // 2} GenerationPanel clicks made again, then `%aurous jobs --resume`; a "
+            f"batch of {gu.jobs} jobs that gives up after one re-send (`give_up_after=1`) while "
+            "about half of the create answers are lost, retried with `retry_failed()` round "
+            "after round; "
+            f"a batch of {wh.jobs} jobs with webhooks and downloads on while 30 % of create "
+            "answers are lost. Audited per key *and per request*: one generation each, every "
+            "job ended, no `-r` key, the local ledger = the sandbox row for row, every "
+            "succeeded job's outputs cached (a missing one counts as lost).",
+            f"magic + panel: faults {_kv(la.fault_kinds)}, duplicates {la.duplicates}, lost "
+            f"{la.lost}, {held(la.problems)}; give-ups: unknown per round "
+            f"{gu.extra.get('unknown_per_round')}, faults {_kv(gu.fault_kinds)}, duplicates "
+            f"{gu.duplicates}, lost {gu.lost}, {held(gu.problems)}; webhooks: "
+            f"{wh.extra.get('webhooks')} deliveries applied, {wh.faults} answers dropped, "
+            f"outputs missing {wh.extra.get('outputs_missing')}, duplicates {wh.duplicates}, "
+            f"lost {wh.lost}, {held(wh.problems)}; "
+            f"{la.seconds + gu.seconds + wh.seconds:.0f} s",
         ),
         (
             "Concurrency",
@@ -278,11 +329,14 @@ def report(r: dict[str, Any], line: str, ok: bool, args: argparse.Namespace) -> 
         line,
         "```",
         "",
-        "`faults` = chaos faults injected in the faults and restarts stages plus the SIGKILLs; "
+        "`faults` = chaos faults injected in the faults and restarts stages, answers the fault "
+        "proxy lost in the lost-answers stage, plus the SIGKILLs; `duplicates` and `lost` count "
+        "all three stages; "
         "`bad_inputs` = property-based examples tried (schemathesis cases are counted apart).",
         "",
         "`make test` runs the same scenarios smaller (tests/reliability, about a minute on 2 "
-        "cores): 60 fault jobs, 60 restart jobs with 10 kills, 150 examples per property, a 15 s "
+        "cores): 60 fault jobs, 60 restart jobs with 10 kills, the lost-answer scenarios at 3 to 8 "
+        "jobs, 150 examples per property, a 15 s "
         "schemathesis run, the same leak scan.",
         "",
     ]

@@ -306,6 +306,7 @@ def test_jobs_resume_finishes_an_unanswered_create_once(ip, capsys, sandbox_sess
     before = ledger(s)[0]
     jobs = ip.run_cell("%aurous jobs").result
     assert "(not answered yet)" in set(jobs["generation_id"])
+    assert "unknown: the server may have it" in set(jobs["status"])
     _, out = run(ip, capsys, "%aurous jobs --resume")
     assert "Resumed 1 job" in out
     assert ledger(s)[0] == before + 1

@@ -120,9 +120,11 @@ class TransportFault:
     delivered: bool
     timeout: bool
 
-    def error(self, req: Request) -> APIConnectionError:
+    def error(self, req: Request, delivered: bool | None = None) -> APIConnectionError:
+        """The exception to raise; ``delivered`` covers every attempt (default: this one)."""
         cls = APITimeoutError if self.timeout else APIConnectionError
-        return cls(f"{req.method} {req.safe_url}: {self.message}")
+        sent = self.delivered if delivered is None else delivered
+        return cls(f"{req.method} {req.safe_url}: {self.message}", delivered=sent)
 
 
 def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -374,6 +376,7 @@ class Core:
         conflicts = 0
         hops = 0
         conflict_wait = policy.conflict_initial
+        delivered = False  # whether any attempt may have reached the server
         paced = True  # False right after a 429 wait: Retry-After already was the pacing
         while True:
             if req.bucket is not None and paced:
@@ -383,13 +386,15 @@ class Core:
             paced = True
             outcome = yield req
             if isinstance(outcome, TransportFault):
+                delivered = delivered or outcome.delivered
                 safe = req.idempotent or not outcome.delivered
                 delay = policy.backoff(failures)
                 if safe and failures < policy.max_retries and self._fits(start, delay):
                     failures += 1
                     yield Sleep(delay)
                     continue
-                raise outcome.error(req)
+                raise outcome.error(req, delivered)
+            delivered = True
             resp: Response = outcome
             status = resp.status
             err = (

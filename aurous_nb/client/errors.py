@@ -119,7 +119,10 @@ class AurousError(Exception):
 
 def _rebuild(cls: type[AurousError], message: str, fields: dict[str, Any]) -> AurousError:
     err = cls.__new__(cls)
+    delivered = fields.pop("delivered", None)
     AurousError.__init__(err, message, **fields)
+    if delivered is not None:
+        err.delivered = delivered  # type: ignore[attr-defined]
     return err
 
 
@@ -182,7 +185,22 @@ class ServerError(AurousError):
 
 
 class APIConnectionError(AurousError):
-    """No HTTP response arrived (connection refused, reset, dropped)."""
+    """No HTTP response arrived (connection refused, reset, dropped).
+
+    ``delivered`` says whether the request may have reached the server (any attempt of it):
+    False only when every attempt provably never left (connection refused, connect timeout).
+    A create that may have been delivered may have been done and charged: re-send it with its
+    own idempotency key, never a new one.
+    """
+
+    delivered: bool = True
+
+    def __init__(self, message: str, *, delivered: bool = True, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.delivered = delivered
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "delivered": self.delivered}
 
 
 class APITimeoutError(APIConnectionError):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from aurous_nb.reuse import UNKNOWN, UNKNOWN_TEXT
 from aurous_nb.text import NO_LORA
 from aurous_nb.widgets import _catalog
 from aurous_nb.widgets._base import StaticFallback, resolve_session
@@ -59,6 +60,7 @@ CSS = """<style>
   align-items:center;justify-content:center;text-align:center;font-size:11px;color:#667;
   padding:6px;box-sizing:border-box}
 .aurous-cell.failed{background:#fdecee;color:#8a1020}
+.aurous-cell.unknown{background:#fff8e1;color:#6d4c00}
 .aurous-cell.running{background:#eef3fd;color:#2b4c9a}
 .aurous-grid img{border-radius:6px}
 </style>"""
@@ -426,7 +428,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         return schedule(self.batch.cancel())
 
     def retry_failed(self) -> Running | None:
-        """Queue the failed cells again (new idempotency keys) and run them."""
+        """Queue the failed cells again (new idempotency keys) and the unknown ones (never
+        answered: their own keys, so nothing is bought twice), and run them."""
         if self._slot.running or not self.batch.retry_failed():
             return None
         for job in self.batch.jobs:
@@ -448,9 +451,10 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             if progress.eta_s is not None and not progress.finished and progress.running
             else ""
         )
+        unknown = f" · {progress.unknown} {UNKNOWN_TEXT}" if progress.unknown else ""
         self.progress_text.value = (
             f"<span class='aurous-muted'>{progress.done}/{progress.total} done · "
-            f"{progress.failed} failed · {credits(progress.spent)} spent{eta}</span>"
+            f"{progress.failed} failed{esc(unknown)} · {credits(progress.spent)} spent{eta}</span>"
         )
         for job in self.batch.jobs:
             if not job.terminal:
@@ -513,6 +517,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         """What a cell without a picture says, and its CSS class."""
         if job.ok:
             return "done (no preview cached)", ""
+        if job.status == UNKNOWN:
+            return f"{UNKNOWN_TEXT}; Retry re-sends it with its own key", "unknown"
         if job.terminal:
             return f"{job.status}: {job.error or ''}".strip(": "), "failed"
         if job.status == "queued" and not self._slot.running:
@@ -605,7 +611,9 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             rows.append(row)
         progress = self.batch.progress()
         parts = [
-            f"<p>{progress.done}/{progress.total} done · {progress.failed} failed · "
+            f"<p>{progress.done}/{progress.total} done · {progress.failed} failed"
+            + (f" · {progress.unknown} {UNKNOWN_TEXT}" if progress.unknown else "")
+            + " · "
             f"{credits(progress.spent)} spent</p>"
         ]
         reason = self.blocked_reason()

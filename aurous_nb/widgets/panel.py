@@ -15,6 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb import reuse
 from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, resolve_session
@@ -422,6 +423,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.generation = None
         self.progress.layout.display = ""
         started = time.monotonic()
+        sending = False  # True while the create is in flight: its answer may be lost
         try:
             if not self._setup.done():
                 self._set_status("Loading the LoRA list and the price…")
@@ -432,29 +434,52 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 raise self._lora_problem
             request = self.request()
             quote = self.quote
-            self._set_status("Submitting…", "submitting")
-            self.record = await jobs.asubmit(
-                self.session.aclient,
-                self.session.ledger,
-                "image",
-                request,
-                estimate=quote.amount if quote else None,
-                notebook=_notebook(),
-                cell=_cell(),
+            aclient, ledger = self.session.aclient, self.session.ledger
+            notebook, cell = _notebook(), _cell()
+            self.record = None
+            prior = reuse.outstanding(
+                ledger, str(self.session.env), "image", request, notebook=notebook, cell=cell
             )
+            sending = True
+            if prior is not None:  # an earlier click never heard back: its own key again
+                self._set_status("Re-sending the unanswered create with its own key…", "submitting")
+                self.record = await jobs.asend(aclient, ledger, prior)
+            else:
+                self._set_status("Submitting…", "submitting")
+                self.record = await jobs.asubmit(
+                    aclient,
+                    ledger,
+                    "image",
+                    request,
+                    estimate=quote.amount if quote else None,
+                    notebook=notebook,
+                    cell=cell,
+                )
+            sending = False
             await self._poll(started)
         except asyncio.CancelledError:
-            self._set_status("Cancelled.")
+            self._set_status("Cancelled." + (self._unknown_note(None) if sending else ""))
             raise
         except Exception as exc:  # shown here, and raised to whoever awaits the generation
             self._show_error(exc)
-            self._set_status("Failed before it started." if self.record is None else "Failed.")
+            note = self._unknown_note(exc) if sending else ""
+            failed = "Failed before it started." if self.record is None else "Failed."
+            self._set_status(note.strip(" ·") if note else failed)
             raise with_advice(exc) from None
         finally:
             self.progress.layout.display = "none"
             self._update_button()
             self.refresh_static()
             schedule(self._quiet_balance())
+
+    def _unknown_note(self, exc: BaseException | None) -> str:
+        """`` · unknown: the server may have it …`` for a create that ended without an answer."""
+        if exc is not None and not reuse.may_have_landed(exc):
+            return ""
+        return (
+            f" · {reuse.UNKNOWN_TEXT} · Generate again re-sends it with its own key "
+            "(nothing is bought twice)"
+        )
 
     async def _poll(self, started: float) -> None:
         from aurous_nb import jobs

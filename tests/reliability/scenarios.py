@@ -8,6 +8,8 @@ soak run reports the figures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import random
 import signal
@@ -260,4 +262,226 @@ def run_restarts(
             out.problems.append(f"the ledger has {len(keys)} job rows, expected {n}")
         audit(sb, env_for(sb.base_url), keys, ledger, out)
         ledger.close()
+    return out
+
+
+# -- lost answers: the server did the work, its answer never arrived ---------------------------
+
+
+def per_request_duplicates(rows: list[dict[str, Any]], prompts: set[str], out: Outcome) -> None:
+    """One generation per *request* (not only per key): a second key for the same request is a
+    second purchase. Adds them to ``out.duplicates``; a request never made adds to ``out.lost``."""
+    made = Counter(r["prompt"] for r in rows if r["prompt"] in prompts)
+    extra = sum(c - 1 for c in made.values() if c > 1)
+    never = [p for p in prompts if p not in made]
+    out.duplicates += extra
+    out.lost += len(never)
+    if extra:
+        out.problems.append(
+            f"{extra} requests bought twice: {[p for p, c in made.items() if c > 1][:3]}"
+        )
+    if never:
+        out.problems.append(f"{len(never)} requests never made: {never[:3]}")
+
+
+def _local_keys(ledger: Ledger, env: str, prefix: str) -> list[str]:
+    return [
+        r.key
+        for r in ledger.jobs(env)
+        if r.key is not None and str((r.request or {}).get("prompt", "")).startswith(prefix)
+    ]
+
+
+def _press_stop() -> Any:
+    """A callable that raises KeyboardInterrupt in the main thread, as Stop in a kernel does."""
+    import threading
+
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def press() -> None:
+        signal.pthread_kill(main, signal.SIGINT)
+
+    return press
+
+
+def run_lost_answers(n: int, seed: int, home: Path) -> Outcome:
+    """``n`` cells through ``%aurous generate`` and ``n`` clicks on a GenerationPanel, each
+    create's answer lost after the sandbox did the work (connection dropped, 503, or Stop
+    pressed while in flight; sometimes twice in a row); then the cell is run again / Generate
+    clicked again, as the advice says, and finally ``%aurous jobs --resume``. Audited per key and
+    per request: one generation each, every one finished, the local ledger = the sandbox's."""
+    from proxy import ipython_shell, open_lossy
+
+    out = Outcome(jobs=2 * n)
+    rng = random.Random(seed)
+    started = time.monotonic()
+    faults: Counter[str] = Counter()
+    with (
+        open_lossy(home / "ledger.sqlite3", seed=seed) as lossy,
+        contextlib.redirect_stdout(io.StringIO()),  # each failed cell prints its error block
+    ):
+        proxy, s = lossy.proxy, lossy.session
+        shell = ipython_shell()
+
+        def spoil(kind: str, stop: Any = None) -> None:
+            faults[kind] += 1
+            if kind == "stop":
+                proxy.arm("delay", "POST", "/v1/images", times=1, seconds=2.0, after_relay=stop)
+            else:
+                proxy.arm(kind, "POST", "/v1/images")
+
+        for i in range(n):  # the magic
+            cell = f'%aurous generate "lost magic {seed} {i}" --seed {i}'
+            for attempt in range(3):
+                if attempt == 0 or (attempt == 1 and rng.random() < 0.3):
+                    spoil(rng.choice(["drop", "503", "stop"]), _press_stop())
+                result = shell.run_cell(cell, silent=True)
+                proxy.disarm()
+                if result.success:
+                    break
+            else:
+                out.problems.append(f"cell {i} never succeeded: {result.error_in_exec!r}")
+
+        async def clicks() -> None:  # the widget
+            from aurous_nb.widgets import GenerationPanel
+
+            loop = asyncio.get_running_loop()
+            for i in range(n):
+                panel = await GenerationPanel(s, prompt=f"lost panel {seed} {i}", seed=i).ready()
+                for attempt in range(3):
+                    box: list[Any] = []
+                    if attempt == 0 or (attempt == 1 and rng.random() < 0.3):
+                        kind = rng.choice(["drop", "503", "stop"])
+                        spoil(kind, lambda b=box: loop.call_soon_threadsafe(b[0].task.cancel))
+                    box.append(panel.generate())
+                    try:
+                        await box[0]
+                    except (Exception, asyncio.CancelledError):
+                        proxy.disarm()
+                        continue
+                    proxy.disarm()
+                    if panel.record is not None and panel.record.status == "succeeded":
+                        break
+                else:
+                    out.problems.append(f"panel {i} never succeeded: {panel.error}")
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(clicks())
+        finally:
+            loop.run_until_complete(s.aclient.close())
+            loop.close()
+        shell.run_cell("%aurous jobs --resume", silent=True)
+        out.seconds = time.monotonic() - started
+        env = s.env
+        keys = _local_keys(s.ledger, env, "lost ")
+        audit(lossy.sandbox, env, keys, s.ledger, out)
+        prompts = {f"lost magic {seed} {i}" for i in range(n)} | {
+            f"lost panel {seed} {i}" for i in range(n)
+        }
+        per_request_duplicates(lossy.book()["generations"], prompts, out)
+        out.faults = sum(faults.values())
+        out.fault_kinds = dict(faults)
+        out.extra["unanswered_left"] = sum(1 for r in s.ledger.jobs(env) if not r.answered)
+    return out
+
+
+def run_give_ups(n: int, seed: int, home: Path, rounds: int = 6) -> Outcome:
+    """A batch of ``n`` jobs whose create answers are lost half the time, giving up after one
+    re-send (``give_up_after=1``): jobs end ``unknown``, and ``retry_failed()`` re-sends them
+    with their own keys, round after round (the proxy healthy in the last). Audited: one
+    generation per job and per request, no ``-r`` key, nothing left unknown."""
+    from proxy import open_lossy
+
+    out = Outcome(jobs=n)
+    started = time.monotonic()
+    prompts = [f"give up {seed} {i}" for i in range(n)]
+    with open_lossy(home / "ledger.sqlite3", seed=seed) as lossy:
+        s = lossy.session
+        lossy.proxy.arm("drop", "POST", "/v1/images", chance=0.35)
+        lossy.proxy.arm("503", "POST", "/v1/images", chance=0.25)
+        batch = Batch(
+            grid(prompts),
+            client=s.client,
+            ledger=s.ledger,
+            name=f"give-ups-{seed}",
+            give_up_after=1,
+            download=False,
+        )
+        jobs = batch.run()
+        unknown = [sum(j.status == "unknown" for j in jobs)]
+        for r in range(rounds):
+            if not any(j.status == "unknown" for j in jobs):
+                break
+            if r == rounds - 1:
+                lossy.proxy.disarm()
+            batch.retry_failed(["unknown"])
+            jobs = batch.run()
+            unknown.append(sum(j.status == "unknown" for j in jobs))
+        out.seconds = time.monotonic() - started
+        out.extra["unknown_per_round"] = unknown
+        left = [j for j in jobs if not j.terminal]
+        if left:
+            out.problems.append(f"{len(left)} jobs not terminal: {left[:3]}")
+        renamed = [j.key for j in jobs if j.attempt]
+        if renamed:
+            out.problems.append(f"{len(renamed)} jobs got a new key: {renamed[:3]}")
+        audit(lossy.sandbox, s.env, [j.key for j in jobs], s.ledger, out)
+        per_request_duplicates(lossy.book()["generations"], set(prompts), out)
+        out.faults = lossy.proxy.count(action="drop") + lossy.proxy.count(action="503")
+        out.fault_kinds = {
+            "drop": lossy.proxy.count(action="drop"),
+            "503": lossy.proxy.count(action="503"),
+        }
+    return out
+
+
+def run_webhook_downloads(n: int, seed: int, home: Path) -> Outcome:
+    """A batch of ``n`` jobs with webhooks and downloads on, a third of the create answers lost
+    after the work: every job ends once, its delivery applied, its outputs in the cache with the
+    recorded size. A missing or broken output counts as lost."""
+    from proxy import open_lossy
+
+    out = Outcome(jobs=n)
+    started = time.monotonic()
+    prompts = [f"hooked {seed} {i}" for i in range(n)]
+    with open_lossy(home / "ledger.sqlite3", seed=seed, credits=1_000_000.0) as lossy:
+        s = lossy.session
+        lossy.proxy.arm("drop", "POST", "/v1/images", chance=0.3)
+        batch = Batch(
+            grid(prompts[: (n + 1) // 2], counts=[1, 2])[:n],
+            client=s.client,
+            ledger=s.ledger,
+            name=f"hooks-{seed}",
+            download=True,
+            webhooks=True,
+            give_up_after=4,
+        )
+        jobs = batch.run()
+        for _ in range(3):
+            if not any(j.status == "unknown" for j in jobs):
+                break
+            batch.retry_failed(["unknown"])
+            jobs = batch.run()
+        out.seconds = time.monotonic() - started
+        out.extra["webhooks"] = batch.stats.webhooks
+        if not batch.stats.webhooks:
+            out.problems.append("no webhook delivery was applied")
+        missing = 0
+        for j in jobs:
+            if j.status != "succeeded" or j.generation_id is None:
+                continue
+            record = s.ledger.find(j.generation_id, s.env)
+            files = s.ledger.outputs(j.generation_id, s.env)
+            wanted = record.output_count if record is not None else 1
+            if len(files) != wanted or not all(f.is_intact() for f in files):
+                missing += 1
+        out.extra["outputs_missing"] = missing
+        if missing:
+            out.problems.append(f"{missing} succeeded jobs without all their outputs cached")
+        audit(lossy.sandbox, s.env, [j.key for j in jobs], s.ledger, out)
+        out.lost += missing
+        out.faults = lossy.proxy.count(action="drop")
+        out.fault_kinds = {"drop": out.faults}
     return out
