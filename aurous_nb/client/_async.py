@@ -108,13 +108,13 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         try:
             if req.stream_to is not None:
                 return await self._stream(req, Path(req.stream_to))
-            r = await self._http.send(self._build(req))
+            r = await self._http.send(self._build(req), follow_redirects=False)
             return response(r, r.content)
         except httpx.TransportError as exc:
             return classify(exc)
 
     async def _stream(self, req: Request, target: Path) -> Response:
-        r = await self._http.send(self._build_stream(req), stream=True)
+        r = await self._http.send(self._build_stream(req), stream=True, follow_redirects=False)
         try:
             if r.status_code >= 300:
                 return response(r, await r.aread())

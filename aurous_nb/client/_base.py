@@ -151,6 +151,14 @@ def open_http(factory: type[HttpT], timeout: float) -> HttpT:
     )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what must match the base URL for a request to carry the key."""
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
 def response(r: httpx.Response, content: bytes = b"") -> Response:
     return Response(r.status_code, header_dict(r.headers.raw), content)
 
@@ -161,6 +169,7 @@ class ClientBase(Generic[HttpT]):
 
     _core: Core
     _key: Secret
+    _home: tuple[str, str, int | None]
     _http: HttpT
     _owns_http: bool
     _timeout: httpx.Timeout
@@ -185,21 +194,34 @@ class ClientBase(Generic[HttpT]):
         self._timeout = httpx.Timeout(timeout)
 
     def _build(self, req: Request) -> httpx.Request:
-        return self._http.build_request(
-            req.method,
-            req.url,
-            params=req.params,
-            content=req.body,
-            files=req.files,
-            data=req.data,
-            headers=self._headers(req),
-            timeout=self._timeout if req.timeout is None else req.timeout,
+        return self._authorize(
+            req,
+            self._http.build_request(
+                req.method,
+                req.url,
+                params=req.params,
+                content=req.body,
+                files=req.files,
+                data=req.data,
+                headers=self._headers(req),
+                timeout=self._timeout if req.timeout is None else req.timeout,
+            ),
         )
 
     def _build_stream(self, req: Request) -> httpx.Request:
-        return self._http.build_request(
-            req.method, req.url, headers=self._headers(req), timeout=self._timeout
+        return self._authorize(
+            req,
+            self._http.build_request(
+                req.method, req.url, headers=self._headers(req), timeout=self._timeout
+            ),
         )
+
+    def _authorize(self, req: Request, built: httpx.Request) -> httpx.Request:
+        """Add the key last, to the URL httpx will really send to, and only if that URL is on
+        the base URL's origin: an absolute URL, a redirect or an output host never gets it."""
+        if req.auth and origin(built.url) == self._home:
+            built.headers["X-Api-Key"] = self._key.reveal()
+        return built
 
     def with_options(
         self,
@@ -225,7 +247,8 @@ class ClientBase(Generic[HttpT]):
         if core.version:
             common["Aurous-Version"] = core.version
         self._anon_headers = {"User-Agent": _USER_AGENT}
-        self._auth_headers = {**common, "X-Api-Key": key.reveal()}
+        self._auth_headers = common  # the key itself is added per request, by _authorize
+        self._home = origin(httpx.URL(core.base_url))
 
     def _headers(self, req: Request) -> dict[str, str]:
         base = self._auth_headers if req.auth else self._anon_headers

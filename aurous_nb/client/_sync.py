@@ -94,13 +94,13 @@ class Client(ClientBase[httpx.Client]):
         try:
             if req.stream_to is not None:
                 return self._stream(req, Path(req.stream_to))
-            r = self._http.send(self._build(req))
+            r = self._http.send(self._build(req), follow_redirects=False)
             return response(r, r.content)
         except httpx.TransportError as exc:
             return classify(exc)
 
     def _stream(self, req: Request, target: Path) -> Response:
-        r = self._http.send(self._build_stream(req), stream=True)
+        r = self._http.send(self._build_stream(req), stream=True, follow_redirects=False)
         try:
             if r.status_code >= 300:
                 return response(r, r.read())
