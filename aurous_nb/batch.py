@@ -972,8 +972,12 @@ def _clients(
         sync = client
         return None, lambda: AsyncClient.from_client(sync)
 
+    from aurous_nb.secret import Secret
+
+    key = Secret(api_key) if api_key else None  # held masked until each run opens its client
+
     def from_settings() -> Any:
-        return AsyncClient(api_key=api_key, base_url=base_url)
+        return AsyncClient(api_key=key, base_url=base_url)
 
     return client, from_settings
 

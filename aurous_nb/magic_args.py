@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +23,10 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
+from aurous_nb.secret import looks_like_key
+
 __all__ = ["COMMANDS", "Command", "HelpRequested", "Token", "parse", "tokenize"]
 
-_KEY_SHAPE = re.compile(r"\b(al_live_|al_test_)[A-Za-z0-9]{8,}")
 _KEY_OPTIONS = {"--api-key", "--api_key", "--apikey", "--key", "--token"}
 
 
@@ -299,7 +299,7 @@ def _reject_secrets(command: str, tokens: list[Token]) -> None:
                 "AUROUS_API_KEY environment variable (or a .env file / Colab secret), or use "
                 "%aurous connect --ask"
             )
-        if _KEY_SHAPE.search(tok.raw):
+        if looks_like_key(tok.raw):
             raise UsageError(
                 f"%aurous {command}: that looks like an API key; keys never go in a cell "
                 "(set AUROUS_API_KEY instead). Nothing was sent."

@@ -28,6 +28,7 @@ from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras
 from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
 from aurous_nb.client.videos import AsyncVideos
 from aurous_nb.client.webhook_endpoints import AsyncWebhookEndpoints
+from aurous_nb.secret import Secret
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -47,7 +48,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         base_url: str | None = None,
         version: str | None = None,
         timeout: float = 60.0,

@@ -26,7 +26,8 @@ from aurous_nb.client._core import (
     check_version,
     header_dict,
 )
-from aurous_nb.client.errors import AuthenticationError, ValidationError, redact
+from aurous_nb.client.errors import AuthenticationError, ValidationError
+from aurous_nb.secret import Secret, mask, redact
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -39,47 +40,34 @@ _USER_AGENT = "aurous-nb/0.1.0"
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 
-class RedactTokens(logging.Filter):
-    """httpx logs every request URL at INFO; signed output URLs carry a token: hide it."""
+class RedactSecrets(logging.Filter):
+    """httpx logs every request URL at INFO: signed output URLs carry a token, and a URL may
+    carry a key; hide both (aurous_nb.secret.redact)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
-            record.args = tuple(redact(str(a)) if "token=" in str(a) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(a) for a in record.args)
         return True
+
+
+def _redacted(arg: object) -> object:
+    """``arg`` unchanged, or its text redacted when that hides something (an httpx.URL)."""
+    if isinstance(arg, (int, float)):
+        return arg
+    text = str(arg)
+    clean = redact(text)
+    return arg if clean == text else clean
 
 
 def _install_filter() -> None:
     log = logging.getLogger("httpx")
-    if not any(isinstance(f, RedactTokens) for f in log.filters):
-        log.addFilter(RedactTokens())
+    if not any(isinstance(f, RedactSecrets) for f in log.filters):
+        log.addFilter(RedactSecrets())
 
 
 _install_filter()
-
-
-def mask(key: str) -> str:
-    """Enough of a key to recognise it (``al_live_…``), never enough to use it."""
-    return key[:8] + "…"
-
-
-class Secret:
-    """Holds the API key; its repr, str and pickling never reveal it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return repr(mask(self._value))
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("the API key is not picklable")
 
 
 def resolve_key(api_key: str | Secret | None) -> Secret:
@@ -179,7 +167,7 @@ class ClientBase(Generic[HttpT]):
         self,
         factory: type[HttpT],
         http_client: HttpT | None,
-        api_key: str | None,
+        api_key: str | Secret | None,
         base_url: str | None,
         version: str | None,
         timeout: float,

@@ -29,6 +29,7 @@ from aurous_nb.client.loras import Loras, VideoLoras
 from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
 from aurous_nb.client.videos import Videos
 from aurous_nb.client.webhook_endpoints import WebhookEndpoints
+from aurous_nb.secret import Secret
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -50,7 +51,7 @@ class Client(ClientBase[httpx.Client]):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         base_url: str | None = None,
         version: str | None = None,
         timeout: float = 60.0,

@@ -12,29 +12,37 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from leaks import captured_logs, exception_texts
 
-from aurous_nb.client import AsyncClient, AuthenticationError, Client
+from aurous_nb import session
+from aurous_nb.client import AsyncClient, AurousError, AuthenticationError, Client, NotFoundError
 from aurous_nb.sandbox import Sandbox
 
 
 class Recorder:
     """A loopback HTTP server that records each request's headers.
 
-    It answers ``{}``; or a redirect to ``redirect_to``; or, with ``forward_to``, the answer
-    of that server (headers forwarded except ``X-Api-Key``, so forwarding never lends it).
+    It answers ``{}``; or an error quoting the key it got (``echo_key``); or a redirect to
+    ``redirect_to``; or, with ``forward_to``, the answer of that server to a bare GET of
+    the same path (no header forwarded: a CDN answers on the URL's token alone).
     """
 
     def __init__(self) -> None:
         self.seen: list[dict[str, str]] = []
         self.redirect_to: str | None = None
         self.forward_to: str | None = None
+        self.echo_key = False
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,7 +64,12 @@ class Recorder:
         if length:
             h.rfile.read(length)
         status, headers, body = 200, {"Content-Type": "application/json"}, b"{}"
-        if self.redirect_to:
+        if self.echo_key:  # a buggy server quoting the key it was sent, in every field
+            got = h.headers.get("x-api-key", "")
+            error = {"type": "authentication_error", "code": "invalid_api_key"}
+            error |= {"message": f"The API key {got} is not valid.", "param": got}
+            status, body = 401, json.dumps({"error": error}).encode()
+        elif self.redirect_to:
             status, headers, body = 307, {"Location": self.redirect_to + h.path}, b""
         elif self.forward_to:
             r = httpx.get(self.forward_to + h.path, timeout=10)
@@ -155,3 +168,164 @@ def test_outputs_on_a_cdn_host_are_fetched_without_the_key(
     assert png[:4] == b"\x89PNG" and path.read_bytes() == png
     assert len(elsewhere.seen) == 2 and elsewhere.keyed == 0
     assert json.dumps(elsewhere.seen).count(sb.api_key) == 0
+
+
+# ------------------------------------------------------------------ what shows of the key
+
+#: Keys of every shape: the hosted format, test keys, legacy ``og_`` keys (with ``_`` in the
+#: secret part too), shapes the toolkit does not know, a key shorter than any prefix.
+KEYS = {
+    "live": "al_live_" + "3f9a" * 16,
+    "test": "al_test_" + "b7c1" * 16,
+    "legacy": "og_" + "Zx9" * 10,
+    "legacy_underscores": "og_legacy_key_123",
+    "odd": "sk-Odd.Shape/Key+42=",
+    "bare_hex": "9e1d" * 12,
+    "short": "Zq9Xw",
+    "short_prefixed": "al_live_x1",
+}
+PREFIXES = ("al_live_", "al_test_", "og_")
+
+
+def shows(text: str, key: str) -> bool:
+    """Whether ``text`` shows any of the key's secret part: only a known public prefix (then
+    ``…``) may show."""
+    prefix = next((p for p in PREFIXES if key.startswith(p) and len(key) > len(p)), "")
+    secret = key[len(prefix) :]
+    if key in text or secret[:8] in text or secret[-8:] in text:
+        return True
+    return (prefix + secret[0]) in text if prefix else secret[:4] in text
+
+
+def leaks(texts: dict[str, str], key: str) -> list[str]:
+    return [where for where, text in texts.items() if shows(text, key)]
+
+
+def client_texts(c: Any) -> dict[str, str]:
+    variant = c.with_options(timeout=5)
+    return {
+        "repr": repr(c),
+        "str": str(c),
+        "format": f"{c}",
+        "vars": repr(vars(c)),
+        "vars values": " ".join(repr(v) + str(v) for v in vars(c).values()),
+        "key holder": repr(c._key) + str(c._key) + f"{c._key}",
+        "preview": c.api_key_preview,
+        "with_options": repr(variant) + repr(vars(variant)),
+    }
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_clients_show_no_secret_part(name: str) -> None:
+    """Before: vars() showed every key whole (``_auth_headers``); og_ previews showed 5
+    secret characters; odd and short keys showed whole in every repr."""
+    key = KEYS[name]
+    with Sandbox(api_key=key, latency=0.05) as sb, captured_logs() as logs:
+        with Client(api_key=key, base_url=sb.base_url) as c:
+            assert c.team().id
+            texts = client_texts(c)
+            with pytest.raises(NotFoundError) as info:
+                c.images.get("img_missing")
+            texts["not found"] = "".join(exception_texts(info.value))
+
+        async def go() -> dict[str, str]:
+            async with AsyncClient(api_key=key, base_url=sb.base_url) as a:
+                await a.team()
+                return {"async " + k: v for k, v in client_texts(a).items()}
+
+        texts |= asyncio.run(go())
+        texts["sandbox"] = repr(sb) + repr(vars(sb))
+        texts["sandbox config"] = repr(sb.config) + str(sb.config)
+    texts["logs"] = "\n".join(logs.lines)
+    assert leaks(texts, key) == []
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_a_server_quoting_the_key_never_puts_it_in_an_error(name: str) -> None:
+    key = KEYS[name]
+    echo = Recorder()
+    echo.echo_key = True
+    texts: dict[str, str] = {}
+    try:
+        with captured_logs() as logs:
+            with Client(api_key=key, base_url=echo.url) as c, pytest.raises(AurousError) as info:
+                c.team()
+            err = info.value
+            texts["error"] = "".join(exception_texts(err)) + f"{err.param} {vars(err)}"
+
+            async def go() -> AurousError:
+                async with AsyncClient(api_key=key, base_url=echo.url) as a:
+                    try:
+                        await a.team()
+                    except AurousError as exc:
+                        return exc
+                raise AssertionError("no error")
+
+            texts["async error"] = "".join(exception_texts(asyncio.run(go())))
+        texts["logs"] = "\n".join(logs.lines)
+    finally:
+        echo.close()
+    assert echo.keyed == 2  # the key did reach its own (buggy) server
+    assert leaks(texts, key) == []
+
+
+@pytest.fixture(scope="module")
+def ip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("aurous_home")
+        mp.setenv("AUROUS_NB_HOME", str(home))
+        mp.chdir(home)
+        shell = InteractiveShell.instance()
+        session.disconnect()
+        shell.run_cell("%load_ext aurous_nb", store_history=False)
+        yield shell
+        from aurous_nb.magics import unload_ipython_extension
+
+        unload_ipython_extension(shell)
+        session.disconnect()
+
+
+@pytest.mark.parametrize("name", KEYS)
+def test_magics_and_session_show_no_secret_part(
+    name: str,
+    ip: InteractiveShell,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = KEYS[name]
+    with Sandbox(api_key=key, latency=0.05) as sb, captured_logs() as logs:
+        monkeypatch.setenv("AUROUS_API_KEY", key)
+        # Not loopback for the session's eyes, so the banner names the key (a live connection).
+        monkeypatch.setenv("AUROUS_BASE_URL", sb.base_url.replace("127.0.0.1", "localhost"))
+        texts: dict[str, str] = {}
+        for cell in ("%aurous connect", "%aurous config", "%aurous balance", "%aurous get img_x"):
+            ip.run_cell(cell)
+            texts[cell] = "".join(capsys.readouterr())
+        s = session.current()
+        texts["session"] = repr(s) + str(s) + repr(vars(s)) + s.banner() + s.key_preview
+        texts["session aclient"] = repr(s.aclient) + repr(vars(s.aclient))
+        session.disconnect()
+    texts["logs"] = "\n".join(logs.lines)
+    assert "al_live_…" in texts["%aurous config"] or not KEYS[name].startswith("al_live_")
+    assert leaks(texts, key) == []
+
+
+@pytest.mark.parametrize("name", ["live", "legacy_underscores", "odd"])
+def test_the_sandbox_cli_prints_no_secret_part_of_a_given_key(name: str) -> None:
+    """Before: the ready line showed 14 characters (6 of an al_live_ key's secret, most of
+    shorter ones)."""
+    key = KEYS[name]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aurous_nb.sandbox", "--port", "0", "--api-key", key],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "Aurous sandbox ready" in line
+    assert not shows(line, key), line
