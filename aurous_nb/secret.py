@@ -28,8 +28,10 @@ _TOKEN = re.compile(r"([?&](?:token|sig|signature)=)[^&\s\"')]+", re.IGNORECASE)
 _WHOLE_WORD_BELOW = 8
 _MIN_HELD = 4
 
-#: The live Secrets of this process (weakly: a key is forgotten with its last holder).
-_held: weakref.WeakSet[Secret] = weakref.WeakSet()
+#: The keys of this process's live Secrets (a key is forgotten with its holder), and the same
+#: keys longest first (so a key that contains another is hidden whole), rebuilt on each change.
+_held: dict[int, str] = {}
+_keys: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 
@@ -45,7 +47,7 @@ def redact(text: str) -> str:
     """``text`` with every held key, anything shaped like a key and every signed-URL token
     hidden."""
     text = _TOKEN.sub(r"\1[redacted]", text)
-    for key in _held_keys():
+    for key in _keys:
         if key in text:
             text = _pattern(key).sub(mask(key), text)
     return _SHAPE.sub(lambda m: m.group(1) + "…", text)
@@ -55,14 +57,25 @@ def looks_like_key(text: str) -> bool:
     """Whether ``text`` holds a key: one this process holds, or anything shaped like one."""
     if _SHAPE.search(text):
         return True
-    return any(key in text and _pattern(key).search(text) for key in _held_keys())
+    return any(key in text and _pattern(key).search(text) for key in _keys)
 
 
-def _held_keys() -> list[str]:
-    """The held keys, longest first (a key that contains another is hidden whole)."""
+def _hold(holder: Secret, key: str) -> None:
     with _lock:
-        keys = {s.reveal() for s in _held}
-    return sorted(keys, key=len, reverse=True)
+        _held[id(holder)] = key
+        _rebuild()
+    weakref.finalize(holder, _forget, id(holder))
+
+
+def _forget(holder_id: int) -> None:
+    with _lock:
+        _held.pop(holder_id, None)
+        _rebuild()
+
+
+def _rebuild() -> None:
+    global _keys
+    _keys = tuple(sorted(set(_held.values()), key=len, reverse=True))
 
 
 def _pattern(key: str) -> re.Pattern[str]:
@@ -81,8 +94,7 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
         if len(value) >= _MIN_HELD:
-            with _lock:
-                _held.add(self)
+            _hold(self, value)
 
     def reveal(self) -> str:
         """The key itself: only for the header that carries it."""
