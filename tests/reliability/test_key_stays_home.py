@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from leaks import captured_logs, exception_texts
+from leaks import captured_logs, exception_texts, ledger_rows
 
 from aurous_nb import session
 from aurous_nb.client import AsyncClient, AurousError, AuthenticationError, Client, NotFoundError
@@ -285,6 +285,16 @@ def ip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
         session.disconnect()
 
 
+CELLS = (
+    "%aurous connect",
+    "%aurous config",
+    "%aurous balance",
+    "%aurous generate a lighthouse --seed 3",
+    "%aurous get img_x",
+    "%aurous history --offline",
+)
+
+
 @pytest.mark.parametrize("name", KEYS)
 def test_magics_and_session_show_no_secret_part(
     name: str,
@@ -298,14 +308,17 @@ def test_magics_and_session_show_no_secret_part(
         # Not loopback for the session's eyes, so the banner names the key (a live connection).
         monkeypatch.setenv("AUROUS_BASE_URL", sb.base_url.replace("127.0.0.1", "localhost"))
         texts: dict[str, str] = {}
-        for cell in ("%aurous connect", "%aurous config", "%aurous balance", "%aurous get img_x"):
+        for cell in CELLS:
             ip.run_cell(cell)
             texts[cell] = "".join(capsys.readouterr())
         s = session.current()
         texts["session"] = repr(s) + str(s) + repr(vars(s)) + s.banner() + s.key_preview
         texts["session aclient"] = repr(s.aclient) + repr(vars(s.aclient))
+        ledger = s.ledger.path
         session.disconnect()
     texts["logs"] = "\n".join(logs.lines)
+    texts["ledger"] = "\n".join(row for _, row in ledger_rows(ledger))
+    assert "img_" in texts["ledger"]
     assert "al_live_…" in texts["%aurous config"] or not KEYS[name].startswith("al_live_")
     assert leaks(texts, key) == []
 
