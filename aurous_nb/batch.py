@@ -974,7 +974,8 @@ def _clients(
 
     from aurous_nb.secret import Secret
 
-    key = Secret(api_key) if api_key else None  # held masked until each run opens its client
+    # Held masked until each run opens its client (a blank key fails there, as it would now).
+    key = Secret(api_key.strip()) if api_key and api_key.strip() else api_key
 
     def from_settings() -> Any:
         return AsyncClient(api_key=key, base_url=base_url)

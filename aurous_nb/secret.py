@@ -28,10 +28,21 @@ _TOKEN = re.compile(r"([?&](?:token|sig|signature)=)[^&\s\"')]+", re.IGNORECASE)
 _WHOLE_WORD_BELOW = 8
 _MIN_HELD = 4
 
-#: The keys of this process's live Secrets (a key is forgotten with its holder), and the same
-#: keys longest first (so a key that contains another is hidden whole), rebuilt on each change.
-_held: dict[int, str] = {}
-_keys: tuple[str, ...] = ()
+
+class _Held(tuple[str, ...]):
+    """The held keys, longest first (a key that contains another is hidden whole); its repr,
+    like everything else here, shows none of them."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} held key(s)>"
+
+    __str__ = __repr__
+
+
+#: The keys of this process's live Secrets, by holder (a key is forgotten with its holder),
+#: and all of them as one ``_Held``, rebuilt on each change.
+_held: dict[int, weakref.ref[Secret]] = {}
+_keys = _Held()
 _lock = threading.Lock()
 
 
@@ -60,9 +71,9 @@ def looks_like_key(text: str) -> bool:
     return any(key in text and _pattern(key).search(text) for key in _keys)
 
 
-def _hold(holder: Secret, key: str) -> None:
+def _hold(holder: Secret) -> None:
     with _lock:
-        _held[id(holder)] = key
+        _held[id(holder)] = weakref.ref(holder)
         _rebuild()
     weakref.finalize(holder, _forget, id(holder))
 
@@ -75,7 +86,8 @@ def _forget(holder_id: int) -> None:
 
 def _rebuild() -> None:
     global _keys
-    _keys = tuple(sorted(set(_held.values()), key=len, reverse=True))
+    live = (ref() for ref in _held.values())
+    _keys = _Held(sorted({s.reveal() for s in live if s is not None}, key=len, reverse=True))
 
 
 def _pattern(key: str) -> re.Pattern[str]:
@@ -94,7 +106,7 @@ class Secret:
     def __init__(self, value: str) -> None:
         self._value = value
         if len(value) >= _MIN_HELD:
-            _hold(self, value)
+            _hold(self)
 
     def reveal(self) -> str:
         """The key itself: only for the header that carries it."""
