@@ -998,8 +998,13 @@ def _clients(
         sync = client
         return None, lambda: AsyncClient.from_client(sync)
 
+    from aurous_nb.secret import Secret
+
+    # Held masked until each run opens its client (a blank key fails there, as it would now).
+    key = Secret(api_key.strip()) if api_key and api_key.strip() else api_key
+
     def from_settings() -> Any:
-        return AsyncClient(api_key=api_key, base_url=base_url)
+        return AsyncClient(api_key=key, base_url=base_url)
 
     return client, from_settings
 

@@ -126,8 +126,17 @@ def current_env(client: Any = None, ledger: Ledger | None = None) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
+#: The text forms ``since`` / ``until`` (and ``--since``) accept, for error messages; Python
+#: callers may also pass a datetime, date, timedelta or epoch seconds.
+TIME_FORMS = (
+    "an age like 30s, 15m, 1h, 7d or 2w, or a date or time like 2026-11-01 or 2026-11-01T09:30:00Z"
+)
+
+
 def _epoch(value: TimeLike, now: float | None = None) -> float | None:
-    """``since``/``until`` as epoch seconds: datetimes, dates, ISO text, ``"7d"``-style ages."""
+    """``since``/``until`` as epoch seconds: datetimes, dates, ISO text, ``"7d"``-style ages.
+
+    Raises ``ValueError`` naming :data:`TIME_FORMS` for anything else."""
     if value is None:
         return None
     import time
@@ -145,11 +154,21 @@ def _epoch(value: TimeLike, now: float | None = None) -> float | None:
     text = str(value).strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
     if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
-        return now - float(text[:-1]) * units[text[-1]]
-    parsed = parse_time(text)
-    if parsed is None:
-        raise ValueError(f"not a time or an age like '7d': {value!r}")
+        parsed: float | None = now - float(text[:-1]) * units[text[-1]]
+    else:
+        parsed = parse_time(text)
+    if parsed is None or not _representable(parsed):
+        raise ValueError(f"{value!r} is not a time; use {TIME_FORMS}")
     return parsed
+
+
+def _representable(epoch: float) -> bool:
+    """Whether a datetime can hold it (an age of 10**14 days cannot)."""
+    try:
+        datetime.fromtimestamp(epoch, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return False
+    return True
 
 
 def sync_history(

@@ -14,9 +14,10 @@ Options are declared with IPython's ``MagicArgumentParser`` (an argparse parser 
 from __future__ import annotations
 
 import argparse
+import builtins
 import difflib
 import itertools
-import re
+import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +25,10 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
+from aurous_nb.secret import looks_like_key
+
 __all__ = ["COMMANDS", "Command", "HelpRequested", "Token", "parse", "tokenize"]
 
-_KEY_SHAPE = re.compile(r"\b(al_live_|al_test_)[A-Za-z0-9]{8,}")
 _KEY_OPTIONS = {"--api-key", "--api_key", "--apikey", "--key", "--token"}
 
 
@@ -151,6 +153,29 @@ def _credits(text: str) -> float:
 
 _credits.__name__ = "credits"  # argparse names the type in its error message
 
+#: Names IPython itself puts in a notebook's namespace: overwriting one breaks the kernel.
+_SHELL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "display"})
+
+
+def variable_name(text: str) -> str:
+    """An ``--out`` name that is safe to assign in the notebook: a plain identifier that is no
+    keyword, does not start with ``_`` (IPython's ``_``, ``_i``, ``__builtins__``) and hides no
+    builtin nor a name of the shell."""
+    if not text.isidentifier() or not text.isascii():
+        reason = "is not a Python name"
+    elif keyword.iskeyword(text):
+        reason = "is a Python keyword"
+    elif text.startswith("_"):
+        reason = "starts with _ (names IPython and Python keep for themselves)"
+    elif text in _SHELL_NAMES:
+        reason = f"would hide IPython's {text}"
+    elif hasattr(builtins, text):
+        reason = f"would hide the Python builtin {text}"
+    else:
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} {reason}; pick a plain name like gen or fox")
+
+
 _IMAGE_OPTIONS = [
     _opt("--lora", metavar="X", help="a LoRA style id or slug (see %%aurous loras)"),
     _opt("--loras", metavar="X:W,Y:W", help="up to 4 styles with weights, e.g. a:0.8,b:0.5"),
@@ -169,7 +194,12 @@ _RUN_OPTIONS = [
     _opt("--fresh", action="store_true", help="buy a new result even if an identical one exists"),
     _opt("--budget", type=_credits, metavar="CREDITS", help="refuse if the cost would exceed it"),
     _opt("--timeout", type=float, metavar="S", help="seconds to wait (Aurous.wait_timeout)"),
-    _opt("--out", metavar="VAR", help="also store the result in this notebook variable"),
+    _opt(
+        "--out",
+        type=variable_name,
+        metavar="VAR",
+        help="also store the result in this notebook variable",
+    ),
 ]
 _VIDEO_OPTIONS = [
     _opt("--video-lora", metavar="X", help="the video model id or slug (see %%aurous video-loras)"),
@@ -299,7 +329,7 @@ def _reject_secrets(command: str, tokens: list[Token]) -> None:
                 "AUROUS_API_KEY environment variable (or a .env file / Colab secret), or use "
                 "%aurous connect --ask"
             )
-        if _KEY_SHAPE.search(tok.raw):
+        if looks_like_key(tok.raw):
             raise UsageError(
                 f"%aurous {command}: that looks like an API key; keys never go in a cell "
                 "(set AUROUS_API_KEY instead). Nothing was sent."

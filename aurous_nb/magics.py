@@ -279,11 +279,8 @@ class Aurous(Magics):
         return self._deliver(result, args.out)
 
     def _deliver(self, result: Any, out: str | None) -> Any:
-        if out:
-            if not out.isidentifier():
-                raise UsageError(f"--out: {out!r} is not a valid variable name")
-            if self.shell is not None:
-                self.shell.user_ns[out] = result
+        if out and self.shell is not None:  # a name magic_args.variable_name accepted
+            self.shell.user_ns[out] = result
         return result
 
     def _cmd_get(self, args: argparse.Namespace) -> Any:
@@ -325,6 +322,7 @@ class Aurous(Magics):
         from aurous_nb import frames
         from aurous_nb.history_table import HistoryTable
 
+        _check_since("history", args.since)
         s = self._session()
         return HistoryTable.of(
             frames.history(
@@ -338,6 +336,7 @@ class Aurous(Magics):
         except ImportError as exc:
             print(f"%aurous report is unavailable: {exc}")
             return None
+        _check_since("report", args.since)
         s = self._session()
         return reports.cost_report(client=s.client, ledger=s.ledger, env=s.env, since=args.since)
 
@@ -395,6 +394,16 @@ def _banner(s: Session) -> None:
 
 def _csv(text: str | None) -> list[str]:
     return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+def _check_since(command: str, since: str) -> None:
+    """A ``--since`` that is not a time is a usage error naming the forms, before any work."""
+    from aurous_nb import frames
+
+    try:
+        frames._epoch(since)
+    except ValueError as exc:
+        raise UsageError(f"%aurous {command}: --since: {exc}") from None
 
 
 def _int(option: str, text: str) -> int:

@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aurous_nb.secret import looks_like_key, redact
+
 __all__ = [
     "ACTIVE",
     "SERVER_TERMINAL",
@@ -60,7 +62,6 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
-_KEY_PATTERN = re.compile(r"\b(al_live_|al_test_|og_)[0-9A-Za-z]{16,}")
 _SECRET_QUERY = re.compile(r"token|sig|signature|key|secret|credential|expires", re.IGNORECASE)
 _DROPPED_FIELDS = frozenset({"output_urls", "output_video_url"})
 
@@ -82,8 +83,8 @@ def sanitize(value: Any) -> Any:
 
 
 def redact_keys(text: str) -> str:
-    """``text`` with anything shaped like an API key cut down to its prefix."""
-    return _KEY_PATTERN.sub(lambda m: m.group(1) + "…", text)
+    """``text`` with every key (and signed token) hidden, by the one rule (aurous_nb.secret)."""
+    return redact(text)
 
 
 def _strip_url_secrets(text: str) -> str:
@@ -101,7 +102,7 @@ def contains_api_key(value: Any) -> bool:
         return any(contains_api_key(k) or contains_api_key(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return any(contains_api_key(v) for v in value)
-    return isinstance(value, str) and _KEY_PATTERN.search(value) is not None
+    return isinstance(value, str) and looks_like_key(value)
 
 
 def parse_time(value: Any) -> float | None:

@@ -29,6 +29,7 @@ from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras
 from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
 from aurous_nb.client.videos import AsyncVideos
 from aurous_nb.client.webhook_endpoints import AsyncWebhookEndpoints
+from aurous_nb.secret import Secret
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -48,7 +49,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         base_url: str | None = None,
         version: str | None = None,
         timeout: float = 60.0,
@@ -109,13 +110,13 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         try:
             if req.stream_to is not None:
                 return await self._stream(req, Path(req.stream_to))
-            r = await self._http.send(self._build(req))
+            r = await self._http.send(self._build(req), follow_redirects=False)
             return response(r, r.content)
         except httpx.TransportError as exc:
             return classify(exc)
 
     async def _stream(self, req: Request, target: Path) -> Response:
-        r = await self._http.send(self._build_stream(req), stream=True)
+        r = await self._http.send(self._build_stream(req), stream=True, follow_redirects=False)
         try:
             if r.status_code >= 300:
                 return response(r, await r.aread())

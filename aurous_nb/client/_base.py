@@ -23,7 +23,8 @@ from aurous_nb.client._core import (
     check_version,
     header_dict,
 )
-from aurous_nb.client.errors import AuthenticationError, ValidationError, redact
+from aurous_nb.client.errors import AuthenticationError, ValidationError
+from aurous_nb.secret import Secret, mask, redact
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -36,47 +37,34 @@ _USER_AGENT = "aurous-nb/0.1.0"
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 
-class RedactTokens(logging.Filter):
-    """httpx logs every request URL at INFO; signed output URLs carry a token: hide it."""
+class RedactSecrets(logging.Filter):
+    """httpx logs every request URL at INFO: signed output URLs carry a token, and a URL may
+    carry a key; hide both (aurous_nb.secret.redact)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any("token=" in str(a) for a in record.args):
-            record.args = tuple(redact(str(a)) if "token=" in str(a) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(a) for a in record.args)
         return True
+
+
+def _redacted(arg: object) -> object:
+    """``arg`` unchanged, or its text redacted when that hides something (an httpx.URL)."""
+    if isinstance(arg, (int, float)):
+        return arg
+    text = str(arg)
+    clean = redact(text)
+    return arg if clean == text else clean
 
 
 def _install_filter() -> None:
     log = logging.getLogger("httpx")
-    if not any(isinstance(f, RedactTokens) for f in log.filters):
-        log.addFilter(RedactTokens())
+    if not any(isinstance(f, RedactSecrets) for f in log.filters):
+        log.addFilter(RedactSecrets())
 
 
 _install_filter()
-
-
-def mask(key: str) -> str:
-    """Enough of a key to recognise it (``al_live_…``), never enough to use it."""
-    return key[:8] + "…"
-
-
-class Secret:
-    """Holds the API key; its repr, str and pickling never reveal it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return repr(mask(self._value))
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> Any:
-        raise TypeError("the API key is not picklable")
 
 
 def resolve_key(api_key: str | Secret | None) -> Secret:
@@ -132,6 +120,14 @@ def open_http(factory: type[HttpT], timeout: float) -> HttpT:
     )
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port: what must match the base URL for a request to carry the key."""
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
+
+
 def response(r: httpx.Response, content: bytes = b"") -> Response:
     return Response(r.status_code, header_dict(r.headers.raw), content)
 
@@ -142,6 +138,7 @@ class ClientBase(Generic[HttpT]):
 
     _core: Core
     _key: Secret
+    _home: tuple[str, str, int | None]
     _http: HttpT
     _owns_http: bool
     _timeout: httpx.Timeout
@@ -151,7 +148,7 @@ class ClientBase(Generic[HttpT]):
         self,
         factory: type[HttpT],
         http_client: HttpT | None,
-        api_key: str | None,
+        api_key: str | Secret | None,
         base_url: str | None,
         version: str | None,
         timeout: float,
@@ -166,21 +163,34 @@ class ClientBase(Generic[HttpT]):
         self._timeout = httpx.Timeout(timeout)
 
     def _build(self, req: Request) -> httpx.Request:
-        return self._http.build_request(
-            req.method,
-            req.url,
-            params=req.params,
-            content=req.body,
-            files=req.files,
-            data=req.data,
-            headers=self._headers(req),
-            timeout=self._timeout if req.timeout is None else req.timeout,
+        return self._authorize(
+            req,
+            self._http.build_request(
+                req.method,
+                req.url,
+                params=req.params,
+                content=req.body,
+                files=req.files,
+                data=req.data,
+                headers=self._headers(req),
+                timeout=self._timeout if req.timeout is None else req.timeout,
+            ),
         )
 
     def _build_stream(self, req: Request) -> httpx.Request:
-        return self._http.build_request(
-            req.method, req.url, headers=self._headers(req), timeout=self._timeout
+        return self._authorize(
+            req,
+            self._http.build_request(
+                req.method, req.url, headers=self._headers(req), timeout=self._timeout
+            ),
         )
+
+    def _authorize(self, req: Request, built: httpx.Request) -> httpx.Request:
+        """Add the key last, to the URL httpx will really send to, and only if that URL is on
+        the base URL's origin: an absolute URL, a redirect or an output host never gets it."""
+        if req.auth and origin(built.url) == self._home:
+            built.headers["X-Api-Key"] = self._key.reveal()
+        return built
 
     def with_options(
         self,
@@ -206,7 +216,8 @@ class ClientBase(Generic[HttpT]):
         if core.version:
             common["Aurous-Version"] = core.version
         self._anon_headers = {"User-Agent": _USER_AGENT}
-        self._auth_headers = {**common, "X-Api-Key": key.reveal()}
+        self._auth_headers = common  # the key itself is added per request, by _authorize
+        self._home = origin(httpx.URL(core.base_url))
 
     def _headers(self, req: Request) -> dict[str, str]:
         base = self._auth_headers if req.auth else self._anon_headers

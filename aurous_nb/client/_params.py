@@ -185,6 +185,22 @@ def check_id(param: str, value: object) -> str:
     return value
 
 
+def check_header_value(param: str, value: object, max_len: int = 256) -> str:
+    """A value sent as an HTTP header (an Idempotency-Key): 1 to ``max_len`` printable ASCII
+    characters, no space at either end. Anything else cannot be sent: refused here, not retried."""
+    if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+        raise _fail(param, f"must be 1 to {max_len} characters")
+    bad = next((i for i, c in enumerate(value) if not " " <= c <= "~"), None)
+    if bad is not None:
+        raise _fail(
+            param,
+            f"must be printable ASCII (a header cannot carry {value[bad]!r}, at position {bad})",
+        )
+    if value != value.strip(" "):
+        raise _fail(param, "must not start or end with a space")
+    return value
+
+
 def check_url(param: str, value: object, *, allow_file_id: bool, local_http: bool) -> str:
     """https URL (max 2048), a ``file_`` id where allowed, http only for loopback when allowed."""
     if not isinstance(value, str) or not value:

@@ -30,6 +30,7 @@ from aurous_nb.client.loras import Loras, VideoLoras
 from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
 from aurous_nb.client.videos import Videos
 from aurous_nb.client.webhook_endpoints import WebhookEndpoints
+from aurous_nb.secret import Secret
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -51,7 +52,7 @@ class Client(ClientBase[httpx.Client]):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         base_url: str | None = None,
         version: str | None = None,
         timeout: float = 60.0,
@@ -95,13 +96,13 @@ class Client(ClientBase[httpx.Client]):
         try:
             if req.stream_to is not None:
                 return self._stream(req, Path(req.stream_to))
-            r = self._http.send(self._build(req))
+            r = self._http.send(self._build(req), follow_redirects=False)
             return response(r, r.content)
         except httpx.TransportError as exc:
             return classify(exc)
 
     def _stream(self, req: Request, target: Path) -> Response:
-        r = self._http.send(self._build_stream(req), stream=True)
+        r = self._http.send(self._build_stream(req), stream=True, follow_redirects=False)
         try:
             if r.status_code >= 300:
                 return response(r, r.read())

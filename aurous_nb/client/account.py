@@ -15,6 +15,7 @@ from aurous_nb.client._params import (
     USAGE_GROUP_BY,
     UsageParams,
     check_choice,
+    check_header_value,
     check_id,
     check_limit,
 )
@@ -122,14 +123,15 @@ def request_flow(
     headers: Mapping[str, str] | None = None,
 ) -> Flow[Any]:
     method = method.upper()
+    key = idempotency_key
     req = Request(
         method,
         core.url(path),
         bucket=bucket,
         params=params,
         body=None if json is None else dumps(json),
-        idempotency_key=idempotency_key,
-        idempotent=method in ("GET", "HEAD", "PUT", "DELETE") or idempotency_key is not None,
+        idempotency_key=None if key is None else check_header_value("idempotency_key", key),
+        idempotent=method in ("GET", "HEAD", "PUT", "DELETE") or key is not None,
         version=check_version(version),
         headers=dict(headers) if headers else None,
     )

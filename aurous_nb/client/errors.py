@@ -6,9 +6,10 @@ doc_url). Messages never contain the API key or a signed URL's token (see ``reda
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
+
+from aurous_nb.secret import redact
 
 __all__ = [
     "APIConnectionError",
@@ -30,15 +31,6 @@ __all__ = [
     "error_from_response",
     "redact",
 ]
-
-_TOKEN_RE = re.compile(r"([?&](?:token|sig|signature)=)[^&\s\"')]+", re.IGNORECASE)
-_KEY_RE = re.compile(r"\b(al_live_|al_test_|og_|whsec_)[A-Za-z0-9]{4,}")
-
-
-def redact(text: str) -> str:
-    """Hide signed-URL tokens and anything shaped like an API key or webhook secret."""
-    text = _TOKEN_RE.sub(r"\1[redacted]", text)
-    return _KEY_RE.sub(lambda m: m.group(0)[:8] + "…", text)
 
 
 class AurousError(Exception):
@@ -72,9 +64,10 @@ class AurousError(Exception):
         self.status = status
         self.type = type
         self.code = code
-        self.param = param
+        # What a server sends may quote the key anywhere (aurous_nb.secret: one rule for all).
+        self.param = None if param is None else redact(param)
         self.request_id = request_id
-        self.doc_url = doc_url
+        self.doc_url = None if doc_url is None else redact(doc_url)
         self.headers: Mapping[str, str] = dict(headers or {})
         super().__init__(self.message)
 

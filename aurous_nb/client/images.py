@@ -24,7 +24,14 @@ from urllib.parse import quote
 
 from aurous_nb.client._core import Core, Flow, Request, Response, Sleep, new_idempotency_key
 from aurous_nb.client._media import sniff
-from aurous_nb.client._params import ImageParams, check_id, check_int, check_limit, image_body
+from aurous_nb.client._params import (
+    ImageParams,
+    check_header_value,
+    check_id,
+    check_int,
+    check_limit,
+    image_body,
+)
 from aurous_nb.client._parts import part_path
 from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import (
@@ -71,9 +78,7 @@ def _path(gen_id: str, suffix: str = "") -> str:
 def idempotency_key(key: str | None) -> str:
     if key is None:
         return new_idempotency_key()
-    if not isinstance(key, str) or not 1 <= len(key) <= 256:
-        raise ValidationError("idempotency_key", "idempotency_key: must be 1 to 256 characters")
-    return key
+    return check_header_value("idempotency_key", key)
 
 
 def post_estimate_flow(

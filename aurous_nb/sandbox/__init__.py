@@ -1,8 +1,8 @@
 """A local server that speaks the Aurous v1 HTTP API, for running and testing without a key.
 
-It imports nothing from the rest of ``aurous_nb``: it is a second, independent reading of the
-contract, so tests of the client against it mean something. Starlette and uvicorn load only when
-a sandbox starts.
+It imports nothing from the rest of ``aurous_nb`` (but ``aurous_nb.secret``, the stdlib-only rule
+for showing a key): it is a second, independent reading of the contract, so tests of the client
+against it mean something. Starlette and uvicorn load only when a sandbox starts.
 """
 
 from __future__ import annotations

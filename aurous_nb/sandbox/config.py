@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+
+from aurous_nb.secret import mask
 
 #: what each key scope allows (contract §1 Authentication); the main ``api_key`` is ``full``
 SCOPES = ("read", "write", "full")
@@ -68,3 +70,11 @@ class SandboxConfig:
     blocked_word: str | None = "blockedword"
     expire_rate: float = 0.0
     provider_timeout_rate: float = 0.0
+
+    def __repr__(self) -> str:
+        """Every setting, the keys masked (aurous_nb.secret): a repr is often printed."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["api_key"] = mask(self.api_key)
+        shown["extra_keys"] = {mask(k): scope for k, scope in self.extra_keys.items()}
+        shown["revoked_keys"] = tuple(mask(k) for k in self.revoked_keys)
+        return f"SandboxConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from aurous_nb.sandbox.config import SandboxConfig
+from aurous_nb.secret import mask
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT = 10.0
@@ -128,11 +129,6 @@ class Sandbox:
         return f"<Sandbox {where} credits={self.config.credits:g} latency={self.config.latency:g}s>"
 
 
-def mask_key(key: str) -> str:
-    """Show enough of a key to recognise it, never enough to use it."""
-    return key[:14] + "…" if len(key) > 14 else "…"
-
-
 def serve_forever(
     config: SandboxConfig, port: int, host: str = _HOST, show_key: bool = False
 ) -> None:
@@ -140,7 +136,7 @@ def serve_forever(
     import uvicorn
 
     server = uvicorn.Server(_uvicorn_config(config, port=port, host=host))
-    key_text = config.api_key if show_key else mask_key(config.api_key)
+    key_text = config.api_key if show_key else mask(config.api_key)
 
     original_startup = server.startup
 
