@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from aurous_nb.client.errors import ValidationError
@@ -29,7 +29,9 @@ __all__ = [
     "UsageParams",
     "VideoParams",
     "check_encodable",
+    "check_float",
     "image_body",
+    "number_problem",
     "video_body",
 ]
 
@@ -159,12 +161,37 @@ def check_int(param: str, value: object, lo: int | None = None, hi: int | None =
     return value
 
 
-def check_float(param: str, value: object, lo: float, hi: float) -> float:
+def number_problem(
+    value: object, lo: float | None = None, hi: float | None = None, *, above: bool = False
+) -> str | None:
+    """What is wrong with ``value`` as a number (None: nothing), the one rule for every number
+    the toolkit takes (budgets, timeouts, intervals, request fields). NaN and the infinities
+    are never numbers here: every comparison with NaN is False, so a NaN budget caps nothing
+    and a NaN deadline never passes; ``above`` makes ``lo`` itself refused (a timeout of 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(param, f"must be a number, got {type(value).__name__}")
-    if math.isnan(value) or not lo <= value <= hi:
-        raise _fail(param, f"must be between {lo:g} and {hi:g} (got {value!r})")
-    return value
+        return f"must be a number, got {type(value).__name__}"
+    if not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        return f"must be between {lo:g} and {hi:g} (got {value!r})"
+    if lo is not None and (value <= lo if above else value < lo):
+        return f"must be {'more than' if above else 'at least'} {lo:g} (got {value!r})"
+    return None
+
+
+def check_float(
+    param: str,
+    value: object,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    above: bool = False,
+) -> float:
+    """``value`` as a float, or a :class:`ValidationError` naming ``param`` (see number_problem)."""
+    problem = number_problem(value, lo, hi, above=above)
+    if problem:
+        raise _fail(param, problem)
+    return cast(float, value)  # number_problem checked it; an int stays an int on the wire
 
 
 def check_bool(param: str, value: object) -> bool:
