@@ -15,6 +15,7 @@ from aurous_nb.client._params import (
     USAGE_GROUP_BY,
     UsageParams,
     check_choice,
+    check_encodable,
     check_id,
     check_limit,
 )
@@ -122,6 +123,8 @@ def request_flow(
     headers: Mapping[str, str] | None = None,
 ) -> Flow[Any]:
     method = method.upper()
+    check_encodable("path", path)
+    check_encodable("params", params)
     req = Request(
         method,
         core.url(path),

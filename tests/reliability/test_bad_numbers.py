@@ -21,8 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from tally import count
+from traitlets import TraitError
 from traitlets.config import Config
 
 from aurous_nb import jobs
@@ -386,3 +390,37 @@ def test_sandbox_delay_header(sandbox: Sandbox, delay: str) -> None:
     )
     assert r.status_code == 400 and r.json()["error"]["param"] == "x-sandbox-delay", r.text
     assert totals(sandbox) == before
+
+
+# -- one rule everywhere ---------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.floats() | st.integers(-(10**6), 10**6) | st.sampled_from([-0.0, 0, 1e308]))
+def test_one_rule_for_every_budget_and_setting(value: float) -> None:
+    """Each place that takes a budget or a sandbox setting accepts exactly the finite numbers
+    from 0 up, whatever the float (hypothesis draws NaN, the infinities, -0.0, subnormals)."""
+    from aurous_nb.client._params import check_float
+    from aurous_nb.magic_args import parse
+    from aurous_nb.magics import Aurous
+    from aurous_nb.widgets._base import budget_value
+
+    count("numbers")
+    good = math.isfinite(value) and value >= 0
+    checks: list[Any] = [
+        lambda: check_float("budget", value, 0),
+        lambda: budget_value(value),
+        lambda: budget_value(repr(value)),  # typed into the grid's Budget field
+        lambda: parse("generate", f"a cat --budget {value!r}"),
+        lambda: parse("generate", f"a cat --timeout {value!r}"),
+        lambda: parse("connect", f"--sandbox --latency {value!r} --credits {value!r}"),
+        lambda: Aurous(config=Config({"Aurous": {"budget": value}})),
+        lambda: SandboxConfig(latency=value, credits=value),
+    ]
+    for check in checks:
+        try:
+            check()
+        except (ValueError, UsageError, TraitError) as exc:
+            assert not good, f"{value!r} refused: {exc}"
+        else:
+            assert good, f"{value!r} accepted"

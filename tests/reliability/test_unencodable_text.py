@@ -79,6 +79,18 @@ CLIENT_CALLS: list[tuple[str, str, Any]] = [
     ("video prompt", "prompt", lambda c, t: c.videos.create("seedance-1-lite", prompt=t)),
     ("video_lora_id", "video_lora_id", lambda c, t: c.videos.create(t)),
     ("images.get id", "id", lambda c, t: c.images.get(t)),
+    ("list cursor", "starting_after", lambda c, t: c.images.list_page(starting_after=t)),
+    ("raw request path", "path", lambda c, t: c.request("GET", f"/v1/images/{t}")),
+    (
+        "raw request params",
+        "params.q",
+        lambda c, t: c.request("GET", "/v1/images", params={"q": t}),
+    ),
+    (
+        "raw request body",
+        "prompt",
+        lambda c, t: c.request("POST", "/v1/images", json={"prompt": t}),
+    ),
     (
         "webhook description",
         "description",
