@@ -134,6 +134,7 @@ class Batch:
         webhooks: Any = None,
         give_up_after: int = MAX_CREATE_FAILURES,
     ) -> None:
+        from aurous_nb.client._params import check_float
         from aurous_nb.config import env_for, is_sandbox_env
 
         if max_in_flight < 1:
@@ -145,6 +146,9 @@ class Batch:
         ):
             raise ValueError("give_up_after must be a whole number, 0 or more")
         self.give_up_after = give_up_after
+        check_float("min_poll_interval", min_poll_interval, 0, above=True)
+        check_float("max_poll_interval", max_poll_interval, min_poll_interval)
+        self.budget = budget  # checked before any client is opened
         self._client, self._open_client = _clients(client, api_key, base_url)
         self.base_url = str(self._client.base_url) if self._client else _base_url(base_url)
         if client is not None and self._client is None:
@@ -156,7 +160,6 @@ class Batch:
                 "hosted API calls https URLs: pass WebhookReceiver(public_url='https://...')"
             )
         self._ledger = ledger
-        self.budget = budget
         self.name = uuid.uuid4().hex if fresh else (name or "")
         scope = "\x00".join((self.env, self.name, notebook or "", cell or ""))
         self.id = hashlib.sha256(scope.encode()).hexdigest()[:12]
@@ -234,6 +237,18 @@ class Batch:
                 specs[spec_key] = JobSpec(media_type, json.loads(request), key=spec_key)
         batch.jobs = [Job(i, s, prefix + s.key) for i, s in enumerate(specs.values())]
         return batch
+
+    @property
+    def budget(self) -> float | None:
+        """The cap in credits (None: no cap); a NaN or infinite one is refused, since it would
+        cap nothing."""
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: float | None) -> None:
+        from aurous_nb.client._params import check_float
+
+        self._budget = None if value is None else check_float("budget", value, 0)
 
     @property
     def ledger(self) -> Any:

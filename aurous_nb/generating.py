@@ -175,6 +175,9 @@ class Run:
         s = self.session
         notebook, cell = self.context
         why = "--fresh" if self.fresh else "new request"
+        from aurous_nb import jobs
+
+        jobs.validate(self.kind, self.request)  # before the ledger is asked (or written)
         if not self.fresh:
             prior = s.ledger.reusable(s.env, self.kind, self.request, notebook=notebook, cell=cell)
             if prior is not None and reuse.is_unknown(prior):  # never answered: its own key again
@@ -184,9 +187,6 @@ class Run:
                 if reused is not None:
                     return reused
                 why = "the earlier one is gone from the server"
-        from aurous_nb import jobs
-
-        jobs.validate(self.kind, self.request)
         estimate = self._check_budget()
 
         try:

@@ -174,6 +174,9 @@ def _generate_flow(
     timeout: float,
     download: bool | None,
 ) -> StepFlow[JobRecord]:
+    from aurous_nb.client._params import check_float
+
+    check_float("timeout", timeout, 0)  # before anything is bought: a NaN deadline never passes
     ledger = ledger_or_default(ledger)
     record = yield from _submit_flow(client, ledger, kind, request, notebook, cell, None)
     deadline = time.monotonic() + timeout
@@ -232,6 +235,10 @@ def _resume_flow(
     timeout: float | None,
     download: bool | None,
 ) -> StepFlow[list[JobRecord]]:
+    if timeout is not None:
+        from aurous_nb.client._params import check_float
+
+        check_float("timeout", timeout, 0)
     ledger = ledger_or_default(ledger)
     env = env or client_env(client)
     handled: dict[str, JobRecord] = {}

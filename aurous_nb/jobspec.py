@@ -47,6 +47,9 @@ class JobSpec:
         if not self.request.get(need):
             raise ValueError(f"an {self.media_type} job needs {need!r}")
         clean = {k: v for k, v in self.request.items() if v is not None}
+        from aurous_nb.client._params import check_encodable
+
+        check_encodable("", clean)  # before the key is hashed from it
         object.__setattr__(self, "request", clean)
         if not self.key:
             ident = {"m": self.media_type, "r": clean, "c": self.cell}

@@ -144,14 +144,29 @@ def _opt(*flags: str, **kwargs: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
     return flags, kwargs
 
 
-def _credits(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
+def _number(kind: str) -> Callable[[str], float]:
+    """An option type: a finite number of ``kind`` (credits, seconds), 0 or more; NaN and
+    the infinities are refused here, before anything is priced or bought (a NaN budget caps
+    nothing, a NaN timeout never ends)."""
+
+    def convert(text: str) -> float:
+        from aurous_nb.client._params import number_problem  # loaded on first use
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {kind}") from None
+        problem = number_problem(value, 0)
+        if problem:
+            raise argparse.ArgumentTypeError(f"{kind} {problem}")
+        return value
+
+    convert.__name__ = kind  # argparse names the type in its error message
+    return convert
 
 
-_credits.__name__ = "credits"  # argparse names the type in its error message
+_credits = _number("credits")
+_seconds = _number("seconds")
 
 #: Names IPython itself puts in a notebook's namespace: overwriting one breaks the kernel.
 _SHELL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "display"})
@@ -193,7 +208,7 @@ _RUN_OPTIONS = [
     _opt("--no-wait", action="store_true", help="submit and return at once (then %%aurous wait)"),
     _opt("--fresh", action="store_true", help="buy a new result even if an identical one exists"),
     _opt("--budget", type=_credits, metavar="CREDITS", help="refuse if the cost would exceed it"),
-    _opt("--timeout", type=float, metavar="S", help="seconds to wait (Aurous.wait_timeout)"),
+    _opt("--timeout", type=_seconds, metavar="S", help="seconds to wait (Aurous.wait_timeout)"),
     _opt(
         "--out",
         type=variable_name,
@@ -226,8 +241,8 @@ COMMANDS: dict[str, Command] = {
                 _opt("--base-url", metavar="URL", help="API base URL (default: production)"),
                 _opt("--version", metavar="DATE", help="pin an Aurous-Version"),
                 _opt("--ask", action="store_true", help="prompt for the key (hidden input)"),
-                _opt("--latency", type=float, metavar="S", help="sandbox: seconds per job"),
-                _opt("--credits", type=float, metavar="N", help="sandbox: starting credits"),
+                _opt("--latency", type=_seconds, metavar="S", help="sandbox: seconds per job"),
+                _opt("--credits", type=_credits, metavar="N", help="sandbox: starting credits"),
             ],
             epilog="The key is never an argument: set AUROUS_API_KEY, or use --ask.",
         ),
@@ -270,7 +285,7 @@ COMMANDS: dict[str, Command] = {
             "id",
             "ID",
             False,
-            [_opt("--timeout", type=float, metavar="S", help="seconds to wait")],
+            [_opt("--timeout", type=_seconds, metavar="S", help="seconds to wait")],
         ),
         Command("cancel", "Cancel a pending or processing generation.", "id", "ID", True),
         Command(

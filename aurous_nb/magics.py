@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, Unicode, default
+from traitlets import Bool, Float, TraitError, Unicode, default, validate
 
 from aurous_nb.magic_args import ALIASES, COMMANDS, HelpRequested, parse
 from aurous_nb.magic_errors import with_advice
@@ -65,6 +65,20 @@ class Aurous(Magics):
     reuse = Bool(
         True, help="Re-running an unchanged generate cell reuses the earlier result (0 credits)."
     ).tag(config=True)
+
+    @validate("budget", "wait_timeout")
+    def _finite(self, proposal: Any) -> Any:
+        """A NaN budget would cap nothing and a NaN timeout never end: refuse them (and
+        infinities, negatives, a zero timeout) when set, keeping the value before."""
+        from aurous_nb.client._params import number_problem  # loaded on first use
+
+        name, value = proposal["trait"].name, proposal["value"]
+        if value is None:
+            return value
+        problem = number_problem(value, 0, above=name == "wait_timeout")
+        if problem:
+            raise TraitError(f"Aurous.{name} {problem}")
+        return value
 
     @default("default_size")
     def _default_size(self) -> str:
@@ -429,12 +443,31 @@ def _widget(name: str) -> Any:
 def load_ipython_extension(ipython: Any) -> None:
     """Register ``%aurous`` and the ``Aurous`` configurable; loading twice is silent."""
     if getattr(ipython, "_aurous_magics", None) is None:
-        magics = Aurous(shell=ipython)
+        magics = _new_magics(ipython)
         ipython.register_magics(magics)
         if magics not in ipython.configurables:
             ipython.configurables.append(magics)
         ipython._aurous_magics = magics
     _quiet_second_load(ipython)
+
+
+def _new_magics(ipython: Any) -> Aurous:
+    """``Aurous`` on this shell. ``%config`` keeps a value the trait refused in the shell's own
+    config (IPython merges it there anyway), where it would break every later load; such a
+    value is dropped, and said, so the settings start from the defaults instead."""
+    try:
+        return Aurous(shell=ipython)
+    except TraitError:
+        from traitlets.config import Config
+
+        section = ipython.config.get("Aurous") or {}
+        for name in list(section):
+            try:
+                Aurous(config=Config({"Aurous": {name: section[name]}}))
+            except TraitError as exc:
+                del section[name]
+                print(f"aurous_nb: ignored a refused setting: {exc}")
+        return Aurous(shell=ipython)
 
 
 def _quiet_second_load(ipython: Any) -> None:

@@ -115,6 +115,9 @@ def check(
     ``ref`` is not an id or slug of the connection's catalogue; nothing is sent then."""
     if not isinstance(ref, str) or _UUID.match(ref):
         return
+    from aurous_nb.client._params import check_encodable
+
+    check_encodable(param, ref)  # before any catalogue read
     read = video_loras if video else loras
     try:
         catalogue = read(session)

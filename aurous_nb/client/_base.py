@@ -23,6 +23,7 @@ from aurous_nb.client._core import (
     check_version,
     header_dict,
 )
+from aurous_nb.client._params import check_float
 from aurous_nb.client.errors import AuthenticationError, ValidationError
 from aurous_nb.secret import Secret, mask, redact
 
@@ -92,8 +93,8 @@ def resolve_core(
         raise ValidationError(
             "base_url", f"base_url: must start with http:// or https:// ({url!r})"
         )
-    if timeout <= 0:
-        raise ValidationError("timeout", "timeout: must be positive")
+    check_float("timeout", timeout, 0, above=True)
+    check_float("retry_budget", retry_budget, 0)
     if max_retries < 0:
         raise ValidationError("max_retries", "max_retries: must be 0 or more")
     # An explicit ``retry`` policy wins, except for max_retries / retry_budget given with
@@ -248,6 +249,10 @@ class ClientBase(Generic[HttpT]):
     ) -> Core:
         core = self._core
         policy = core.retry
+        if timeout is not None:
+            check_float("timeout", timeout, 0, above=True)
+        if retry_budget is not None:
+            check_float("retry_budget", retry_budget, 0)
         if max_retries is not None or retry_budget is not None:
             policy = replace(
                 policy,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from aurous_nb.client._params import check_encodable
 from aurous_nb.client.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -161,7 +162,9 @@ def check_version(version: str | None) -> str | None:
 
 
 def dumps(body: Any) -> bytes:
-    """Canonical JSON (sorted keys), so a retried body is byte-identical."""
+    """Canonical JSON (sorted keys), so a retried body is byte-identical; text with no UTF-8
+    form is refused here whatever the endpoint (see ``check_encodable``)."""
+    check_encodable("", body)
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from aurous_nb.client.errors import ValidationError
@@ -28,7 +28,10 @@ __all__ = [
     "LoraSpec",
     "UsageParams",
     "VideoParams",
+    "check_encodable",
+    "check_float",
     "image_body",
+    "number_problem",
     "video_body",
 ]
 
@@ -114,9 +117,35 @@ def _fail(param: str, message: str) -> ValidationError:
     return ValidationError(param, f"{param}: {message}")
 
 
+def check_encodable(param: str, value: object) -> None:
+    """Refuse text that has no UTF-8 form: a lone surrogate (``"\\ud800"``, or the
+    ``"\\udce9"`` that ``errors="surrogateescape"`` leaves for an undecodable byte, or an emoji
+    split into its UTF-16 halves). JSON would carry it as an escape the server must refuse, and
+    the ledger could not store it; so it never leaves. Walks dicts and lists, naming the field."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start]
+            raise _fail(
+                param or "body",
+                f"contains {bad!r} at position {exc.start}, a lone surrogate with no UTF-8 form "
+                "(left by decoding with errors='surrogateescape', or a split UTF-16 pair)",
+            ) from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_encodable(param or "body", key)
+            name = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else key
+            check_encodable(f"{param}.{name}" if param else str(name), item)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_encodable(f"{param}[{i}]", item)
+
+
 def check_text(param: str, value: object, max_len: int = 4000) -> str:
     if not isinstance(value, str):
         raise _fail(param, f"must be a string, got {type(value).__name__}")
+    check_encodable(param, value)
     if not value.strip():
         raise _fail(param, "must not be empty or whitespace only")
     if len(value) > max_len:
@@ -132,12 +161,37 @@ def check_int(param: str, value: object, lo: int | None = None, hi: int | None =
     return value
 
 
-def check_float(param: str, value: object, lo: float, hi: float) -> float:
+def number_problem(
+    value: object, lo: float | None = None, hi: float | None = None, *, above: bool = False
+) -> str | None:
+    """What is wrong with ``value`` as a number (None: nothing), the one rule for every number
+    the toolkit takes (budgets, timeouts, intervals, request fields). NaN and the infinities
+    are never numbers here: every comparison with NaN is False, so a NaN budget caps nothing
+    and a NaN deadline never passes; ``above`` makes ``lo`` itself refused (a timeout of 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(param, f"must be a number, got {type(value).__name__}")
-    if math.isnan(value) or not lo <= value <= hi:
-        raise _fail(param, f"must be between {lo:g} and {hi:g} (got {value!r})")
-    return value
+        return f"must be a number, got {type(value).__name__}"
+    if not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        return f"must be between {lo:g} and {hi:g} (got {value!r})"
+    if lo is not None and (value <= lo if above else value < lo):
+        return f"must be {'more than' if above else 'at least'} {lo:g} (got {value!r})"
+    return None
+
+
+def check_float(
+    param: str,
+    value: object,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    above: bool = False,
+) -> float:
+    """``value`` as a float, or a :class:`ValidationError` naming ``param`` (see number_problem)."""
+    problem = number_problem(value, lo, hi, above=above)
+    if problem:
+        raise _fail(param, problem)
+    return cast(float, value)  # number_problem checked it; an int stays an int on the wire
 
 
 def check_bool(param: str, value: object) -> bool:
@@ -182,6 +236,7 @@ def check_choice(param: str, value: object, choices: Sequence[str] | frozenset[s
 def check_id(param: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 256:
         raise _fail(param, "must be a non-empty id or slug")
+    check_encodable(param, value)
     return value
 
 
@@ -207,6 +262,7 @@ def check_url(param: str, value: object, *, allow_file_id: bool, local_http: boo
         raise _fail(param, "must be a URL string")
     if len(value) > 2048:
         raise _fail(param, f"must be at most 2048 characters (got {len(value)})")
+    check_encodable(param, value)
     if allow_file_id and value.startswith("file_"):
         return value
     parts = urlsplit(value)
@@ -389,6 +445,7 @@ def file_fields(purpose: object, metadata: object) -> dict[str, str]:
     if metadata is not None:
         if not isinstance(metadata, Mapping):
             raise _fail("metadata", "must be a dict")
+        check_encodable("metadata", metadata)
         fields["metadata"] = json.dumps(dict(metadata), separators=(",", ":"), sort_keys=True)
     return fields
 
@@ -415,6 +472,7 @@ def webhook_fields(
             raise _fail("metadata", "must be a dict")
         if len(metadata) > 50:
             raise _fail("metadata", f"must have at most 50 keys (got {len(metadata)})")
+        check_encodable("metadata", metadata)
         for k, v in metadata.items():
             if isinstance(v, str) and len(v) > 500:
                 raise _fail(f"metadata.{k}", "values must be at most 500 characters")

@@ -15,6 +15,7 @@ from aurous_nb.client._params import (
     USAGE_GROUP_BY,
     UsageParams,
     check_choice,
+    check_encodable,
     check_header_value,
     check_id,
     check_limit,
@@ -124,6 +125,8 @@ def request_flow(
 ) -> Flow[Any]:
     method = method.upper()
     key = idempotency_key
+    check_encodable("path", path)
+    check_encodable("params", params)
     req = Request(
         method,
         core.url(path),

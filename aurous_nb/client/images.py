@@ -26,6 +26,7 @@ from aurous_nb.client._core import Core, Flow, Request, Response, Sleep, new_ide
 from aurous_nb.client._media import sniff
 from aurous_nb.client._params import (
     ImageParams,
+    check_float,
     check_header_value,
     check_id,
     check_int,
@@ -161,6 +162,12 @@ def list_page_flow(
     )
 
 
+def check_wait(timeout: float, poll_interval: float) -> None:
+    """A wait's limits: a NaN deadline never passes and a NaN or infinite interval never polls."""
+    check_float("timeout", timeout, 0)
+    check_float("poll_interval", poll_interval, 0, above=True)
+
+
 def wait_flow(
     core: Core,
     ref: GenerationRef,
@@ -170,10 +177,9 @@ def wait_flow(
     version: str | None,
 ) -> Flow[Generation]:
     """Poll until terminal: ``poll_interval`` at first, growing 1.5x up to 10 s."""
+    check_wait(timeout, poll_interval)
     if isinstance(ref, Generation) and ref.is_terminal:
         return ref
-    if timeout < 0 or poll_interval <= 0:
-        raise ValidationError("timeout", "timeout must be >= 0 and poll_interval > 0")
     gen_id = _id(ref)
     deadline = core.monotonic() + timeout
     interval = poll_interval
@@ -301,6 +307,7 @@ def generate_flow(
 ) -> Flow[Generation]:
     """Create (the flow given), wait until terminal, save the outputs when asked; a generation
     that ends without output raises :class:`GenerationFailedError` carrying it."""
+    check_wait(timeout, poll_interval)  # before anything is bought
     gen = yield from create
     gen = yield from wait_flow(core, gen, timeout, poll_interval, False, version)
     if not gen.succeeded:

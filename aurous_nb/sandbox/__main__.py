@@ -83,9 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     generated = args.api_key is None
-    config = SandboxConfig(
+    try:
+        config = _config(args, generated)
+    except ValueError as exc:  # e.g. --latency nan: exit 2 with usage, as argparse does
+        name, _, rest = str(exc).partition(" ")
+        parser.error(f"argument --{name.replace('_', '-')}: {rest}")
+    with contextlib.suppress(KeyboardInterrupt):
+        serve_forever(config, port=args.port, host=args.host, show_key=generated)
+    return 0
+
+
+def _config(args: argparse.Namespace, generated: bool) -> SandboxConfig:
+    return SandboxConfig(
         api_key=new_api_key() if generated else args.api_key,
         credits=args.credits,
         latency=args.latency,
@@ -105,9 +117,6 @@ def main(argv: list[str] | None = None) -> int:
         expire_rate=args.expire_rate,
         provider_timeout_rate=args.provider_timeout_rate,
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        serve_forever(config, port=args.port, host=args.host, show_key=generated)
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass, field, fields
 
@@ -78,3 +79,26 @@ class SandboxConfig:
         shown["extra_keys"] = {mask(k): scope for k, scope in self.extra_keys.items()}
         shown["revoked_keys"] = tuple(mask(k) for k in self.revoked_keys)
         return f"SandboxConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    def __post_init__(self) -> None:
+        """Refuse settings no server could run with: a NaN latency never finishes a job, a NaN
+        credit balance never refuses one (every comparison with NaN is False)."""
+        for name in ("credits", "latency", "latency_spread", "output_ttl", "chaos_delay"):
+            _check(name, getattr(self, name))
+        for name in ("failure_rate", "chaos", "expire_rate", "provider_timeout_rate"):
+            _check(name, getattr(self, name), hi=1.0)
+        _check("time_factor", self.time_factor, above=True)
+        if self.concurrency_limit < 1:
+            raise ValueError(f"concurrency_limit must be at least 1 (got {self.concurrency_limit})")
+
+
+def _check(name: str, value: float, *, hi: float | None = None, above: bool = False) -> None:
+    """The sandbox's own reading of the rule (it imports nothing from the client): finite,
+    0 or more (more than 0 when ``above``), at most ``hi``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number (got {value!r})")
+    if value < 0 or (above and value == 0) or (hi is not None and value > hi):
+        bounds = (
+            f"between 0 and {hi:g}" if hi is not None else "more than 0" if above else "0 or more"
+        )
+        raise ValueError(f"{name} must be {bounds} (got {value!r})")

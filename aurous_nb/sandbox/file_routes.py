@@ -18,6 +18,7 @@ from aurous_nb.sandbox.ids import new_id
 from aurous_nb.sandbox.outputs import expired
 from aurous_nb.sandbox.responses import base_url, json_response, run_idempotent
 from aurous_nb.sandbox.state import SandboxState
+from aurous_nb.sandbox.validation import check_unicode
 
 
 class FileRoutes:
@@ -57,6 +58,7 @@ class FileRoutes:
                 raise bad_request(
                     "invalid_format", "'metadata' must be a JSON-encoded object.", "metadata"
                 )
+            check_unicode(metadata, "metadata")
 
         async def work() -> Response:
             mime, width, height = inspect_image(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -68,11 +69,12 @@ async def sandbox_delay(request: Request) -> None:
     if raw is None:
         return
     try:
-        delay = min(max(float(raw), 0.0), MAX_DELAY_S)
+        seconds = float(raw)
     except ValueError:
-        raise bad_request(
-            "invalid_format", "X-Sandbox-Delay must be seconds.", DELAY_HEADER
-        ) from None
+        seconds = math.nan
+    if not math.isfinite(seconds):  # float() takes "nan" and "inf"; sleep(nan) is no delay
+        raise bad_request("invalid_format", "X-Sandbox-Delay must be seconds.", DELAY_HEADER)
+    delay = min(max(seconds, 0.0), MAX_DELAY_S)
     await asyncio.sleep(delay)
 
 

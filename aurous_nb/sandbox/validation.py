@@ -70,7 +70,31 @@ def parse_json_object(raw: str | bytes) -> dict[str, Any]:
         raise bad_request("invalid_format", "The request body is not valid JSON.") from None
     if not isinstance(value, dict):
         raise bad_request("invalid_format", "The request body must be a JSON object.")
+    check_unicode(value)
     return value
+
+
+def check_unicode(value: Any, param: str = "") -> None:
+    """Refuse a string holding a lone surrogate (JSON's ``"\\ud800"``): it is no Unicode text,
+    has no UTF-8 form, and once stored it would break every later answer that includes it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad_request(
+                "invalid_format",
+                f"'{param or 'body'}' holds a lone surrogate (\\u{ord(value[exc.start]):04x} at "
+                f"position {exc.start}); text must be valid Unicode that UTF-8 can encode.",
+                param or None,
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key.encode("utf-8", "backslashreplace").decode()
+            check_unicode(key, f"{param}.{name}" if param else name)
+            check_unicode(item, f"{param}.{name}" if param else name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_unicode(item, f"{param}[{i}]")
 
 
 # -- field readers -------------------------------------------------------------------------------

@@ -18,10 +18,29 @@ from typing import Any
 
 import traitlets
 
-__all__ = ["STATIC_MIME", "StaticFallback", "StaticView", "resolve_session"]
+__all__ = ["STATIC_MIME", "StaticFallback", "StaticView", "budget_value", "resolve_session"]
 
 # Read by the labextension (labextension/src/index.ts): "render me, falling back to text/html".
 STATIC_MIME = "application/vnd.aurous-nb.static+json"
+
+
+def budget_value(value: Any) -> float | None:
+    """A panel's or grid's budget, given or typed: credits, 0 or more, finite (a NaN cap would
+    cap nothing; see ``client._params.number_problem``); ``None`` or ``""``: no cap."""
+    from aurous_nb.client._params import check_float
+    from aurous_nb.client.errors import ValidationError
+
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValidationError(
+                "budget", f"budget: {text!r} is not a number of credits"
+            ) from None
+    return None if value is None else float(check_float("budget", value, 0))
 
 
 def resolve_session(session: Any) -> Any:

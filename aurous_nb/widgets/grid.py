@@ -24,7 +24,7 @@ import ipywidgets as w
 from aurous_nb.reuse import UNKNOWN, UNKNOWN_TEXT
 from aurous_nb.text import NO_LORA
 from aurous_nb.widgets import _catalog
-from aurous_nb.widgets._base import StaticFallback, resolve_session
+from aurous_nb.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.widgets._static import (
     Markup,
     credits,
@@ -111,7 +111,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.loras = _axis(loras)
         self.sizes = _axis(DEFAULT_IMAGE_SIZE if sizes is None else sizes)
         self.seeds = _axis(seeds)
-        self._budget = _budget(budget)
+        self._budget = budget_value(budget)
         self.params = params
         self.columns = [(lo, si, se) for lo in self.loras for si in self.sizes for se in self.seeds]
         self.name = name or _grid_name(self.prompts, self.columns, count, params)
@@ -306,7 +306,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     def budget(self, value: float | None) -> None:
         from aurous_nb.quote import BudgetExceededError
 
-        self._budget = self.batch.budget = _budget(value)
+        self._budget = self.batch.budget = budget_value(value)
         if isinstance(self._failure, BudgetExceededError):  # it spoke of the old budget
             self._clear_error()
         if self.budget_field.value != _budget_text(self._budget):
@@ -315,7 +315,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
 
     def _budget_typed(self, change: Any) -> None:
         try:
-            value = _budget(change["new"].strip() or None)
+            value = budget_value(change["new"].strip() or None)
         except ValueError as exc:
             self.summary.value = f"<span class='aurous-error'>{esc(exc)}</span>"
             return
@@ -626,18 +626,6 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     def __repr__(self) -> str:
         rows, cols = self.shape
         return f"<PromptGrid {rows}x{cols} {self.batch.progress()}>"
-
-
-def _budget(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        amount = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"budget must be a number of credits, not {value!r}") from None
-    if amount < 0 or amount != amount:
-        raise ValueError(f"budget must be 0 or more credits, not {value!r}")
-    return amount
 
 
 def _budget_text(value: float | None) -> str:

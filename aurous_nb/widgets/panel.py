@@ -18,7 +18,7 @@ import ipywidgets as w
 from aurous_nb import reuse
 from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
-from aurous_nb.widgets._base import StaticFallback, resolve_session
+from aurous_nb.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.widgets._static import (
     esc,
     fmt_credits,
@@ -80,8 +80,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         enhance: bool = False,
         budget: float | None = None,
     ) -> None:
+        self.budget = budget  # checked first: nothing is built for a refused budget
         self.session = resolve_session(session)
-        self.budget = budget
         self.spent = 0.0
         self.quote: _pricing.Quote | None = None
         self.available: float | None = None
@@ -282,6 +282,16 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             image.layout.display = ""
 
     # -- pricing and balance -------------------------------------------------------------------
+
+    @property
+    def budget(self) -> float | None:
+        """The most this panel may spend in credits (None: no cap); a NaN or infinite one is
+        refused, since it would cap nothing."""
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: float | None) -> None:
+        self._budget = budget_value(value)
 
     def request(self) -> dict[str, Any]:
         """The create request the fields describe (what Generate sends)."""

@@ -37,6 +37,14 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+#: Text with no UTF-8 form: a lone surrogate inside (what errors="surrogateescape" or a split
+#: UTF-16 pair leaves). JSON carries it as a "\\ud800" escape; the client refuses it unsent.
+unencodable = st.builds(
+    lambda head, bad, tail: head + bad + tail,
+    st.text(max_size=8),
+    st.characters(categories=["Cs"]),
+    st.text(max_size=8),
+)
 junk_scalars = (
     st.none()
     | st.booleans()
@@ -45,12 +53,15 @@ junk_scalars = (
     | st.text(max_size=40)
     | st.text(min_size=4001, max_size=5000)
     | st.binary(max_size=20)
+    | unencodable
     | st.sampled_from(["", " ", "\x00", "🦄" * 50, "-1", "1e309", "file_", "https://", "٣"])
+    | st.sampled_from(["\ud800", "caf\udce9", "\ud83d\ude00", "\udfff\ud800"])
 )
 junk = st.recursive(
     junk_scalars,
     lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6) | unencodable, inner, max_size=3)
     ),
     max_leaves=6,
 )
@@ -81,6 +92,15 @@ def client(sandbox: Sandbox, sent: list[httpx.Request]) -> Iterator[Client]:
     ) as c:
         yield c
     http.close()
+
+
+def _unencodable(value: Any) -> bool:
+    """Whether some text in ``value`` (keys included) has no UTF-8 form."""
+    try:
+        json.dumps(value, ensure_ascii=False, default=repr).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _assert_typed(exc: AurousError, names: set[str]) -> None:
@@ -114,6 +134,9 @@ def test_client_image_params(
     except AurousError as exc:  # the sandbox refused what the client let through
         assert exc.status is not None and 400 <= exc.status < 500, repr(exc)
         _assert_typed(exc, {"prompt", *params, *image_fields})
+        assert not _unencodable([prompt, params]), "text with no UTF-8 form was sent"
+    else:
+        assert not _unencodable([prompt, params]), "text with no UTF-8 form was sent"
 
 
 @FUZZ
@@ -134,15 +157,19 @@ def test_client_video_params(
     except AurousError as exc:
         assert exc.status is not None and 400 <= exc.status < 500, repr(exc)
         _assert_typed(exc, {"video_lora_id", *params, *video_fields})
+        assert not _unencodable([lora, params]), "text with no UTF-8 form was sent"
+    else:
+        assert not _unencodable([lora, params]), "text with no UTF-8 form was sent"
 
 
 # -- the magics' parser ---------------------------------------------------------------------------
 
-words = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=60) | st.lists(
+words = st.text(alphabet=st.characters(codec=None), max_size=60) | st.lists(
     st.sampled_from(
         ["--seed", "--count", "--budget", "--size", "-h", '"', "'", "{{x}}", "--", "=", "al_live_"]
     )
-    | st.text(max_size=8),
+    | st.text(max_size=8)
+    | unencodable,
     max_size=8,
 ).map(" ".join)
 
@@ -229,6 +256,8 @@ def _assert_envelope(r: httpx.Response) -> None:
 raw_bodies = (
     st.binary(max_size=200)
     | st.text(max_size=200).map(str.encode)
+    | unencodable.map(lambda s: s.encode("utf-8", "surrogatepass"))  # not UTF-8 at all
+    | unencodable.map(lambda s: json.dumps({"prompt": s, "url": s, s: s}).encode())
     | junk.map(lambda v: json.dumps(v, default=repr).encode())
     | st.sampled_from(
         [b"", b"{", b"[]", b"null", b"NaN", b'{"prompt": NaN}', b"[" * 5000, b'{"a":' * 3000]
