@@ -447,6 +447,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             aclient, ledger = self.session.aclient, self.session.ledger
             notebook, cell = _notebook(), _cell()
             self.record = None
+            jobs.validate("image", request)  # before the ledger is asked (or written)
             prior = reuse.outstanding(
                 ledger, str(self.session.env), "image", request, notebook=notebook, cell=cell
             )
