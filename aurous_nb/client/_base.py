@@ -1,5 +1,5 @@
 """What the sync and async clients share beside their driver loops: settings, the key, headers,
-request building, the part-file an output streams into, with_options, repr."""
+request building, the part-file name an output streams into, with_options, repr."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -21,12 +22,16 @@ from aurous_nb.client._core import (
     RateLimit,
     RateLimiter,
     Request,
-    Response,
     RetryPolicy,
+    _caller_level,
     check_version,
-    header_dict,
 )
-from aurous_nb.client.errors import AuthenticationError, ValidationError, redact
+from aurous_nb.client.errors import (
+    AuthenticationError,
+    InsecureURLWarning,
+    ValidationError,
+    redact,
+)
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -107,6 +112,7 @@ def resolve_core(
         raise ValidationError(
             "base_url", f"base_url: must start with http:// or https:// ({url!r})"
         )
+    warn_if_insecure(url)
     if timeout <= 0:
         raise ValidationError("timeout", "timeout: must be positive")
     if max_retries < 0:
@@ -128,20 +134,30 @@ def resolve_core(
     )
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "::1", "0.0.0.0"})
+_warned_hosts: set[str] = set()
+
+
+def warn_if_insecure(url: str) -> None:
+    """An :class:`InsecureURLWarning`, once per host, for plain http off this machine."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or host in _LOCAL_HOSTS or host.startswith("127."):
+        return
+    if host in _warned_hosts:
+        return
+    _warned_hosts.add(host)
+    warnings.warn(
+        f"base_url http://{host} is plain http to "
+        "another host: the API key and every answer cross the network unencrypted, and anyone "
+        "on the way can read or change them. Use https://.",
+        InsecureURLWarning,
+        stacklevel=_caller_level(),
+    )
+
+
 def part_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-
-
-@contextmanager
-def part_file(target: Path) -> Iterator[BinaryIO]:
-    """Write ``target`` through a hidden part-file renamed into place only when complete."""
-    part = part_path(target)
-    try:
-        with open(part, "wb") as fh:
-            yield fh
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def open_http(factory: type[HttpT], timeout: float) -> HttpT:
@@ -149,10 +165,6 @@ def open_http(factory: type[HttpT], timeout: float) -> HttpT:
     return factory(
         timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_connections=100)
     )
-
-
-def response(r: httpx.Response, content: bytes = b"") -> Response:
-    return Response(r.status_code, header_dict(r.headers.raw), content)
 
 
 class ClientBase(Generic[HttpT]):
@@ -194,11 +206,6 @@ class ClientBase(Generic[HttpT]):
             data=req.data,
             headers=self._headers(req),
             timeout=self._timeout if req.timeout is None else req.timeout,
-        )
-
-    def _build_stream(self, req: Request) -> httpx.Request:
-        return self._http.build_request(
-            req.method, req.url, headers=self._headers(req), timeout=self._timeout
         )
 
     def with_options(

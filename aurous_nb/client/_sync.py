@@ -6,22 +6,20 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, part_file, response
+from aurous_nb.client._base import ClientBase
 from aurous_nb.client._core import (
     Flow,
     Request,
-    Response,
     RetryPolicy,
     Sleep,
-    classify,
 )
+from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
 from aurous_nb.client.files import Files
 from aurous_nb.client.images import Images
@@ -91,25 +89,18 @@ class Client(ClientBase[httpx.Client]):
             flow.close()
 
     def _send(self, req: Request) -> Any:
+        started = time.monotonic()
         try:
-            if req.stream_to is not None:
-                return self._stream(req, Path(req.stream_to))
-            r = self._http.send(self._build(req))
-            return response(r, r.content)
-        except httpx.TransportError as exc:
-            return classify(exc)
-
-    def _stream(self, req: Request, target: Path) -> Response:
-        r = self._http.send(self._build_stream(req), stream=True)
-        try:
-            if r.status_code >= 300:
-                return response(r, r.read())
-            with part_file(target) as fh:
-                for chunk in r.iter_bytes(1 << 16):
-                    fh.write(chunk)
-            return response(r)
-        finally:
-            r.close()
+            r = self._http.send(self._build(req), stream=True)
+            try:
+                with Reading(req, r, started, self._core.timeout) as reading:
+                    for chunk in r.iter_bytes():
+                        reading.feed(chunk)
+                return reading.response
+            finally:
+                r.close()
+        except FAULTS as exc:
+            return fault(exc)
 
     def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> Iterator[T]:
         cursor: str | None = None
