@@ -1,11 +1,12 @@
 """``make soak``: the long reliability run; regenerates RELIABILITY.md and ends with one line.
 
-    soak: jobs=300 faults=NNN duplicates=0 lost=0 bad_inputs=NNNN leaks=0
+    soak: jobs=300 faults=NNN duplicates=0 lost=0 bad_inputs=NNNN leaks=0 escaped=0
 
 Stages (each reuses the scenario code of ``tests/reliability``, at full size):
 
 1. faults    300 grid jobs through the batch engine, sandbox chaos at 30 %
 2. restarts  a batch process SIGKILLed ten times, resumed from the ledger each time
+   hostile   ids that are paths, sent by a fake API to three download paths: none escapes
 3. bad input the property-based tests with many more examples (client, magics, routes, webhooks)
 4. contract  schemathesis against ``/api-spec.json``: examples, coverage, fuzzing and stateful
 5. leaks     a notebook, a batch and every error, scanned with the soak's own logs and homes
@@ -137,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         ok &= not restarts.problems
         say(f"      {restarts.seconds:.0f}s killed at {restarts.extra['generations_when_killed']}")
 
+        say(f"[2+] hostile ids: {args.jobs} ids x 3 paths")
+        hostile_ids = scenarios.run_hostile_ids(args.jobs, tmp_path / "hostile")
+        results["hostile"] = hostile_ids
+        ok &= not hostile_ids.problems
+        say(f"      {hostile_ids.seconds:.0f}s {hostile_ids.extra}")
+
         say(f"[3/6] bad input: {args.examples} examples per property")
         total, kinds, passed = bad_inputs(args.examples)
         results["bad_inputs"] = (total, kinds, passed)
@@ -178,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     line = (
         f"soak: jobs={faults.jobs} faults={faults_n} "
         f"duplicates={faults.duplicates + restarts.duplicates} lost={faults.lost + restarts.lost} "
-        f"bad_inputs={total} leaks={len(scan.hits)}"
+        f"bad_inputs={total} leaks={len(scan.hits)} escaped={hostile_ids.extra['escaped']}"
     )
     if not args.quick or args.out != ROOT / "RELIABILITY.md":
         args.out.write_text(report(results, line, ok, args), encoding="utf-8")
-    for name in ("faults", "restarts"):
+    for name in ("faults", "restarts", "hostile"):
         for problem in results[name].problems[:10]:
             say(f"PROBLEM {name}: {problem}")
     print(line, flush=True)
@@ -218,6 +225,15 @@ def report(r: dict[str, Any], line: str, ok: bool, args: argparse.Namespace) -> 
             f"generations made when each kill landed: {s.extra.get('generations_when_killed')}; "
             f"duplicates {s.duplicates}, lost {s.lost}; {s.faults} chaos faults; "
             f"{s.seconds:.0f} s; {held(s.problems)}",
+        ),
+        (
+            "Hostile ids",
+            f"{r['hostile'].jobs} generation ids a hostile server might send (traversals of "
+            "every depth and spelling, absolute paths, NULs, long and non-ASCII ids), answered "
+            "by a fake API to a create through `jobs.generate` and to `download_outputs` of the "
+            "id and of a dict carrying it; witness files placed where each would land",
+            f"{_kv(r['hostile'].extra)}; {r['hostile'].seconds:.0f} s; "
+            f"{held(r['hostile'].problems)}",
         ),
         (
             "Concurrency",
