@@ -108,7 +108,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         try:
             r = await self._http.send(self._build(req), stream=True)
             try:
-                with Reading(req, r, started, self._core.timeout) as reading:
+                with Reading(req, r, started, req.timeout or self._core.timeout) as reading:
                     async for chunk in r.aiter_bytes():
                         reading.feed(chunk)
                 return reading.response

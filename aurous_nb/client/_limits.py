@@ -82,12 +82,13 @@ class Reading:
         self._clock = time.monotonic
         self._deadline = started + timeout
         self._timeout = timeout
-        self._limit = MAX_OUTPUT_BYTES if req.output else MAX_ANSWER_BYTES
-        self._rate = MIN_OUTPUT_RATE if req.output else 0
+        self.status = r.status_code
+        output = req.output and self.status < 300  # an error page is an answer, not an output
+        self._limit = MAX_OUTPUT_BYTES if output else MAX_ANSWER_BYTES
+        self._rate = MIN_OUTPUT_RATE if output else 0
         self._size = 0
         self._parts: list[bytes] = []
         self._sink: BinaryIO | None = None
-        self.status = r.status_code
         self.headers = header_dict(r.headers.raw)
         declared = self.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._limit:

@@ -42,7 +42,8 @@ class Client(ClientBase[httpx.Client]):
     """The Aurous v1 API, blocking. Safe to share between threads.
 
     ``api_key``, ``base_url`` and ``version`` default to AUROUS_API_KEY, AUROUS_BASE_URL
-    (https://api.aurous-labs.com) and AUROUS_VERSION. ``timeout`` is per HTTP request;
+    (https://api.aurous-labs.com) and AUROUS_VERSION. ``timeout`` bounds each HTTP request
+    from sending to its last byte (see ``_limits``);
     ``retry_budget`` bounds the total seconds one call may spend retrying.
     """
 
@@ -93,7 +94,7 @@ class Client(ClientBase[httpx.Client]):
         try:
             r = self._http.send(self._build(req), stream=True)
             try:
-                with Reading(req, r, started, self._core.timeout) as reading:
+                with Reading(req, r, started, req.timeout or self._core.timeout) as reading:
                     for chunk in r.iter_bytes():
                         reading.feed(chunk)
                 return reading.response

@@ -72,7 +72,7 @@ def test_legacy_redirect_of_any_path_is_a_308(sandbox: Sandbox, raw: str) -> Non
 def test_schemathesis_finds_no_500_and_no_schema_break(sandbox: Sandbox) -> None:
     run = run_schemathesis(sandbox, "examples,coverage,fuzzing", max_time=15)
     assert run.ok, run.report[-6000:]
-    # How many cases fit in 15 s depends on the machine's load: ask for every operation, not a count.
+    # How many cases fit in 15 s depends on the load: ask for every operation, not a count.
     assert run.cases >= len(openapi.operations()) and run.failures == 0 and run.errors == 0
 
 
