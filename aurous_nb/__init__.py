@@ -20,6 +20,8 @@ _LAZY: dict[str, str] = {
     "GenerationFailedError": "aurous_nb.client",
     "PermissionDeniedError": "aurous_nb.client",
     "InvalidRequestError": "aurous_nb.client",
+    "InvalidResponseError": "aurous_nb.client",
+    "InsecureURLWarning": "aurous_nb.client",
     "InsufficientBalanceError": "aurous_nb.client",
     "IdempotencyConflictError": "aurous_nb.client",
     "NotFoundError": "aurous_nb.client",

@@ -74,6 +74,11 @@ def advice(exc: BaseException) -> str | None:
         return f"Rate limited: run the cell again {when} (%aurous grid paces big batches)."
     if isinstance(exc, e.WaitTimeoutError):
         return "The job keeps running: %aurous wait ID collects it (nothing is bought twice)."
+    if isinstance(exc, e.InvalidResponseError):
+        return (
+            "The answer broke the API's contract and none of it was used. If it persists, "
+            "check --base-url (a proxy, or someone on a plain-http path, may be changing answers)."
+        )
     if isinstance(exc, e.ServerError):
         return (
             "A server-side failure; if a job was being created the server may have it. Run the "

@@ -22,6 +22,8 @@ from typing import Any
 from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.client._media import sniff
 from aurous_nb.client._parts import orphans, part_path
+from aurous_nb.client.errors import InvalidResponseError
+from aurous_nb.client.models import check_generation_id
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
 
@@ -48,7 +50,18 @@ def should_download(download: bool | None) -> bool:
 
 
 def output_dir(ledger: Ledger, env: str, generation_id: str) -> Path:
-    return ledger.outputs_root / env / generation_id
+    """``<home>/outputs/<env>/<generation_id>``, refused (InvalidResponseError) for an id that
+    is not an API id or a path that would leave the cache: ids come from servers, and a
+    ``../`` in one would write, and delete, files elsewhere."""
+    root = (ledger.outputs_root / env).resolve()
+    path = (root / check_generation_id(generation_id)).resolve()
+    if path.parent != root:
+        raise InvalidResponseError(
+            f"{generation_id}: its cache directory would be outside {root}",
+            code="invalid_response",
+            param="id",
+        )
+    return path
 
 
 def cached_outputs(
@@ -203,8 +216,8 @@ def download_outputs_flow(
         else:
             ref = yield partial(client.images.get, gen_id)
             _, gen_id, count = _target(ref)
-    kept, todo = _plan(ledger, env, gen_id, count, force)
     directory = output_dir(ledger, env, gen_id)
+    kept, todo = _plan(ledger, env, gen_id, count, force)
     for index in todo:
         for attempt in range(retries + 1):
             part = _part_path(directory, index)

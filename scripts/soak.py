@@ -1,6 +1,6 @@
 """``make soak``: the long reliability run; regenerates RELIABILITY.md and ends with one line.
 
-    soak: jobs=300 faults=NNN duplicates=0 lost=0 bad_inputs=NNNN leaks=0
+    soak: jobs=300 faults=NNN duplicates=0 lost=0 bad_inputs=NNNN leaks=0 escaped=0
 
 Stages (each reuses the scenario code of ``tests/reliability``, at full size):
 
@@ -8,10 +8,11 @@ Stages (each reuses the scenario code of ``tests/reliability``, at full size):
 2. restarts  a batch process SIGKILLed ten times, resumed from the ledger each time
 3. lost      answers lost after the work (fault proxy): the magic and the panel run again,
              Stop pressed mid-create, batches that give up and are retried, webhooks + downloads
-4. bad input the property-based tests with many more examples (client, magics, routes, webhooks)
-5. contract  schemathesis against ``/api-spec.json``: examples, coverage, fuzzing and stateful
-6. load      50 concurrent clients for 60 s against the sandbox CLI
-7. leaks     a notebook, a batch and every error, scanned with the soak's own logs and homes
+4. hostile   ids that are paths, sent by a fake API to three download paths: none escapes
+5. bad input the property-based tests with many more examples (client, magics, routes, webhooks)
+6. contract  schemathesis against ``/api-spec.json``: examples, coverage, fuzzing and stateful
+7. load      50 concurrent clients for 60 s against the sandbox CLI
+8. leaks     a notebook, a batch and every error, scanned with the soak's own logs and homes
 
 Exit status 0 only when every promise held. ``--quick`` shrinks every stage (a smoke test of the
 script itself).
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         os.environ["AUROUS_NB_AUTO_DOWNLOAD"] = "0"
 
-        say(f"[1/7] faults: {args.jobs} grid jobs, chaos 30 %")
+        say(f"[1/8] faults: {args.jobs} grid jobs, chaos 30 %")
         home = tmp_path / "faults"
         os.environ["AUROUS_NB_HOME"] = str(home)
         faults = scenarios.run_faults(args.jobs, seed=300, home=home)
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         ok &= not faults.problems
         say(f"      {faults.seconds:.0f}s {faults.statuses} injected {faults.fault_kinds}")
 
-        say(f"[2/7] restarts: {args.kills} SIGKILLs, chaos 10 %")
+        say(f"[2/8] restarts: {args.kills} SIGKILLs, chaos 10 %")
         home = tmp_path / "restarts"
         restarts = scenarios.run_restarts(
             max(60, args.jobs // 3), args.kills, seed=10, home=home, chaos=0.1
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         ok &= not restarts.problems
         say(f"      {restarts.seconds:.0f}s killed at {restarts.extra['generations_when_killed']}")
 
-        say("[3/7] lost answers: magic, panel, Stop mid-create, give-ups, webhooks + downloads")
+        say("[3/8] lost answers: magic, panel, Stop mid-create, give-ups, webhooks + downloads")
         lost = lost_answers(tmp_path, args)
         results["lost"] = lost
         for name, outcome in lost.items():
@@ -164,13 +165,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{outcome.fault_kinds} duplicates {outcome.duplicates} lost {outcome.lost}"
             )
 
-        say(f"[4/7] bad input: {args.examples} examples per property")
+        say(f"[4/8] hostile ids: {args.jobs} ids x 3 paths")
+        hostile_ids = scenarios.run_hostile_ids(args.jobs, tmp_path / "hostile")
+        results["hostile"] = hostile_ids
+        ok &= not hostile_ids.problems
+        say(f"      {hostile_ids.seconds:.0f}s {hostile_ids.extra}")
+
+        say(f"[5/8] bad input: {args.examples} examples per property")
         total, kinds, passed = bad_inputs(args.examples)
         results["bad_inputs"] = (total, kinds, passed)
         ok &= passed
         say(f"      {total} tried {kinds} passed={passed}")
 
-        say(f"[5/7] contract: schemathesis for {args.contract_seconds:.0f}s")
+        say(f"[6/8] contract: schemathesis for {args.contract_seconds:.0f}s")
         with contract.contract_sandbox() as sb:
             phases = "examples,coverage,fuzzing,stateful"
             run = contract.run_schemathesis(sb, phases, max_time=args.contract_seconds)
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         if not run.ok:
             say(run.report[-6000:])
 
-        say(f"[6/7] load: {args.clients} clients for {args.load_seconds:.0f}s")
+        say(f"[7/8] load: {args.clients} clients for {args.load_seconds:.0f}s")
         loaded = load.run_load(args.clients, args.load_seconds)
         results["load"] = loaded
         ok &= loaded.alive_after and loaded.error_rate == 0.0
@@ -189,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {loaded.quantile(0.99) * 1000:.0f} ms, alive={loaded.alive_after}"
         )
 
-        say("[7/7] leaks: notebook, batch, errors, logs, ledgers, files")
+        say("[8/8] leaks: notebook, batch, errors, logs, ledgers, files")
         scan = leak_scan([tmp_path], logs.lines)
         for path in leaks.files_under(tmp_path):  # everything the earlier stages wrote
             scan.check(f"soak file {path.name}", path.read_bytes(), "al_live_" + "-" * 64)
@@ -206,11 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     line = (
         f"soak: jobs={faults.jobs} faults={faults_n} "
         f"duplicates={sum(o.duplicates for o in counted)} lost={sum(o.lost for o in counted)} "
-        f"bad_inputs={total} leaks={len(scan.hits)}"
+        f"bad_inputs={total} leaks={len(scan.hits)} escaped={hostile_ids.extra['escaped']}"
     )
     if not args.quick or args.out != ROOT / "RELIABILITY.md":
         args.out.write_text(report(results, line, ok, args), encoding="utf-8")
-    for name, outcome in [("faults", faults), ("restarts", restarts), *lost.items()]:
+    named = [("faults", faults), ("restarts", restarts), *lost.items(), ("hostile", hostile_ids)]
+    for name, outcome in named:
         for problem in outcome.problems[:10]:
             say(f"PROBLEM {name}: {problem}")
     print(line, flush=True)
@@ -269,6 +277,15 @@ def report(r: dict[str, Any], line: str, ok: bool, args: argparse.Namespace) -> 
             f"outputs missing {wh.extra.get('outputs_missing')}, duplicates {wh.duplicates}, "
             f"lost {wh.lost}, {held(wh.problems)}; "
             f"{la.seconds + gu.seconds + wh.seconds:.0f} s",
+        ),
+        (
+            "Hostile ids",
+            f"{r['hostile'].jobs} generation ids a hostile server might send (traversals of "
+            "every depth and spelling, absolute paths, NULs, long and non-ASCII ids), answered "
+            "by a fake API to a create through `jobs.generate` and to `download_outputs` of the "
+            "id and of a dict carrying it; witness files placed where each would land",
+            f"{_kv(r['hostile'].extra)}; {r['hostile'].seconds:.0f} s; "
+            f"{held(r['hostile'].problems)}",
         ),
         (
             "Concurrency",

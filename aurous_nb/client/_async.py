@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, open_http, response
+from aurous_nb.client._base import ClientBase, open_http
 from aurous_nb.client._core import (
     Flow,
     Request,
-    Response,
     RetryPolicy,
     Sleep,
-    classify,
 )
+from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
-from aurous_nb.client._parts import part_file
 from aurous_nb.client.files import AsyncFiles
 from aurous_nb.client.images import AsyncImages
 from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras
@@ -107,25 +105,18 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
             flow.close()
 
     async def _send(self, req: Request) -> Any:
+        started = time.monotonic()
         try:
-            if req.stream_to is not None:
-                return await self._stream(req, Path(req.stream_to))
-            r = await self._http.send(self._build(req), follow_redirects=False)
-            return response(r, r.content)
-        except httpx.TransportError as exc:
-            return classify(exc)
-
-    async def _stream(self, req: Request, target: Path) -> Response:
-        r = await self._http.send(self._build_stream(req), stream=True, follow_redirects=False)
-        try:
-            if r.status_code >= 300:
-                return response(r, await r.aread())
-            with part_file(target) as fh:
-                async for chunk in r.aiter_bytes(1 << 16):
-                    fh.write(chunk)
-            return response(r)
-        finally:
-            await r.aclose()
+            r = await self._http.send(self._build(req), stream=True, follow_redirects=False)
+            try:
+                with Reading(req, r, started, req.timeout or self._core.timeout) as reading:
+                    async for chunk in r.aiter_bytes():
+                        reading.feed(chunk)
+                return reading.response
+            finally:
+                await r.aclose()
+        except FAULTS as exc:
+            return fault(exc)
 
     async def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> AsyncIterator[T]:
         cursor: str | None = None

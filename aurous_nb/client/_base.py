@@ -1,14 +1,16 @@
 """What the sync and async clients share beside their driver loops: settings, the key, headers,
-request building, the part-file an output streams into, with_options, repr."""
+request building, the part-file name an output streams into, with_options, repr."""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -18,13 +20,12 @@ from aurous_nb.client._core import (
     RateLimit,
     RateLimiter,
     Request,
-    Response,
     RetryPolicy,
+    _caller_level,
     check_version,
-    header_dict,
 )
 from aurous_nb.client._params import check_float
-from aurous_nb.client.errors import AuthenticationError, ValidationError
+from aurous_nb.client.errors import AuthenticationError, InsecureURLWarning, ValidationError
 from aurous_nb.secret import Secret, mask, redact
 
 if sys.version_info >= (3, 11):
@@ -93,6 +94,7 @@ def resolve_core(
         raise ValidationError(
             "base_url", f"base_url: must start with http:// or https:// ({url!r})"
         )
+    warn_if_insecure(url)
     check_float("timeout", timeout, 0, above=True)
     check_float("retry_budget", retry_budget, 0)
     if max_retries < 0:
@@ -114,6 +116,28 @@ def resolve_core(
     )
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "::1", "0.0.0.0"})
+_warned_hosts: set[str] = set()
+
+
+def warn_if_insecure(url: str) -> None:
+    """An :class:`InsecureURLWarning`, once per host, for plain http off this machine."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or host in _LOCAL_HOSTS or host.startswith("127."):
+        return
+    if host in _warned_hosts:
+        return
+    _warned_hosts.add(host)
+    warnings.warn(
+        f"base_url http://{host} is plain http to "
+        "another host: the API key and every answer cross the network unencrypted, and anyone "
+        "on the way can read or change them. Use https://.",
+        InsecureURLWarning,
+        stacklevel=_caller_level(),
+    )
+
+
 def open_http(factory: type[HttpT], timeout: float) -> HttpT:
     """The httpx client a client opens for itself."""
     return factory(
@@ -127,10 +151,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def origin(url: httpx.URL) -> tuple[str, str, int | None]:
     """Scheme, host and port: what must match the base URL for a request to carry the key."""
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
-
-
-def response(r: httpx.Response, content: bytes = b"") -> Response:
-    return Response(r.status_code, header_dict(r.headers.raw), content)
 
 
 class ClientBase(Generic[HttpT]):
@@ -175,14 +195,6 @@ class ClientBase(Generic[HttpT]):
                 data=req.data,
                 headers=self._headers(req),
                 timeout=self._timeout if req.timeout is None else req.timeout,
-            ),
-        )
-
-    def _build_stream(self, req: Request) -> httpx.Request:
-        return self._authorize(
-            req,
-            self._http.build_request(
-                req.method, req.url, headers=self._headers(req), timeout=self._timeout
             ),
         )
 

@@ -30,9 +30,12 @@ from aurous_nb.client.errors import (
     APITimeoutError,
     AurousError,
     IdempotencyConflictError,
+    InvalidResponseError,
     ValidationError,
     error_from_response,
+    json_kind,
     redact,
+    seconds,
 )
 
 __all__ = [
@@ -69,7 +72,9 @@ class Request:
 
     ``idempotent`` says a retry after the request may have reached the server is safe (GETs,
     creates carrying an Idempotency-Key, cancel, estimates). ``stream_to`` asks the driver to
-    stream a 2xx body into that file (temp file + rename).
+    stream a 2xx body into that file (temp file + rename). ``output`` marks the fetch of an
+    output file: the larger size cap and a deadline that grows with the bytes received
+    (see ``_limits``).
     """
 
     method: str
@@ -86,6 +91,7 @@ class Request:
     timeout: float | None = None
     stream_to: str | None = None
     headers: Mapping[str, str] | None = None
+    output: bool = False
 
     @property
     def safe_url(self) -> str:
@@ -102,7 +108,31 @@ class Response:
     content: bytes = b""
 
     def json(self) -> Any:
-        return json.loads(self.content) if self.content else None
+        """The decoded body (None when empty); a body that is not JSON is an
+        :class:`InvalidResponseError`, never a raw decoder error."""
+        if not self.content:
+            return None
+        try:
+            return json.loads(self.content)
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." nested deep
+            raise self.invalid(f"the answer is not JSON ({type(exc).__name__})") from None
+
+    def object(self) -> dict[str, Any]:
+        """The body as the JSON object every endpoint answers with."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise self.invalid(f"the answer is {json_kind(body)}, not a JSON object")
+        return body
+
+    def invalid(self, message: str, param: str | None = None) -> InvalidResponseError:
+        return InvalidResponseError(
+            f"HTTP {self.status}: {message}",
+            status=self.status,
+            code="invalid_response",
+            param=param,
+            request_id=self.request_id,
+            headers=self.headers,
+        )
 
     @property
     def request_id(self) -> str | None:
@@ -115,17 +145,23 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class TransportFault:
-    """No response: ``delivered`` is False when the request surely never reached the server."""
+    """No usable response: ``delivered`` is False when the request surely never reached the
+    server; ``invalid`` when an answer came but broke a rule (too large, broken encoding, a URL
+    that cannot be requested): that is never retried."""
 
     message: str
     delivered: bool
     timeout: bool
+    invalid: bool = False
 
-    def error(self, req: Request, delivered: bool | None = None) -> APIConnectionError:
+    def error(self, req: Request, delivered: bool | None = None) -> AurousError:
         """The exception to raise; ``delivered`` covers every attempt (default: this one)."""
+        text = f"{req.method} {req.safe_url}: {self.message}"
+        if self.invalid:
+            return InvalidResponseError(text, code="invalid_response")
         cls = APITimeoutError if self.timeout else APIConnectionError
         sent = self.delivered if delivered is None else delivered
-        return cls(f"{req.method} {req.safe_url}: {self.message}", delivered=sent)
+        return cls(text, delivered=sent)
 
 
 def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -196,13 +232,7 @@ class RetryPolicy:
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    return seconds(headers.get("retry-after"))
 
 
 # ---------------------------------------------------------------- rate limits
@@ -272,12 +302,13 @@ class RateLimiter:
         if limit_s is None and retry_after is None:
             return
         now = self._clock()
-        try:
-            limit = int(float(limit_s)) if limit_s is not None else 0
-            remaining = int(float(remaining_s)) if remaining_s is not None else 0
-            reset = float(reset_s) if reset_s is not None else now
-        except ValueError:
-            return
+        limit_f, remaining_f, reset_f = (
+            default if text is None else seconds(text)
+            for text, default in ((limit_s, 0.0), (remaining_s, 0.0), (reset_s, now))
+        )
+        if limit_f is None or remaining_f is None or reset_f is None:
+            return  # nan, inf, negative, text: nothing an honest server sends
+        limit, remaining, reset = int(limit_f), int(remaining_f), reset_f
         if reset < 1e9:  # the IETF draft sends delta seconds, the contract epoch seconds
             reset += now
         if retry_after is not None and drained:
@@ -377,6 +408,7 @@ class Core:
         start = self.monotonic()
         failures = 0
         conflicts = 0
+        throttled = 0
         hops = 0
         conflict_wait = policy.conflict_initial
         delivered = False  # whether any attempt may have reached the server
@@ -390,7 +422,7 @@ class Core:
             outcome = yield req
             if isinstance(outcome, TransportFault):
                 delivered = delivered or outcome.delivered
-                safe = req.idempotent or not outcome.delivered
+                safe = (req.idempotent or not outcome.delivered) and not outcome.invalid
                 delay = policy.backoff(failures)
                 if safe and failures < policy.max_retries and self._fits(start, delay):
                     failures += 1
@@ -422,7 +454,7 @@ class Core:
                 continue
             if err is None:  # a redirect we could not follow
                 err = error_from_response(status, resp.headers, _json_or_none(resp), _text(resp))
-            wait = self._retry_delay(req, err, failures, conflict_wait, conflicts)
+            wait = self._retry_delay(req, err, failures, conflict_wait, conflicts, throttled)
             if wait is not None and policy.max_retries > 0 and self._fits(start, wait):
                 if status >= 500:
                     failures += 1
@@ -431,6 +463,7 @@ class Core:
                     conflict_wait = min(conflict_wait * 2, policy.conflict_max)
                 elif status == 429:
                     paced = False
+                    throttled += 1
                 yield Sleep(wait)
                 continue
             raise err
@@ -445,13 +478,20 @@ class Core:
         return self.monotonic() + delay - start <= self.retry.budget
 
     def _retry_delay(
-        self, req: Request, err: AurousError, failures: int, conflict_wait: float, conflicts: int
+        self,
+        req: Request,
+        err: AurousError,
+        failures: int,
+        conflict_wait: float,
+        conflicts: int,
+        throttled: int,
     ) -> float | None:
         status = err.status or 0
         policy = self.retry
         if status == 429:
+            # Without a usable Retry-After, back off more with each 429 in a row.
             after = _retry_after(err.headers)
-            wait = after if after is not None else policy.backoff(failures)
+            wait = after if after is not None else policy.backoff(throttled)
             return max(0.05, min(wait, policy.retry_after_cap))
         if (
             status == 409
@@ -481,9 +521,10 @@ class Core:
             return replace(req, method="GET", url=target, body=None, auth=req.auth and same_origin)
         return replace(req, url=target, auth=req.auth and same_origin)
 
-    def call_json(self, req: Request) -> Flow[Any]:
+    def call_json(self, req: Request) -> Flow[dict[str, Any]]:
+        """``call``, then the answer's JSON object (anything else: InvalidResponseError)."""
         resp = yield from self.call(req)
-        return resp.json()
+        return resp.object()
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -512,7 +553,7 @@ def _fingerprint(req: Request) -> str:
 def _json_or_none(resp: Response) -> Any:
     try:
         return resp.json()
-    except ValueError:
+    except InvalidResponseError:
         return None
 
 

@@ -6,24 +6,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, response
+from aurous_nb.client._base import ClientBase
 from aurous_nb.client._core import (
     Flow,
     Request,
-    Response,
     RetryPolicy,
     Sleep,
-    classify,
 )
+from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
-from aurous_nb.client._parts import part_file
 from aurous_nb.client.files import Files
 from aurous_nb.client.images import Images
 from aurous_nb.client.loras import Loras, VideoLoras
@@ -46,7 +43,8 @@ class Client(ClientBase[httpx.Client]):
     """The Aurous v1 API, blocking. Safe to share between threads.
 
     ``api_key``, ``base_url`` and ``version`` default to AUROUS_API_KEY, AUROUS_BASE_URL
-    (https://api.aurous-labs.com) and AUROUS_VERSION. ``timeout`` is per HTTP request;
+    (https://api.aurous-labs.com) and AUROUS_VERSION. ``timeout`` bounds each HTTP request
+    from sending to its last byte (see ``_limits``);
     ``retry_budget`` bounds the total seconds one call may spend retrying.
     """
 
@@ -93,25 +91,18 @@ class Client(ClientBase[httpx.Client]):
             flow.close()
 
     def _send(self, req: Request) -> Any:
+        started = time.monotonic()
         try:
-            if req.stream_to is not None:
-                return self._stream(req, Path(req.stream_to))
-            r = self._http.send(self._build(req), follow_redirects=False)
-            return response(r, r.content)
-        except httpx.TransportError as exc:
-            return classify(exc)
-
-    def _stream(self, req: Request, target: Path) -> Response:
-        r = self._http.send(self._build_stream(req), stream=True, follow_redirects=False)
-        try:
-            if r.status_code >= 300:
-                return response(r, r.read())
-            with part_file(target) as fh:
-                for chunk in r.iter_bytes(1 << 16):
-                    fh.write(chunk)
-            return response(r)
-        finally:
-            r.close()
+            r = self._http.send(self._build(req), stream=True, follow_redirects=False)
+            try:
+                with Reading(req, r, started, req.timeout or self._core.timeout) as reading:
+                    for chunk in r.iter_bytes():
+                        reading.feed(chunk)
+                return reading.response
+            finally:
+                r.close()
+        except FAULTS as exc:
+            return fault(exc)
 
     def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> Iterator[T]:
         cursor: str | None = None

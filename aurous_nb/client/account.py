@@ -20,8 +20,8 @@ from aurous_nb.client._params import (
     check_id,
     check_limit,
 )
-from aurous_nb.client.errors import ValidationError
-from aurous_nb.client.models import Balance, Pricing, Team, UsageBucket
+from aurous_nb.client.errors import InvalidResponseError, ValidationError
+from aurous_nb.client.models import Balance, Pricing, Team, UsageBucket, rows
 
 __all__ = ["balance_flow", "pricing_flow", "request_flow", "team_flow", "usage_flow"]
 
@@ -38,7 +38,7 @@ def team_flow(core: Core, version: str | None) -> Flow[Team]:
 
 def pricing_flow(core: Core, version: str | None) -> Flow[Pricing]:
     resp = yield from core.call(core.get("/v1/pricing", version=version))
-    body = resp.json()
+    body = resp.object()
     if not body.get("version") and resp.version:
         body = {**body, "version": resp.version}
     return Pricing.from_json(body)
@@ -105,9 +105,9 @@ def usage_flow(
     out: list[UsageBucket] = []
     while True:
         body = yield from core.call_json(core.get("/v1/usage", params=params, version=version))
-        out.extend(UsageBucket.from_json(b) for b in body.get("data") or [] if isinstance(b, dict))
+        out.extend(UsageBucket.from_json(b) for b in rows(body))
         token = body.get("next_page")
-        if not body.get("has_more") or not token:
+        if not body.get("has_more") or not isinstance(token, str) or not token:
             return out
         params = {"page_token": token}
 
@@ -141,5 +141,5 @@ def request_flow(
     resp = yield from core.call(req)
     try:
         return resp.json()
-    except ValueError:
+    except InvalidResponseError:
         return resp.content

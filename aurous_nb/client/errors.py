@@ -6,6 +6,7 @@ doc_url). Messages never contain the API key or a signed URL's token (see ``reda
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,8 +19,10 @@ __all__ = [
     "AuthenticationError",
     "GenerationFailedError",
     "IdempotencyConflictError",
+    "InsecureURLWarning",
     "InsufficientBalanceError",
     "InvalidRequestError",
+    "InvalidResponseError",
     "NotFoundError",
     "OutputExpiredError",
     "OutputNotAvailableError",
@@ -29,7 +32,9 @@ __all__ = [
     "ValidationError",
     "WaitTimeoutError",
     "error_from_response",
+    "json_kind",
     "redact",
+    "seconds",
 ]
 
 
@@ -161,20 +166,47 @@ class OutputExpiredError(NotFoundError):
     """410 ``output_expired``: the output is no longer kept; download it sooner next time."""
 
 
+def seconds(value: str | None) -> float | None:
+    """A header's finite, non-negative number of seconds; None for anything else (``nan``,
+    ``inf``, ``-5``, an HTTP date), so a hostile header can neither stop nor stall the client."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words (``null``, ``list``, ``string`` ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    return "a list" if isinstance(value, list) else "a string"
+
+
 class RateLimitError(AurousError):
     """429: a rate-limit bucket or the concurrency limit is exhausted."""
 
     @property
     def retry_after(self) -> float | None:
-        value = self.headers.get("retry-after")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+        return seconds(self.headers.get("retry-after"))
 
 
 class ServerError(AurousError):
     """5xx: the API or its provider failed."""
+
+
+class InvalidResponseError(ServerError):
+    """The server answered something no correct server sends: a body that is not the JSON
+    object expected, an id that is not an API id, an unusable output URL, a body over the size
+    cap, a broken compression stream. Nothing in it is used; ``param`` names the field."""
 
 
 class APIConnectionError(AurousError):
@@ -218,6 +250,11 @@ class GenerationFailedError(AurousError):
             f"{generation.id} ended {generation.status}: {reason}", code=str(generation.status)
         )
         self.generation = generation
+
+
+class InsecureURLWarning(UserWarning):
+    """The base URL is plain http to a host other than this machine: the key and every answer
+    cross the network unencrypted, and anyone on the path can read or change them."""
 
 
 def _class_for(status: int, code: str | None) -> type[AurousError]:

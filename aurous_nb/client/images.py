@@ -20,7 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from aurous_nb.client._core import Core, Flow, Request, Response, Sleep, new_idempotency_key
 from aurous_nb.client._media import sniff
@@ -39,13 +39,15 @@ from aurous_nb.client.errors import (
     AurousError,
     AuthenticationError,
     GenerationFailedError,
+    InvalidResponseError,
     OutputExpiredError,
     OutputNotAvailableError,
     PermissionDeniedError,
     ValidationError,
     WaitTimeoutError,
+    json_kind,
 )
-from aurous_nb.client.models import Estimate, Generation, Page
+from aurous_nb.client.models import Estimate, Generation, Page, check_generation_id
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -61,8 +63,16 @@ GenerationRef = str | Generation
 
 
 def generation(resp: Response) -> Generation:
+    return parse_generation(resp.object(), resp)
+
+
+def parse_generation(d: Any, resp: Response) -> Generation:
+    """A generation from an answer: an object with an API id, or InvalidResponseError."""
+    if not isinstance(d, dict):
+        raise resp.invalid(f"a generation is {json_kind(d)}, not a JSON object")
+    check_generation_id(d.get("id"))
     return Generation.from_json(
-        resp.json(),
+        d,
         request_id=resp.request_id,
         replayed=resp.headers.get("aurous-idempotent-replayed", "").lower() == "true",
     )
@@ -152,12 +162,15 @@ def list_page_flow(
     if ending_before is not None:
         params["ending_before"] = check_id("ending_before", ending_before)
     resp = yield from core.call(core.get("/v1/images", params=params, version=version))
-    body = resp.json()
-    rows = body.get("data") or []
+    body = resp.object()
+    items = body.get("data") or []
+    if not isinstance(items, list):
+        raise resp.invalid(f"data is {json_kind(items)}, not a list", "data")
+    cursor = body.get("next_cursor")
     return Page(
-        data=tuple(Generation.from_json(r, request_id=resp.request_id) for r in rows),
+        data=tuple(parse_generation(r, resp) for r in items),
         has_more=bool(body.get("has_more")),
-        next_cursor=body.get("next_cursor"),
+        next_cursor=cursor if isinstance(cursor, str) else None,
         raw=body,
     )
 
@@ -217,7 +230,7 @@ def _output_url(gen: Generation, index: int) -> str:
             f"{gen.id} ended {gen.status}; it has no output", code="output_not_available"
         )
     if gen.is_video and gen.output_video_url:
-        return gen.output_video_url
+        return checked_url(gen.id, gen.output_video_url)
     check_int("index", index, 0)
     if index >= len(gen.output_urls):
         if not gen.output_urls:
@@ -228,7 +241,24 @@ def _output_url(gen: Generation, index: int) -> str:
         raise ValidationError(
             "index", f"index: {gen.id} has {len(gen.output_urls)} output(s), got {index}"
         )
-    return gen.output_urls[index]
+    return checked_url(gen.id, gen.output_urls[index])
+
+
+def checked_url(gen_id: str, url: str) -> str:
+    """An output URL the client may fetch: http(s) with a host, else InvalidResponseError."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise InvalidResponseError(
+            f"{gen_id}: its output URL is not an http(s) URL, so it is not fetched",
+            code="invalid_response",
+            param="output_urls",
+        )
+    return url
 
 
 def download_flow(
@@ -240,7 +270,7 @@ def download_flow(
     refreshed = False
     while True:
         url = _output_url(gen, index)
-        req = Request("GET", url, auth=False, idempotent=True, stream_to=dest)
+        req = Request("GET", url, auth=False, idempotent=True, stream_to=dest, output=True)
         try:
             return (yield from core.call(req))
         except (OutputExpiredError, AuthenticationError, PermissionDeniedError) as exc:

@@ -10,23 +10,23 @@ from urllib.parse import quote
 from aurous_nb.client._core import Core, Flow
 from aurous_nb.client._params import check_id
 from aurous_nb.client._resource import AsyncResource, SyncResource
-from aurous_nb.client.models import Lora, VideoLora
+from aurous_nb.client.errors import InvalidResponseError, json_kind
+from aurous_nb.client.models import Lora, VideoLora, rows
 
 __all__ = ["AsyncLoras", "AsyncVideoLoras", "Loras", "VideoLoras"]
 
 M = TypeVar("M", Lora, VideoLora)
 
 
-def _rows(body: Any) -> builtins.list[dict[str, Any]]:
-    rows = body.get("data") if isinstance(body, dict) else body  # tolerate a list envelope
-    return [r for r in (rows or []) if isinstance(r, dict)]
-
-
 def list_flow(
     core: Core, path: str, parse: Callable[[dict[str, Any]], M], version: str | None
 ) -> Flow[builtins.list[M]]:
-    body = yield from core.call_json(core.get(path, version=version))
-    return [parse(r) for r in _rows(body)]
+    body = (yield from core.call(core.get(path, version=version))).json()
+    if not isinstance(body, (dict, list)):  # a bare list is tolerated
+        raise InvalidResponseError(
+            f"the answer is {json_kind(body)}, not a list", code="invalid_response"
+        )
+    return [parse(r) for r in rows(body)]
 
 
 def get_flow(

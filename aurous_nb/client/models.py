@@ -7,13 +7,17 @@ newer server never breaks an older client.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from aurous_nb.client.errors import InvalidResponseError, json_kind
+
 __all__ = [
+    "GENERATION_ID",
     "TERMINAL_STATUSES",
     "Balance",
     "Cost",
@@ -34,7 +38,9 @@ __all__ = [
     "VideoPricing",
     "WebhookEndpoint",
     "WebhookTestFire",
+    "check_generation_id",
     "parse_datetime",
+    "rows",
 ]
 
 T = TypeVar("T")
@@ -42,6 +48,39 @@ T = TypeVar("T")
 TERMINAL_STATUSES = frozenset(
     {"succeeded", "failed", "cancelled", "expired", "moderation_rejected"}
 )
+
+
+#: What a generation id looks like (``img_`` or ``vid_`` and ASCII letters and digits; the API
+#: and the sandbox use a 26-character ULID). Ids name directories in the outputs cache, so
+#: anything else -- ``../``, ``/``, a NUL, non-ASCII digits -- is refused where answers are read.
+GENERATION_ID = re.compile(r"(?:img|vid)_[A-Za-z0-9]{1,64}")
+
+
+def check_generation_id(value: Any) -> str:
+    """``value`` when it is a generation id, else :class:`InvalidResponseError` (param ``id``)."""
+    if isinstance(value, str) and GENERATION_ID.fullmatch(value):
+        return value
+    raise InvalidResponseError(
+        f"the server sent {str(value)[:80]!r} as a generation id; ids look like img_<letters "
+        "and digits>, so nothing from this answer is used",
+        code="invalid_response",
+        param="id",
+    )
+
+
+def rows(body: dict[str, Any] | list[Any], key: str = "data") -> list[dict[str, Any]]:
+    """The object rows of a list answer (``{"data": [...]}``, or a bare list): non-object rows
+    are skipped; a ``data`` that is not a list is an :class:`InvalidResponseError`."""
+    items = body.get(key) if isinstance(body, dict) else body
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InvalidResponseError(
+            f"{key}: the server sent {json_kind(items)}, not a list",
+            code="invalid_response",
+            param=key,
+        )
+    return [r for r in items if isinstance(r, dict)]
 
 
 def parse_datetime(value: Any) -> datetime | None:

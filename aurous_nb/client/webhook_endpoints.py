@@ -15,7 +15,7 @@ from aurous_nb.client._core import Core, Flow
 from aurous_nb.client._params import check_id, check_text, webhook_fields
 from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import ValidationError
-from aurous_nb.client.models import Deleted, WebhookEndpoint, WebhookTestFire
+from aurous_nb.client.models import Deleted, WebhookEndpoint, WebhookTestFire, rows
 
 __all__ = ["AsyncWebhookEndpoints", "WebhookEndpoints"]
 
@@ -47,10 +47,9 @@ def list_flow(core: Core, version: str | None) -> Flow[builtins.list[WebhookEndp
     params: dict[str, Any] = {"limit": 100}
     while True:
         body = yield from core.call_json(core.get(_BASE, params=params, version=version))
-        rows = body.get("data") if isinstance(body, dict) else body
-        out.extend(WebhookEndpoint.from_json(r) for r in rows or [] if isinstance(r, dict))
-        cursor = body.get("next_cursor") if isinstance(body, dict) else None
-        if not (isinstance(body, dict) and body.get("has_more") and cursor):
+        out.extend(WebhookEndpoint.from_json(r) for r in rows(body))
+        cursor = body.get("next_cursor")
+        if not (body.get("has_more") and isinstance(cursor, str) and cursor):
             return out
         params = {"limit": 100, "starting_after": cursor}
 

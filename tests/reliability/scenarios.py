@@ -19,6 +19,7 @@ import textwrap
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -484,4 +485,77 @@ def run_webhook_downloads(n: int, seed: int, home: Path) -> Outcome:
         out.lost += missing
         out.faults = lossy.proxy.count(action="drop")
         out.fault_kinds = {"drop": out.faults}
+    return out
+
+
+# -- hostile ids ------------------------------------------------------------------------------
+
+
+def hostile_ids(rounds: int, seed: int = 13) -> list[str]:
+    """``rounds`` generation ids a hostile server might send: traversals of every depth and
+    spelling, absolute paths, NULs, over-long and non-ASCII ids."""
+    rng = random.Random(seed)
+    fixed = ["", "..", "/tmp/abs", "img_", "img_ok\x00", "img_" + "a" * 65, "img_\u0661", "img_a b"]
+    out = fixed[:rounds]
+    while len(out) < rounds:
+        step = rng.choice(["..", "%2e%2e", "\uff0e\uff0e"]) + rng.choice(["/", "\\", "/./"])
+        prefix = rng.choice(["", "img_", "vid_", "img_a/"])
+        out.append(prefix + step * rng.randint(1, 6) + rng.choice(["outside/x", "x", ""]))
+    return out
+
+
+def run_hostile_ids(rounds: int, home: Path) -> Outcome:
+    """Each hostile id answered by a fake API (``hostile.fake_api``) to three paths: a create
+    through ``jobs.generate``, ``download_outputs`` of the id, and of a dict carrying it.
+    Counted: ``tried`` paths, ``refused`` with a typed error, ``untyped`` errors, files
+    ``escaped`` outside the home and witness files ``deleted`` there (every one must be 0)."""
+    import hostile
+
+    from aurous_nb import jobs, outputs
+    from aurous_nb.client import AurousError, Client
+
+    out = Outcome(jobs=rounds)
+    started = time.monotonic()
+    deep = home / "a" / "b" / "c" / "d" / "e" / "f" / "home"  # every traversal stays in ``home``
+    counts = Counter(tried=0, refused=0, untyped=0, escaped=0, deleted=0)
+    ledger = Ledger(deep / "ledger.sqlite3")
+    cache = deep / "outputs" / "sandbox"
+    for gen_id in hostile_ids(rounds):
+        target = Path(os.path.normpath(cache / gen_id.replace("\\", "/")))
+        outside = deep not in target.parents and target != deep
+        witness = target / "0.jpg"
+        if outside and home in target.parents:
+            witness.parent.mkdir(parents=True, exist_ok=True)
+            witness.write_bytes(b"precious")
+        with hostile.Hostile() as server:
+            hostile.fake_api(server, gen_id)
+            payload = hostile.generation(server, gen_id)
+            with Client(api_key="al_live_" + "h" * 40, base_url=server.base_url) as client:
+                attempts = [
+                    partial(jobs.generate, client, ledger, "image", {"prompt": gen_id}),
+                    partial(outputs.download_outputs, client, ledger, gen_id, retries=0),
+                    partial(outputs.download_outputs, client, ledger, payload, retries=0),
+                ]
+                for attempt in attempts:
+                    counts["tried"] += 1
+                    try:
+                        attempt()
+                    except AurousError:
+                        counts["refused"] += 1
+                    except Exception as exc:
+                        counts["untyped"] += 1
+                        out.problems.append(f"{gen_id!r}: {type(exc).__name__}: {exc}")
+        if outside and (target / "0.png").exists():
+            counts["escaped"] += 1
+            out.problems.append(f"{gen_id!r} wrote {target / '0.png'}")
+        if outside and home in target.parents and not witness.exists():
+            counts["deleted"] += 1
+            out.problems.append(f"{gen_id!r} deleted {witness}")
+    ledger.close()
+    escaped = [p for p in home.rglob("*.png") if deep not in p.parents]
+    counts["escaped"] = max(counts["escaped"], len(escaped))
+    if counts["refused"] != counts["tried"]:
+        out.problems.append(f"{counts['tried'] - counts['refused']} paths accepted a hostile id")
+    out.extra = dict(counts)
+    out.seconds = time.monotonic() - started
     return out
