@@ -61,21 +61,25 @@ def static_copy(nb: Any) -> Any:
     return nb
 
 
-def ledger_totals(home: Path, skip_envs: set[str]) -> tuple[int, float, set[str]]:
-    """Generations and credits charged in the environments not in ``skip_envs``."""
+def ledger_totals(home: Path, seen: set[tuple[str, str]]) -> tuple[int, float]:
+    """Generations and credits of the ledger's jobs not in ``seen`` (env, key), which it adds.
+
+    Every notebook writes the one ``sandbox`` environment of the shared home, so a notebook's
+    purchases are the jobs that were not there before it ran.
+    """
     from aurous_nb.ledger import Ledger
 
     ledger = Ledger(home / "ledger.sqlite3")
     try:
-        envs = set(ledger.envs())
-        jobs = [j for env in sorted(envs - skip_envs) for j in ledger.jobs(env)]
+        rows = [(env, j) for env in ledger.envs() for j in ledger.jobs(env)]
     finally:
         ledger.close()
-    credits = sum(float(j.charged or 0.0) for j in jobs)
-    return len(jobs), credits, envs
+    new = [j for env, j in rows if (env, str(j.key)) not in seen]
+    seen.update((env, str(j.key)) for env, j in rows)
+    return len(new), sum(float(j.charged or 0.0) for j in new)
 
 
-def run_one(path: Path, out: Path, home: Path, seen_envs: set[str]) -> Result:
+def run_one(path: Path, out: Path, home: Path, seen: set[tuple[str, str]]) -> Result:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -101,8 +105,7 @@ def run_one(path: Path, out: Path, home: Path, seen_envs: set[str]) -> Result:
     exporter: Any = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(static_copy(nb))
     (out / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
-    generations, credits, envs = ledger_totals(home, seen_envs)
-    seen_envs |= envs
+    generations, credits = ledger_totals(home, seen)
     return Result(path.stem, seconds, generations, credits, error)
 
 
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no notebooks found", file=sys.stderr)
         return 1
     print(f"Running {len(paths)} notebooks against the sandbox (synthetic outputs, no key)…")
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     results = []
     for path in paths:
         result = run_one(path, out, home, seen)
