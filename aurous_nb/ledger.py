@@ -36,8 +36,6 @@ from aurous_nb import ledger_file
 from aurous_nb.config import aurous_home
 from aurous_nb.ledger_file import LedgerError, LedgerWarning
 from aurous_nb.payloads import (
-    ACTIVE,
-    TERMINAL,
     as_float,
     as_payload,
     canonical_json,
@@ -49,10 +47,9 @@ from aurous_nb.payloads import (
     sanitize,
     size_fields,
 )
+from aurous_nb.statuses import ACTIVE, ALL, LOCAL_ENDS, REUSABLE, SUBMITTING, SUCCEEDED, TERMINAL
 
 __all__ = [
-    "ACTIVE",
-    "TERMINAL",
     "BalanceSnapshot",
     "JobRecord",
     "Ledger",
@@ -64,6 +61,8 @@ __all__ = [
     "default_ledger",
     "request_hash",
     "sanitize",
+    "status_in",
+    "status_list",
 ]
 
 _BUSY_TIMEOUT_S = 30.0
@@ -263,7 +262,7 @@ class JobRecord:
     @property
     def output_count(self) -> int:
         """How many output files the generation has (0 unless it succeeded)."""
-        if self.status != "succeeded":
+        if self.status != SUCCEEDED:
             return 0
         if self.media_type == "video":
             return 1
@@ -487,7 +486,7 @@ class Ledger:
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
                        request_hash, notebook, cell, estimate, submitted_at, status, prompt,
                        lora_id, size, width, height, updated_at)
-                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     env,
                     key,
@@ -498,6 +497,7 @@ class Ledger:
                     cell,
                     as_float(estimate),
                     now,
+                    SUBMITTING,
                     request.get("prompt"),
                     ",".join(lora_ids_from_request(request)) or None,
                     *size_fields(media_type, request),
@@ -598,9 +598,10 @@ class Ledger:
         answered, too old to re-send), or ``cancelled`` for a job cancelled before it was sent.
         Terminal local statuses charge nothing. ``job`` is an idempotency key or a record (one
         seen only on the server is found by environment and generation id)."""
-        if status not in ACTIVE | {"rejected", "lost", "cancelled"}:
+        if status not in ACTIVE | LOCAL_ENDS:
             raise ValueError(f"not a local status: {status!r}")
         message = redact_keys(error_message) if error_message else None
+        ends = status in LOCAL_ENDS  # these charge nothing and release the hold
         where, params = "idempotency_key = ?", [str(job)]
         if isinstance(job, JobRecord):
             if job.key is not None:
@@ -612,11 +613,10 @@ class Ledger:
         with self._write() as conn:
             conn.execute(
                 "UPDATE generations SET status = ?, error_code = ?, error_message = ?, "
-                "charged = CASE WHEN ? IN ('rejected', 'lost', 'cancelled') "
-                "THEN COALESCE(charged, 0) ELSE charged END, held = CASE WHEN ? IN "
-                "('rejected', 'lost', 'cancelled') THEN NULL ELSE held END, updated_at = ? "
+                "charged = CASE WHEN ? THEN COALESCE(charged, 0) ELSE charged END, "
+                "held = CASE WHEN ? THEN NULL ELSE held END, updated_at = ? "
                 f"WHERE {where}",
-                (status, error_code, message, status, status, time.time(), *params),
+                (status, error_code, message, ends, ends, time.time(), *params),
             )
         record = self.job(params[0]) if len(params) == 1 else self.find(params[1], params[0])
         if record is None:
@@ -667,7 +667,7 @@ class Ledger:
         *,
         notebook: str | None = None,
         cell: str | None = None,
-        statuses: Iterable[str] = ("submitting", "pending", "queued", "processing", "succeeded"),
+        statuses: Iterable[str] = REUSABLE,
     ) -> JobRecord | None:
         """The newest earlier job with the same canonical request that is active or succeeded
         (or in one of ``statuses``).
@@ -675,11 +675,8 @@ class Ledger:
         This is how re-running an unchanged cell buys nothing: the magics ask here first.
         ``notebook``/``cell`` narrow the match when known.
         """
-        wanted = list(statuses)
-        sql = (
-            f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? "
-            f"AND status IN ({', '.join('?' for _ in wanted)})"
-        )
+        among, wanted = status_in(statuses)
+        sql = f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? AND {among}"
         params: list[Any] = [env, request_hash(media_type, request), *wanted]
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
@@ -892,6 +889,21 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             delay = min(delay * 2, 0.1)
 
 
+def status_in(statuses: str | Iterable[str], column: str = "status") -> tuple[str, list[str]]:
+    """``column IN (?, ...)`` and its parameters, for a status or a group of them."""
+    wanted = [statuses] if isinstance(statuses, str) else sorted(statuses)
+    return f"{column} IN ({', '.join('?' for _ in wanted)})", wanted
+
+
+def status_list(statuses: Iterable[str]) -> str:
+    """A group as SQL text, ``('a', 'b')``, for a clause kept as a constant (names only from
+    :mod:`aurous_nb.statuses`, so nothing is quoted from outside)."""
+    wanted = sorted(statuses)
+    if not set(wanted) <= ALL:
+        raise ValueError(f"not statuses: {sorted(set(wanted) - ALL)}")
+    return "(" + ", ".join(f"'{name}'" for name in wanted) + ")"
+
+
 def _filters(
     *, env: str | None, status: str | Iterable[str] | None, origin: str | None
 ) -> tuple[str, list[Any]]:
@@ -901,8 +913,8 @@ def _filters(
         clauses.append("env = ?")
         params.append(env)
     if status is not None:
-        wanted = [status] if isinstance(status, str) else sorted(status)
-        clauses.append(f"status IN ({', '.join('?' for _ in wanted)})")
+        among, wanted = status_in(status)
+        clauses.append(among)
         params.extend(wanted)
     if origin is not None:
         clauses.append("origin = ?")

@@ -17,11 +17,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aurous_nb.secret import looks_like_key, redact
+from aurous_nb.statuses import PENDING, SERVER_TERMINAL
 
 __all__ = [
-    "ACTIVE",
-    "SERVER_TERMINAL",
-    "TERMINAL",
     "as_float",
     "as_int",
     "as_payload",
@@ -35,13 +33,6 @@ __all__ = [
     "sanitize",
     "size_fields",
 ]
-
-# Statuses. ``submitting`` is local: the row is written and the create may or may not have reached
-# the server. ``rejected`` (the create was refused, nothing exists server-side) and ``lost`` (never
-# answered and too old to re-send safely) are local terminal states.
-ACTIVE = frozenset({"submitting", "pending", "queued", "processing"})
-SERVER_TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired", "moderation_rejected"})
-TERMINAL = SERVER_TERMINAL | {"rejected", "lost"}
 
 
 def canonical_json(value: Any) -> str:
@@ -191,7 +182,7 @@ def generation_fields(
 ) -> dict[str, Any]:
     """The typed columns the ledger keeps for one ``GenerationResponse`` (section 2.8)."""
     gen_id = str(generation.get("id") or "") or None
-    status = str(generation.get("status") or "pending")
+    status = str(generation.get("status") or PENDING)
     media_type = generation.get("media_type") or (
         "video" if gen_id and gen_id.startswith("vid_") else "image"
     )
