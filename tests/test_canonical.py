@@ -7,10 +7,13 @@ cell or batch buying again) or a retried body differ from its first send.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aurous_nb import jobspec
 from aurous_nb.client._core import dumps
 from aurous_nb.client._params import file_fields
-from aurous_nb.payloads import canonical_json, request_hash
+from aurous_nb.ledger import Ledger
+from aurous_nb.payloads import request_hash
 
 REQUEST = {
     "prompt": "un renard roux — é",
@@ -21,13 +24,20 @@ REQUEST = {
 }
 
 
-def test_ledger_request_text_and_hash_are_pinned() -> None:
-    assert canonical_json(REQUEST) == (
-        '{"loras":[{"id":"a","w":0.5}],"prompt":"un renard roux — é","seed":7,"size":"2k_1_1"}'
-    )
-    assert request_hash("image", REQUEST) == (
+def test_ledger_request_text_and_hash_are_pinned(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    record = ledger.prepare("sandbox", "image", REQUEST, key="k1")
+    assert record.request_hash == (
         "40900c0489ce7c5e5a93f8efab842bd44cf5297a1f4c860f66a620640ed36fee"
     )
+    _, [(text,)] = ledger.query("SELECT request FROM generations WHERE idempotency_key = 'k1'")
+    assert text == (
+        '{"loras":[{"id":"a","w":0.5}],"prompt":"un renard roux — é","seed":7,"size":"2k_1_1"}'
+    )
+    card = {"version": "2026-05-15", "image": {"base": 1.5, "note": "é", "gone": None}}
+    ledger.record_pricing("sandbox", card)
+    _, [(digest,)] = ledger.query("SELECT card_sha256 FROM pricing")
+    assert digest == "e9302ede5f56e5bf66c5bccbf2cd8bb4f2ab575a99490b4ad5977dbd1ceebd82"
     video = {"video_lora_id": "seedance-1-lite", "prompt": "waves"}
     assert request_hash("video", video) == (
         "a313ceb69b130f1708ba929963ac57369e16173ee0b6b8dc99bc54d3f54fbfa8"
