@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from aurous_nb import ledger_file
+from aurous_nb.canonical import canonical_json
 from aurous_nb.config import aurous_home
 from aurous_nb.ledger_file import LedgerError, LedgerWarning
 from aurous_nb.payloads import (
     as_float,
     as_payload,
-    canonical_json,
     contains_api_key,
     generation_fields,
     lora_ids_from_request,
@@ -57,7 +57,6 @@ __all__ = [
     "LedgerWarning",
     "OutputFile",
     "PricingSnapshot",
-    "canonical_json",
     "default_ledger",
     "request_hash",
     "sanitize",
@@ -480,7 +479,7 @@ class Ledger:
             raise ValueError("the request contains something shaped like an API key; refusing")
         key = key or str(uuid.uuid4())
         now = time.time()
-        canonical = canonical_json(request)
+        canonical = canonical_json(request, drop_none=True)  # the text request_hash digests
         with self._write() as conn:
             conn.execute(
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
@@ -790,7 +789,7 @@ class Ledger:
         """Keep a rate card: one row per distinct card per version, with first/last seen."""
         body = as_payload(card)
         version = str(version or body.get("version") or "unknown")
-        text = canonical_json(sanitize(body))
+        text = canonical_json(sanitize(body), drop_none=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
         now = time.time() if at is None else at
         with self._write() as conn:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aurous_nb.canonical import canonical_json
 from aurous_nb.secret import looks_like_key, redact
 from aurous_nb.statuses import PENDING, SERVER_TERMINAL
 
@@ -23,7 +24,6 @@ __all__ = [
     "as_float",
     "as_int",
     "as_payload",
-    "canonical_json",
     "contains_api_key",
     "generation_fields",
     "lora_ids_from_request",
@@ -35,22 +35,10 @@ __all__ = [
 ]
 
 
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys, ``None`` members dropped: the request's identity."""
-    return json.dumps(_drop_none(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def request_hash(media_type: str, request: Mapping[str, Any]) -> str:
     """A stable digest of (media type, canonical request): equal requests hash equal."""
-    return hashlib.sha256(f"{media_type}\n{canonical_json(request)}".encode()).hexdigest()
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_drop_none(v) for v in value]
-    return value
+    text = canonical_json(request, drop_none=True)
+    return hashlib.sha256(f"{media_type}\n{text}".encode()).hexdigest()
 
 
 _SECRET_QUERY = re.compile(r"token|sig|signature|key|secret|credential|expires", re.IGNORECASE)

@@ -62,3 +62,20 @@ def test_client_body_bytes_are_pinned() -> None:
     body = {"prompt": "é", "b": [1, None], "a": {"z": 1, "y": 2}}
     assert dumps(body) == b'{"a":{"y":2,"z":1},"b":[1,null],"prompt":"\\u00e9"}'
     assert file_fields("reference", {"b": "é", "a": 1})["metadata"] == '{"a":1,"b":"\\u00e9"}'
+
+
+def test_one_encoder_that_imports_nothing_else_of_the_package() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, aurous_nb.canonical; print(sorted(m for m in sys.modules if 'aurous' in m))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['aurous_nb', 'aurous_nb.canonical']"
+    package = Path(jobspec.__file__).parent
+    encoders = [
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if "sort_keys=True" in p.read_text() and not p.is_relative_to(package / "sandbox")
+    ]
+    # The grid's name keeps its older spaced form (grid names already written depend on it).
+    assert sorted(encoders) == ["canonical.py", "widgets/grid.py"]
