@@ -50,6 +50,7 @@ from aurous_nb.statuses import (
     QUEUED,
     REJECTED,
     RETRYABLE,
+    SUBMITTING,
     TERMINAL,
     UNKNOWN,
     batch_status,
@@ -550,7 +551,7 @@ class Batch:
                 if self._stopping:
                     for j in queue:
                         if j.resend:  # sent before, answer unknown: find it, then cancel it
-                            j.status = "submitting"
+                            j.status = SUBMITTING
                             spawn(self._cancel_unanswered(client, j))
                         else:
                             j.status, j.error = CANCELLED, "cancelled before it was sent"
@@ -581,7 +582,7 @@ class Batch:
                         wake_at = min(wake_at, now + wait)
                         break
                     queue.remove(job)
-                    job.status = "submitting"
+                    job.status = SUBMITTING
                     spawn(self._create(creator, job, queue, self._bucket.reserve()))
                     self._changed()
                 if poll_task is None or poll_task.done():
@@ -634,7 +635,7 @@ class Batch:
         return sum(1 for j in self.jobs if j.status in BATCH_RUNNING)
 
     def _unanswered(self) -> int:
-        return sum(1 for j in self.jobs if j.status == "submitting")
+        return sum(1 for j in self.jobs if j.status == SUBMITTING)
 
     def _accepted(self) -> int:
         return sum(1 for j in self.jobs if j.status in BATCH_RUNNING and j.generation_id)
@@ -771,7 +772,7 @@ class Batch:
         if record.error_message:
             job.error, job.error_code = record.error_message, record.error_code
         status = batch_status(record.status)
-        if status == "submitting" and record.generation_id is None:
+        if status == SUBMITTING and record.generation_id is None:
             status = QUEUED
         job.status = status
         if job.terminal:
@@ -928,7 +929,7 @@ class Batch:
                 record = nxt
             if record is None:
                 continue
-            if record.generation_id is None and record.status == "submitting":
+            if record.generation_id is None and record.status == SUBMITTING:
                 if resendable(ledger, record) is None:
                     job.status, job.error = LOST, "never answered; too old to re-send"
                     continue

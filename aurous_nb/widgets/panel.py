@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from aurous_nb import reuse
-from aurous_nb.statuses import CANCELLED, SUCCEEDED
+from aurous_nb.statuses import CANCELLED, MODERATION_REJECTED, SUCCEEDED
 from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, budget_value, resolve_session
@@ -574,7 +574,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
         status, gen_id = generation.status, generation.id
         reason = generation.error_message or status
-        moderated = status == "moderation_rejected"
+        moderated = status == MODERATION_REJECTED
         tip = advice(GenerationFailed(generation, None)) if moderated else None
         self.error = f"{status}: {reason}" + (f" — {tip}" if tip else "")
         hint = f"<br>→ {esc(tip)}" if tip else ""
