@@ -35,22 +35,26 @@ from typing import Any
 
 from aurous_nb import jobspec, polling
 from aurous_nb.jobspec import JobSpec
-from aurous_nb.jobstate import (
-    CANCELLED,
-    FAILED,
-    OK,
-    RETRYABLE,
-    RUNNING,
-    TERMINAL,
-    UNKNOWN,
-    Job,
-    Progress,
-    Stats,
-    server_status,
-)
+from aurous_nb.jobstate import Job, Progress, Stats
 from aurous_nb.pacing import BucketModel, LatencyModel, SlotCap
 from aurous_nb.quote import BudgetExceededError, Quote, check, quote
 from aurous_nb.reuse import UNKNOWN_TEXT, resendable
+from aurous_nb.statuses import (
+    BATCH_CANCELLED,
+    BATCH_FAILED,
+    BATCH_OK,
+    BATCH_RUNNING,
+    CANCELLED,
+    FAILED,
+    LOST,
+    QUEUED,
+    REJECTED,
+    RETRYABLE,
+    SUBMITTING,
+    TERMINAL,
+    UNKNOWN,
+    batch_status,
+)
 
 __all__ = [
     "RETRYABLE",
@@ -311,21 +315,21 @@ class Batch:
         return [j for j in self.jobs if j.ok]
 
     def failed(self) -> list[Job]:
-        return [j for j in self.jobs if j.status in FAILED]
+        return [j for j in self.jobs if j.status in BATCH_FAILED]
 
     def progress(self) -> Progress:
         counts = {"done": 0, "failed": 0, "cancelled": 0, "running": 0, "queued": 0, "unknown": 0}
         spent = held = 0.0
         for j in self.jobs:
-            if j.status in OK:
+            if j.status in BATCH_OK:
                 counts["done"] += 1
-            elif j.status in FAILED:
+            elif j.status in BATCH_FAILED:
                 counts["failed"] += 1
-            elif j.status in CANCELLED:
+            elif j.status in BATCH_CANCELLED:
                 counts["cancelled"] += 1
-            elif j.status == "queued":
+            elif j.status == QUEUED:
                 counts["queued"] += 1
-            elif j.status in UNKNOWN:
+            elif j.status == UNKNOWN:
                 counts["unknown"] += 1
             else:
                 counts["running"] += 1
@@ -390,7 +394,7 @@ class Batch:
         own = client is None and self._client is None
         client = client or self._client or self._open_client()
         try:
-            todo = [j for j in self.jobs if j.status == "queued"]
+            todo = [j for j in self.jobs if j.status == QUEUED]
             q = await quote(client, [j.spec for j in todo], balance=self.check_balance)
         finally:
             if own:
@@ -453,11 +457,11 @@ class Batch:
         wanted = set(statuses)
         n = 0
         for j in self.jobs:
-            if j.status in UNKNOWN and j.status in wanted:
+            if j.status == UNKNOWN and j.status in wanted:
                 n += self._requeue_unknown(j)
             elif j.status in wanted:
                 j.attempt += 1
-                j.status, j.generation_id, j.generation = "queued", None, None
+                j.status, j.generation_id, j.generation = QUEUED, None, None
                 j.held = j.charged = j.created_at = j.answered_at = j.finished_at = None
                 j.error = j.error_code = None
                 j.failures, j.resend, j.cancel_sent = 0, False, False
@@ -469,7 +473,7 @@ class Batch:
 
     def _requeue_unknown(self, job: Job) -> int:
         """Queue an unknown job to be re-sent with its own key (the server replays or makes it)."""
-        job.status, job.resend, job.failures = "queued", True, 0
+        job.status, job.resend, job.failures = QUEUED, True, 0
         job.error = job.error_code = None
         job.not_before = 0.0
         self._changed()
@@ -493,10 +497,10 @@ class Batch:
                 self._receiver = await receiver.start()
                 self._receiver.subscribe(self._on_webhook)
             for job in self.jobs:  # a run again re-sends what an earlier one never heard back
-                if job.status in UNKNOWN:
+                if job.status == UNKNOWN:
                     self._requeue_unknown(job)
             self._load()
-            todo = [j for j in self.jobs if j.status == "queued"]
+            todo = [j for j in self.jobs if j.status == QUEUED]
             if todo and not self._stopping:
                 fresh = time.monotonic() - self._quoted_at < QUOTE_FRESH_S
                 if not fresh or any(j.estimate is None for j in todo):
@@ -530,7 +534,7 @@ class Batch:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[Any]] = set()
         poll_task: asyncio.Task[Any] | None = None
-        queue = deque(j for j in self.jobs if j.status == "queued")
+        queue = deque(j for j in self.jobs if j.status == QUEUED)
         assert self._wake is not None
 
         def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -547,10 +551,10 @@ class Batch:
                 if self._stopping:
                     for j in queue:
                         if j.resend:  # sent before, answer unknown: find it, then cancel it
-                            j.status = "submitting"
+                            j.status = SUBMITTING
                             spawn(self._cancel_unanswered(client, j))
                         else:
-                            j.status, j.error = "cancelled", "cancelled before it was sent"
+                            j.status, j.error = CANCELLED, "cancelled before it was sent"
                             self._finish(j)
                     queue.clear()
                     for j in self._active():
@@ -578,14 +582,14 @@ class Batch:
                         wake_at = min(wake_at, now + wait)
                         break
                     queue.remove(job)
-                    job.status = "submitting"
+                    job.status = SUBMITTING
                     spawn(self._create(creator, job, queue, self._bucket.reserve()))
                     self._changed()
                 if poll_task is None or poll_task.done():
                     answered = [
                         j.answered_at
                         for j in self.jobs
-                        if j.status in RUNNING and j.answered_at is not None
+                        if j.status in BATCH_RUNNING and j.answered_at is not None
                     ]
                     due = self._clock.due(
                         now,
@@ -625,16 +629,16 @@ class Batch:
         self._poke()
 
     def _active(self) -> list[Job]:
-        return [j for j in self.jobs if j.status in RUNNING]
+        return [j for j in self.jobs if j.status in BATCH_RUNNING]
 
     def _in_flight(self) -> int:
-        return sum(1 for j in self.jobs if j.status in RUNNING)
+        return sum(1 for j in self.jobs if j.status in BATCH_RUNNING)
 
     def _unanswered(self) -> int:
-        return sum(1 for j in self.jobs if j.status == "submitting")
+        return sum(1 for j in self.jobs if j.status == SUBMITTING)
 
     def _accepted(self) -> int:
-        return sum(1 for j in self.jobs if j.status in RUNNING and j.generation_id)
+        return sum(1 for j in self.jobs if j.status in BATCH_RUNNING and j.generation_id)
 
     # -- one create -------------------------------------------------------------------------
 
@@ -680,7 +684,7 @@ class Batch:
                 self._slots.refused(others)
             else:
                 self.stats.rate_limited += 1
-            job.status, job.not_before = "queued", time.monotonic() + delay
+            job.status, job.not_before = QUEUED, time.monotonic() + delay
             job.resend = True
             queue.appendleft(job)
             self._changed()
@@ -689,7 +693,7 @@ class Batch:
             self._observe_error(ticket, exc, sent)
             job.failures += 1
             if job.failures > self.give_up_after:  # unanswered, not failed: it may exist
-                job.status = "unknown"
+                job.status = UNKNOWN
                 job.error = (
                     f"{UNKNOWN_TEXT} (its create was never answered: {exc}); a run again or "
                     "retry_failed() re-sends it with its own key"
@@ -697,7 +701,7 @@ class Batch:
                 job.error_code = getattr(exc, "code", None) or type(exc).__name__
                 self._changed()
                 return
-            job.status, job.resend = "queued", True
+            job.status, job.resend = QUEUED, True
             job.not_before = time.monotonic() + min(8.0, 0.25 * 2**job.failures)
             queue.appendleft(job)
             self._changed()
@@ -707,7 +711,7 @@ class Batch:
             self._reject(job, exc)
             for other in list(queue):  # the rest would be refused the same way
                 queue.remove(other)
-                other.status, other.error = "rejected", f"not sent: {exc.message}"
+                other.status, other.error = REJECTED, f"not sent: {exc.message}"
                 other.error_code = exc.code
                 self._finish(other)
             return
@@ -718,7 +722,7 @@ class Batch:
         except Exception as exc:  # a bug or the ledger: the row (if any) stays for resume
             self._bucket.release(ticket)
             log.exception("create of job %s failed", job.index)
-            job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            job.status, job.error = FAILED, f"{type(exc).__name__}: {exc}"
             self._finish(job)
             return
         self._observe_bucket(client, ticket, sent)
@@ -752,7 +756,7 @@ class Batch:
         self._bucket.observe(ticket, headers, sent, time.time(), throttled=throttled)
 
     def _reject(self, job: Job, exc: Any) -> None:
-        job.status = "rejected"
+        job.status = REJECTED
         job.error, job.error_code = str(exc), getattr(exc, "code", None)
         self._finish(job)
 
@@ -767,9 +771,9 @@ class Batch:
             job.estimate = record.estimate
         if record.error_message:
             job.error, job.error_code = record.error_message, record.error_code
-        status = server_status(record.status)
-        if status == "submitting" and record.generation_id is None:
-            status = "queued"
+        status = batch_status(record.status)
+        if status == SUBMITTING and record.generation_id is None:
+            status = QUEUED
         job.status = status
         if job.terminal:
             self._finish(job)
@@ -797,7 +801,7 @@ class Batch:
             record = self.ledger.find(gen_id, self.env)
             if record is not None:  # so no later run or resume polls it again
                 jobs_mod.forgotten(self.ledger, record)
-            job.status, job.error = "lost", "the server no longer knows this generation"
+            job.status, job.error = LOST, "the server no longer knows this generation"
             self._finish(job)
         self._clock.result(finished)
 
@@ -809,7 +813,7 @@ class Batch:
                 job.charged = gen.cost.amount
             else:
                 job.held = gen.cost.amount
-        new = server_status(gen.status)
+        new = batch_status(gen.status)
         if new != job.status:
             job.status = new
             self._changed()
@@ -835,7 +839,7 @@ class Batch:
             if self._unanswered() and len(self._early) < 10_000:
                 self._early[gen.id] = gen
             return
-        if job.terminal or server_status(gen.status) == job.status:
+        if job.terminal or batch_status(gen.status) == job.status:
             return
         self.stats.webhooks += 1
         self.ledger.record_generations(self.env, [gen])
@@ -845,9 +849,7 @@ class Batch:
         if gen.duration_ms is not None:
             self._latency.add(gen.duration_ms / 1000.0)
         elif (
-            gen.created_at is not None
-            and gen.completed_at is not None
-            and gen.status != "cancelled"
+            gen.created_at is not None and gen.completed_at is not None and gen.status != CANCELLED
         ):
             self._latency.add((gen.completed_at - gen.created_at).total_seconds())
 
@@ -867,7 +869,7 @@ class Batch:
                 log.warning("could not read job %s after a refused cancel: %s", job.index, exc)
         except NotFoundError as exc:
             self._observe_error(ticket, exc, sent)
-            job.status, job.error = "lost", "the server no longer knows this generation"
+            job.status, job.error = LOST, "the server no longer knows this generation"
             self._finish(job)
             return
         except AurousError as exc:
@@ -881,7 +883,7 @@ class Batch:
             return
         self.ledger.record_generation(self.env, gen)
         job.generation = gen
-        job.status = server_status(gen.status)
+        job.status = batch_status(gen.status)
         if gen.cost is not None:
             job.charged = gen.cost.amount if gen.is_terminal else job.charged
         if job.terminal:
@@ -893,7 +895,7 @@ class Batch:
 
         record = self.ledger.job(job.key)
         if record is None:
-            job.status, job.error = "cancelled", "cancelled before it was sent"
+            job.status, job.error = CANCELLED, "cancelled before it was sent"
             self._finish(job)
             return
         ticket = self._bucket.reserve()
@@ -902,7 +904,7 @@ class Batch:
             record = await jobs_mod.acancel(client, self.ledger, record, sent=True)
         except Exception as exc:  # the row stays as it was; a later run or resume finishes it
             log.warning("could not cancel unanswered job %s: %s", job.index, exc)
-            job.status, job.error = "unknown", f"{UNKNOWN_TEXT} (could not cancel: {exc})"
+            job.status, job.error = UNKNOWN, f"{UNKNOWN_TEXT} (could not cancel: {exc})"
             self._changed()
             return
         finally:
@@ -916,7 +918,7 @@ class Batch:
         """Match every not-yet-known job with its ledger row (latest attempt)."""
         ledger = self.ledger
         for job in self.jobs:
-            if job.status != "queued" or job.resend:
+            if job.status != QUEUED or job.resend:
                 continue
             record = ledger.job(job.key)
             while True:
@@ -927,9 +929,9 @@ class Batch:
                 record = nxt
             if record is None:
                 continue
-            if record.generation_id is None and record.status == "submitting":
+            if record.generation_id is None and record.status == SUBMITTING:
                 if resendable(ledger, record) is None:
-                    job.status, job.error = "lost", "never answered; too old to re-send"
+                    job.status, job.error = LOST, "never answered; too old to re-send"
                     continue
                 job.resend = True  # sent before, answer unknown: same key again
                 job.estimate = record.estimate

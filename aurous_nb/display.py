@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
-from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, OutputFile, ledger_or_default
+from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
+from aurous_nb.statuses import ACTIVE, SUCCEEDED
 from aurous_nb.text import NO_LORA, UNKNOWN, credits, moment, number
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class GenerationView:
         record = self.record
         if record.status in ACTIVE:
             text = f"{record.status}: no output yet"
-        elif record.status == "succeeded":
+        elif record.status == SUCCEEDED:
             text = "outputs not in the local cache (download them with aurous_nb.outputs)"
         else:
             text = f"{record.status}: no output"
@@ -202,7 +203,7 @@ class GenerationView:
         """What a terminal shows: the facts in one line, then where each output was saved."""
         lines = [repr(self)]
         lines += [f"  saved: {shown_path(f.path)}" for f in self.files]
-        if not self.files and self.record.status == "succeeded":
+        if not self.files and self.record.status == SUCCEEDED:
             lines.append(
                 "  not in the local cache (auto-download is off); "
                 "aurous_nb.outputs.download_outputs(client, None, id) fetches it"
@@ -286,7 +287,7 @@ def view(
         record = jobs.observe(client, ledger, client.images.get(gen_id), download=download)
     elif (
         client is not None
-        and record.status == "succeeded"
+        and record.status == SUCCEEDED
         and outputs.should_download(download)
         and len(outputs.cached_outputs(ledger, record.generation_id or "", record.env))
         < record.output_count

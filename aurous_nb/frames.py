@@ -19,8 +19,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
-from aurous_nb.ledger import ACTIVE, TERMINAL, Ledger, ledger_or_default
+from aurous_nb.ledger import Ledger, ledger_or_default, status_in, status_list
 from aurous_nb.payloads import parse_time
+from aurous_nb.statuses import ACTIVE, CANCELLED, REJECTED, SERVER_ACTIVE, SUCCEEDED, TERMINAL
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -244,10 +245,11 @@ def _refresh_stragglers(
 ) -> None:
     """Re-read the (few) generations older than ``before`` that the ledger still has active
     (except the ``skip`` ids, just read); one the server no longer knows is marked lost."""
+    among, active = status_in(SERVER_ACTIVE)
     _, rows = ledger.query(
         "SELECT generation_id FROM generations WHERE env = ? AND generation_id IS NOT NULL "
-        "AND status IN ('pending', 'queued', 'processing') AND created_at < ?",
-        (env, before),
+        f"AND {among} AND created_at < ?",
+        (env, *active, before),
     )
     from aurous_nb import jobs
     from aurous_nb.client import NotFoundError
@@ -309,7 +311,7 @@ def history(
     env = env or current_env(client, ledger)
     clauses = ["+g.env = ?"]  # a full scan beats an index walk when most rows match
     params: list[Any] = [env]
-    if not refused and not (status is not None and "rejected" in _statuses(status)):
+    if not refused and not (status is not None and REJECTED in _statuses(status)):
         clauses.append(NOT_REFUSED)
     low, high = _epoch(since), _epoch(until)
     if low is not None:
@@ -361,7 +363,10 @@ def history(
 
 #: SQL (over ``generations g``) for rows that are generations: not a refused create, and not a
 #: job cancelled before it was sent (neither left anything on the server).
-NOT_REFUSED = "NOT (g.status = 'rejected' OR (g.status = 'cancelled' AND g.generation_id IS NULL))"
+NOT_REFUSED = (
+    f"NOT (g.status IN {status_list([REJECTED])} "
+    f"OR (g.status IN {status_list([CANCELLED])} AND g.generation_id IS NULL))"
+)
 
 
 def refused_count(
@@ -565,8 +570,8 @@ def spend(
     status = data["status"].astype(str)
     terminal = ~status.isin(list(ACTIVE))
     data["jobs"] = 1
-    data["succeeded"] = (status == "succeeded").astype(int)
-    data["failed"] = (terminal & (status != "succeeded")).astype(int)
+    data["succeeded"] = (status == SUCCEEDED).astype(int)
+    data["failed"] = (terminal & (status != SUCCEEDED)).astype(int)
     known = terminal & data["estimate"].notna()
     data["estimate_done"] = data["estimate"].where(known)
     data["cost_done"] = data["cost"].where(terminal, 0.0).fillna(0.0)

@@ -23,6 +23,7 @@ from IPython.core.error import UsageError
 
 from aurous_nb import reuse
 from aurous_nb.magic_errors import GenerationFailed
+from aurous_nb.statuses import SUCCEEDED
 from aurous_nb.text import credits, number
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class Run:
             gen = s.client.images.get(gen.id)
         except NotFoundError:
             cached = outputs.cached_outputs(s.ledger, gen.id, s.env)
-            if prior.status != "succeeded" or len(cached) < prior.output_count:
+            if prior.status != SUCCEEDED or len(cached) < prior.output_count:
                 jobs.forgotten(s.ledger, prior)
                 return None
         except Exception:  # offline: the ledger's copy will do
@@ -394,7 +395,7 @@ def jobs_table(session: Session, *, resume: bool, download: bool) -> Any:
         print("No unfinished jobs." if not resume else "Nothing to resume.")
         return None
     if resume:
-        done = sum(r.status == "succeeded" for r in records)
+        done = sum(r.status == SUCCEEDED for r in records)
         still = sum(reuse.is_unknown(r) for r in records)
         left = f"; {still} still {reuse.UNKNOWN_TEXT} (resume again later)" if still else ""
         print(f"Resumed {len(records)} job(s): {done} succeeded, nothing bought twice{left}.")

@@ -31,9 +31,10 @@ from typing import Any
 from aurous_nb import outputs
 from aurous_nb._flows import Pause, StepFlow, adrive, drive
 from aurous_nb.config import env_for
-from aurous_nb.ledger import ACTIVE, JobRecord, Ledger, ledger_or_default
+from aurous_nb.ledger import JobRecord, Ledger, ledger_or_default
 from aurous_nb.payloads import parse_time
 from aurous_nb.reuse import IDEMPOTENCY_WINDOW_S, UNKNOWN_TEXT, is_unknown, resendable, settled
+from aurous_nb.statuses import ACTIVE, CANCELLED, LOST, REJECTED, SUCCEEDED
 from aurous_nb.text import number
 
 __all__ = [
@@ -88,7 +89,7 @@ def _on_create_error(ledger: Ledger, record: JobRecord, exc: BaseException) -> N
         return
     ledger.mark(
         record.key,
-        "rejected",
+        REJECTED,
         error_code=getattr(exc, "code", None) or type(exc).__name__,
         error_message=str(getattr(exc, "message", "") or exc),
     )
@@ -194,7 +195,7 @@ def _generate_flow(
         interval = min(_POLL_MAX_S, interval * 1.5)
         fresh = yield partial(client.images.get, record.generation_id)
         record = yield from _observe_flow(client, ledger, fresh, download)
-    if record.status != "succeeded":
+    if record.status != SUCCEEDED:
         from aurous_nb.client.errors import GenerationFailedError
         from aurous_nb.client.models import Generation
 
@@ -210,7 +211,7 @@ def _observe_many_flow(
     records = ledger.record_generations(client_env(client), fresh)
     if outputs.should_download(download):
         for generation, record in zip(fresh, records, strict=True):
-            if record.status == "succeeded":
+            if record.status == SUCCEEDED:
                 try:
                     yield from outputs.download_outputs_flow(
                         client, ledger, generation, False, outputs.RETRIES
@@ -307,7 +308,7 @@ def forgotten(ledger: Ledger | None, record: JobRecord) -> JobRecord:
     row the platform purged. Its ledger row, and any outputs already cached, stay."""
     return ledger_or_default(ledger).mark(
         record,
-        "lost",
+        LOST,
         error_code="not_found_on_server",
         error_message=f"the server no longer knows {record.generation_id}",
     )
@@ -334,7 +335,7 @@ def _cancel_flow(
     ledger = ledger_or_default(ledger)
     if record.key is not None and not record.answered and record.status in ACTIVE:
         if not sent:
-            return ledger.mark(record.key, "cancelled", error_code="cancelled_before_sending")
+            return ledger.mark(record.key, CANCELLED, error_code="cancelled_before_sending")
         record = yield from _send_flow(client, ledger, record)
     gen_id = record.generation_id
     if gen_id is None or record.status not in ACTIVE:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from aurous_nb.canonical import canonical_json
 
 __all__ = ["JobSpec", "grid", "image", "specs_from", "video"]
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    # ``None`` kept and ``str`` for the rest: the keys batches already wrote were made so.
+    return canonical_json(value, default=str)
 
 
 def _digest(value: Any, size: int = 16) -> str:

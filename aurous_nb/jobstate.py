@@ -1,10 +1,7 @@
 """A batch's jobs as the engine knows them, and the counts it reports while it runs.
 
-Statuses are the server's (``pending``, ``processing``, and the terminal ones) plus four local
-ones: ``queued`` (not sent yet), ``submitting`` (sent, no answer yet), ``unknown`` (the engine
-stopped trying a create that was never answered: the server may have it, so it is re-sent with its
-own key, never bought anew; see :mod:`aurous_nb.reuse`) and ``rejected`` (refused, nothing exists
-on the server). A server that answers ``queued`` is read as ``queued_server``.
+A job's status is one of :mod:`aurous_nb.statuses` (a batch job may also be ``queued``: not sent
+yet, ``unknown``: an unanswered create to re-send with its own key, or ``queued_server``).
 """
 
 from __future__ import annotations
@@ -14,35 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aurous_nb.jobspec import JobSpec
+from aurous_nb.statuses import BATCH_OK, QUEUED, TERMINAL
 from aurous_nb.text import credits
 
-__all__ = [
-    "CANCELLED",
-    "FAILED",
-    "OK",
-    "RETRYABLE",
-    "RUNNING",
-    "TERMINAL",
-    "UNKNOWN",
-    "Job",
-    "Progress",
-    "Stats",
-    "server_status",
-]
-
-OK = frozenset({"succeeded"})
-CANCELLED = frozenset({"cancelled"})
-FAILED = frozenset({"failed", "expired", "moderation_rejected", "rejected", "lost"})
-TERMINAL = OK | CANCELLED | FAILED
-RUNNING = frozenset({"submitting", "pending", "queued_server", "processing"})
-UNKNOWN = frozenset({"unknown"})  # neither running nor ended: a re-run or retry re-sends it
-#: What ``retry_failed()`` queues again: failures with a new key, unknown jobs with their own.
-RETRYABLE = frozenset({"failed", "expired"}) | UNKNOWN
-
-
-def server_status(status: str) -> str:
-    # The contract allows "queued" as an initial status; "queued" here means "not sent yet".
-    return "queued_server" if status == "queued" else status
+__all__ = ["Job", "Progress", "Stats"]
 
 
 @dataclass
@@ -53,7 +25,7 @@ class Job:
     spec: JobSpec
     base_key: str
     attempt: int = 0
-    status: str = "queued"  # queued (not sent) | submitting | pending | processing | <terminal>
+    status: str = QUEUED  # queued (not sent) | submitting | pending | processing | <terminal>
     generation_id: str | None = None
     generation: Any = None  # the latest client Generation, once polled
     estimate: float | None = None
@@ -94,7 +66,7 @@ class Job:
 
     @property
     def ok(self) -> bool:
-        return self.status in OK
+        return self.status in BATCH_OK
 
     @property
     def cost(self) -> float:

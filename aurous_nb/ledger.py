@@ -33,14 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from aurous_nb import ledger_file
+from aurous_nb.canonical import canonical_json
 from aurous_nb.config import aurous_home
 from aurous_nb.ledger_file import LedgerError, LedgerWarning
 from aurous_nb.payloads import (
-    ACTIVE,
-    TERMINAL,
     as_float,
     as_payload,
-    canonical_json,
     contains_api_key,
     generation_fields,
     lora_ids_from_request,
@@ -49,10 +47,9 @@ from aurous_nb.payloads import (
     sanitize,
     size_fields,
 )
+from aurous_nb.statuses import ACTIVE, ALL, LOCAL_ENDS, REUSABLE, SUBMITTING, SUCCEEDED, TERMINAL
 
 __all__ = [
-    "ACTIVE",
-    "TERMINAL",
     "BalanceSnapshot",
     "JobRecord",
     "Ledger",
@@ -60,10 +57,11 @@ __all__ = [
     "LedgerWarning",
     "OutputFile",
     "PricingSnapshot",
-    "canonical_json",
     "default_ledger",
     "request_hash",
     "sanitize",
+    "status_in",
+    "status_list",
 ]
 
 _BUSY_TIMEOUT_S = 30.0
@@ -263,7 +261,7 @@ class JobRecord:
     @property
     def output_count(self) -> int:
         """How many output files the generation has (0 unless it succeeded)."""
-        if self.status != "succeeded":
+        if self.status != SUCCEEDED:
             return 0
         if self.media_type == "video":
             return 1
@@ -481,13 +479,13 @@ class Ledger:
             raise ValueError("the request contains something shaped like an API key; refusing")
         key = key or str(uuid.uuid4())
         now = time.time()
-        canonical = canonical_json(request)
+        canonical = canonical_json(request, drop_none=True)  # the text request_hash digests
         with self._write() as conn:
             conn.execute(
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
                        request_hash, notebook, cell, estimate, submitted_at, status, prompt,
                        lora_id, size, width, height, updated_at)
-                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     env,
                     key,
@@ -498,6 +496,7 @@ class Ledger:
                     cell,
                     as_float(estimate),
                     now,
+                    SUBMITTING,
                     request.get("prompt"),
                     ",".join(lora_ids_from_request(request)) or None,
                     *size_fields(media_type, request),
@@ -598,9 +597,10 @@ class Ledger:
         answered, too old to re-send), or ``cancelled`` for a job cancelled before it was sent.
         Terminal local statuses charge nothing. ``job`` is an idempotency key or a record (one
         seen only on the server is found by environment and generation id)."""
-        if status not in ACTIVE | {"rejected", "lost", "cancelled"}:
+        if status not in ACTIVE | LOCAL_ENDS:
             raise ValueError(f"not a local status: {status!r}")
         message = redact_keys(error_message) if error_message else None
+        ends = status in LOCAL_ENDS  # these charge nothing and release the hold
         where, params = "idempotency_key = ?", [str(job)]
         if isinstance(job, JobRecord):
             if job.key is not None:
@@ -612,11 +612,10 @@ class Ledger:
         with self._write() as conn:
             conn.execute(
                 "UPDATE generations SET status = ?, error_code = ?, error_message = ?, "
-                "charged = CASE WHEN ? IN ('rejected', 'lost', 'cancelled') "
-                "THEN COALESCE(charged, 0) ELSE charged END, held = CASE WHEN ? IN "
-                "('rejected', 'lost', 'cancelled') THEN NULL ELSE held END, updated_at = ? "
+                "charged = CASE WHEN ? THEN COALESCE(charged, 0) ELSE charged END, "
+                "held = CASE WHEN ? THEN NULL ELSE held END, updated_at = ? "
                 f"WHERE {where}",
-                (status, error_code, message, status, status, time.time(), *params),
+                (status, error_code, message, ends, ends, time.time(), *params),
             )
         record = self.job(params[0]) if len(params) == 1 else self.find(params[1], params[0])
         if record is None:
@@ -667,7 +666,7 @@ class Ledger:
         *,
         notebook: str | None = None,
         cell: str | None = None,
-        statuses: Iterable[str] = ("submitting", "pending", "queued", "processing", "succeeded"),
+        statuses: Iterable[str] = REUSABLE,
     ) -> JobRecord | None:
         """The newest earlier job with the same canonical request that is active or succeeded
         (or in one of ``statuses``).
@@ -675,11 +674,8 @@ class Ledger:
         This is how re-running an unchanged cell buys nothing: the magics ask here first.
         ``notebook``/``cell`` narrow the match when known.
         """
-        wanted = list(statuses)
-        sql = (
-            f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? "
-            f"AND status IN ({', '.join('?' for _ in wanted)})"
-        )
+        among, wanted = status_in(statuses)
+        sql = f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? AND {among}"
         params: list[Any] = [env, request_hash(media_type, request), *wanted]
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
@@ -793,7 +789,7 @@ class Ledger:
         """Keep a rate card: one row per distinct card per version, with first/last seen."""
         body = as_payload(card)
         version = str(version or body.get("version") or "unknown")
-        text = canonical_json(sanitize(body))
+        text = canonical_json(sanitize(body), drop_none=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
         now = time.time() if at is None else at
         with self._write() as conn:
@@ -892,6 +888,21 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             delay = min(delay * 2, 0.1)
 
 
+def status_in(statuses: str | Iterable[str], column: str = "status") -> tuple[str, list[str]]:
+    """``column IN (?, ...)`` and its parameters, for a status or a group of them."""
+    wanted = [statuses] if isinstance(statuses, str) else sorted(statuses)
+    return f"{column} IN ({', '.join('?' for _ in wanted)})", wanted
+
+
+def status_list(statuses: Iterable[str]) -> str:
+    """A group as SQL text, ``('a', 'b')``, for a clause kept as a constant (names only from
+    :mod:`aurous_nb.statuses`, so nothing is quoted from outside)."""
+    wanted = sorted(statuses)
+    if not set(wanted) <= ALL:
+        raise ValueError(f"not statuses: {sorted(set(wanted) - ALL)}")
+    return "(" + ", ".join(f"'{name}'" for name in wanted) + ")"
+
+
 def _filters(
     *, env: str | None, status: str | Iterable[str] | None, origin: str | None
 ) -> tuple[str, list[Any]]:
@@ -901,8 +912,8 @@ def _filters(
         clauses.append("env = ?")
         params.append(env)
     if status is not None:
-        wanted = [status] if isinstance(status, str) else sorted(status)
-        clauses.append(f"status IN ({', '.join('?' for _ in wanted)})")
+        among, wanted = status_in(status)
+        clauses.append(among)
         params.extend(wanted)
     if origin is not None:
         clauses.append("origin = ?")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aurous_nb.statuses import FAILED, MODERATION_REJECTED
+
 __all__ = ["GenerationFailed", "advice", "render", "with_advice"]
 
 RESUME = "%aurous jobs --resume"
@@ -38,9 +40,9 @@ def advice(exc: BaseException) -> str | None:
         return "Top up, or ask for less. %aurous balance shows what is available."
     if isinstance(exc, GenerationFailed):
         status = exc.generation.status
-        if status == "moderation_rejected":
+        if status == MODERATION_REJECTED:
             return "Rephrase the prompt; moderation rejected it. Holds are released."
-        if status == "failed":
+        if status == FAILED:
             return "Run the cell again with --fresh to retry."
         return "Run the cell again with --fresh to start a new job."
     if isinstance(exc, e.ValidationError):

@@ -26,6 +26,7 @@ from aurous_nb.client.errors import InvalidResponseError
 from aurous_nb.client.models import check_generation_id
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.ledger import JobRecord, Ledger, OutputFile, ledger_or_default
+from aurous_nb.statuses import SUCCEEDED
 
 __all__ = [
     "adownload_outputs",
@@ -79,10 +80,10 @@ def missing_outputs(ledger: Ledger | None, env: str) -> list[JobRecord]:
         "LEFT JOIN (SELECT env, generation_id, count(*) AS n FROM outputs "
         "           GROUP BY env, generation_id) o "
         "ON o.env = g.env AND o.generation_id = g.generation_id "
-        "WHERE g.env = ? AND g.status = 'succeeded' "
+        "WHERE g.env = ? AND g.status = ? "
         "AND COALESCE(o.n, 0) < (CASE WHEN g.media_type = 'video' THEN 1 "
         "                        ELSE COALESCE(g.image_count, 1) END)",
-        (env,),
+        (env, SUCCEEDED),
     )
     found = (ledger.find(row[0], env) for row in rows)
     return [r for r in found if r is not None]
@@ -99,7 +100,7 @@ def _target(generation: Any) -> tuple[Any, str, int]:
     if isinstance(payload, str):
         return payload, payload, -1
     gen_id = str(payload["id"])
-    if payload.get("status") != "succeeded":
+    if payload.get("status") != SUCCEEDED:
         count = 0
     elif payload.get("media_type") == "video" or gen_id.startswith("vid_"):
         count = 1
@@ -211,7 +212,7 @@ def download_outputs_flow(
         # An id: a success the ledger knows needs no request when its files are all cached
         # (the server may have forgotten it: a restarted sandbox, see aurous_nb.config).
         known = ledger.find(gen_id, env)
-        if known is not None and known.status == "succeeded":
+        if known is not None and known.status == SUCCEEDED:
             count = known.output_count
         else:
             ref = yield partial(client.images.get, gen_id)

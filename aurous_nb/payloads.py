@@ -16,16 +16,14 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from aurous_nb.canonical import canonical_json
 from aurous_nb.secret import looks_like_key, redact
+from aurous_nb.statuses import PENDING, SERVER_TERMINAL
 
 __all__ = [
-    "ACTIVE",
-    "SERVER_TERMINAL",
-    "TERMINAL",
     "as_float",
     "as_int",
     "as_payload",
-    "canonical_json",
     "contains_api_key",
     "generation_fields",
     "lora_ids_from_request",
@@ -36,30 +34,11 @@ __all__ = [
     "size_fields",
 ]
 
-# Statuses. ``submitting`` is local: the row is written and the create may or may not have reached
-# the server. ``rejected`` (the create was refused, nothing exists server-side) and ``lost`` (never
-# answered and too old to re-send safely) are local terminal states.
-ACTIVE = frozenset({"submitting", "pending", "queued", "processing"})
-SERVER_TERMINAL = frozenset({"succeeded", "failed", "cancelled", "expired", "moderation_rejected"})
-TERMINAL = SERVER_TERMINAL | {"rejected", "lost"}
-
-
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys, ``None`` members dropped: the request's identity."""
-    return json.dumps(_drop_none(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
 
 def request_hash(media_type: str, request: Mapping[str, Any]) -> str:
     """A stable digest of (media type, canonical request): equal requests hash equal."""
-    return hashlib.sha256(f"{media_type}\n{canonical_json(request)}".encode()).hexdigest()
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, (list, tuple)):
-        return [_drop_none(v) for v in value]
-    return value
+    text = canonical_json(request, drop_none=True)
+    return hashlib.sha256(f"{media_type}\n{text}".encode()).hexdigest()
 
 
 _SECRET_QUERY = re.compile(r"token|sig|signature|key|secret|credential|expires", re.IGNORECASE)
@@ -191,7 +170,7 @@ def generation_fields(
 ) -> dict[str, Any]:
     """The typed columns the ledger keeps for one ``GenerationResponse`` (section 2.8)."""
     gen_id = str(generation.get("id") or "") or None
-    status = str(generation.get("status") or "pending")
+    status = str(generation.get("status") or PENDING)
     media_type = generation.get("media_type") or (
         "video" if gen_id and gen_id.startswith("vid_") else "image"
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aurous_nb import text
 from aurous_nb.display import STATUS_COLORS
 from aurous_nb.ledger import Ledger, ledger_or_default
+from aurous_nb.statuses import ACTIVE, SUCCEEDED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -158,8 +159,6 @@ def _fold(series: pd.Series, top: int = _TOP) -> pd.Series:
 
 
 def _terminal(frame: pd.DataFrame) -> pd.DataFrame:
-    from aurous_nb.ledger import ACTIVE
-
     return frame[~frame["status"].astype(str).isin(list(ACTIVE))]
 
 
@@ -317,7 +316,7 @@ def _outcomes(frame: pd.DataFrame, env: str | None) -> Figure:
         _empty(right, "Nothing finished yet")
     else:
         keys = done["lora"].astype(object).fillna(text.NO_LORA).to_numpy()
-        ok = (done["status"].astype(str) == "succeeded").groupby(keys)
+        ok = (done["status"].astype(str) == SUCCEEDED).groupby(keys)
         rate = (ok.mean() * 100).sort_values()
         sizes = ok.size().reindex(rate.index)
         rate, sizes = rate.iloc[-_TOP:], sizes.iloc[-_TOP:]
@@ -331,7 +330,7 @@ def _outcomes(frame: pd.DataFrame, env: str | None) -> Figure:
         _style(right)
         right.set_xlabel("success rate (%)")
         right.set_title("Success rate by LoRA (finished jobs)")
-    share = (done["status"].astype(str) == "succeeded").mean() * 100 if len(done) else 0.0
+    share = (done["status"].astype(str) == SUCCEEDED).mean() * 100 if len(done) else 0.0
     figure.suptitle(_title(f"Outcomes: {share:.0f}% of finished jobs succeeded", env))
     return figure
 

@@ -18,6 +18,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from aurous_nb.statuses import LOST, SUBMITTING, UNKNOWN
+
 if TYPE_CHECKING:
     from aurous_nb.ledger import JobRecord, Ledger
 
@@ -36,8 +38,6 @@ __all__ = [
 #: generation, so an unanswered row older than this is marked ``lost`` instead of re-sent.
 IDEMPOTENCY_WINDOW_S = 23 * 3600.0
 
-#: A batch job's status once it stopped trying an unanswered create (never ``failed``).
-UNKNOWN = "unknown"
 #: What every view says about such a job.
 UNKNOWN_TEXT = "unknown: the server may have it"
 
@@ -48,7 +48,7 @@ def is_unknown(record: JobRecord | None) -> bool:
         record is not None
         and record.key is not None
         and record.generation_id is None
-        and record.status == "submitting"
+        and record.status == SUBMITTING
     )
 
 
@@ -92,7 +92,7 @@ def resendable(ledger: Ledger, record: JobRecord, now: float | None = None) -> J
         return record
     ledger.mark(
         record.key,
-        "lost",
+        LOST,
         error_code="idempotency_window_passed",
         error_message="never answered, and too old to re-send without risking a second buy",
     )
@@ -110,7 +110,7 @@ def outstanding(
 ) -> JobRecord | None:
     """The newest unknown create of this very request (still within its window), if any."""
     record = ledger.reusable(
-        env, kind, request, notebook=notebook, cell=cell, statuses=("submitting",)
+        env, kind, request, notebook=notebook, cell=cell, statuses=(SUBMITTING,)
     )
     if record is None or not is_unknown(record):
         return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from aurous_nb.canonical import canonical_json
 from aurous_nb.client._params import check_encodable
 from aurous_nb.client.errors import (
     APIConnectionError,
@@ -201,7 +202,7 @@ def dumps(body: Any) -> bytes:
     """Canonical JSON (sorted keys), so a retried body is byte-identical; text with no UTF-8
     form is refused here whatever the endpoint (see ``check_encodable``)."""
     check_encodable("", body)
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    return canonical_json(body, ascii_only=True).encode()
 
 
 # ---------------------------------------------------------------- retries

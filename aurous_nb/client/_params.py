@@ -9,13 +9,13 @@ range and exclusion (contract §2.5, §2.11 and "Project decisions") and raise
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, cast
 from urllib.parse import urlsplit
 
+from aurous_nb.canonical import canonical_json
 from aurous_nb.client.errors import ValidationError
 
 __all__ = [
@@ -446,7 +446,7 @@ def file_fields(purpose: object, metadata: object) -> dict[str, str]:
         if not isinstance(metadata, Mapping):
             raise _fail("metadata", "must be a dict")
         check_encodable("metadata", metadata)
-        fields["metadata"] = json.dumps(dict(metadata), separators=(",", ":"), sort_keys=True)
+        fields["metadata"] = canonical_json(dict(metadata), ascii_only=True)
     return fields
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from aurous_nb.client.errors import InvalidResponseError, json_kind
+from aurous_nb.statuses import SERVER_TERMINAL as TERMINAL_STATUSES
+from aurous_nb.statuses import SUCCEEDED
 
 __all__ = [
     "GENERATION_ID",
@@ -44,10 +46,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-TERMINAL_STATUSES = frozenset(
-    {"succeeded", "failed", "cancelled", "expired", "moderation_rejected"}
-)
 
 
 #: What a generation id looks like (``img_`` or ``vid_`` and ASCII letters and digits; the API
@@ -444,7 +442,7 @@ class Generation:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "succeeded"
+        return self.status == SUCCEEDED
 
     @property
     def is_video(self) -> bool:

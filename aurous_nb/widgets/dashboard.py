@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from aurous_nb.reuse import UNKNOWN_TEXT
+from aurous_nb.statuses import SUBMITTING
 from aurous_nb.text import NO_LORA, UNKNOWN, clock, held, plural
 from aurous_nb.widgets._base import StaticFallback, resolve_session
 from aurous_nb.widgets._static import chart, esc, fmt_credits, table, wrap
@@ -71,7 +72,7 @@ def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
     for record in frame.to_dict("records"):
         label = record.get(key)
         missing = label is None or label != label  # None or NaN
-        if key == "status" and label == "submitting":  # never answered: it may exist
+        if key == "status" and label == SUBMITTING:  # never answered: it may exist
             label = UNKNOWN_TEXT
         row = {key: (NO_LORA if key == "lora" else UNKNOWN) if missing else label}
         for column in _SPEND_COLUMNS:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from aurous_nb.reuse import UNKNOWN, UNKNOWN_TEXT
+from aurous_nb.reuse import UNKNOWN_TEXT
+from aurous_nb.statuses import QUEUED, RETRYABLE, UNKNOWN
 from aurous_nb.text import NO_LORA
 from aurous_nb.widgets import _catalog
 from aurous_nb.widgets._base import StaticFallback, budget_value, resolve_session
@@ -331,7 +332,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.refresh_static()
 
     def blocked_reason(self) -> str | None:
-        todo = sum(1 for j in self.batch.jobs if j.status == "queued")
+        todo = sum(1 for j in self.batch.jobs if j.status == QUEUED)
         if self._slot.running:
             return "running"
         if self.quote is None:
@@ -353,7 +354,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     def _update_summary(self) -> None:
         rows, cols = self.shape
         total = len(self.batch.jobs)
-        todo = sum(1 for j in self.batch.jobs if j.status == "queued")
+        todo = sum(1 for j in self.batch.jobs if j.status == QUEUED)
         parts = [f"{rows} prompt{'s' * (rows != 1)} × {cols} column{'s' * (cols != 1)}"]
         if todo == 0:
             progress = self.batch.progress()
@@ -381,8 +382,6 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
 
     def retryable(self) -> list[Any]:
         """Cells that ended in a failure a new attempt may fix (not moderation or refusals)."""
-        from aurous_nb.batch import RETRYABLE
-
         return [j for j in self.batch.jobs if j.status in RETRYABLE]
 
     # -- running -------------------------------------------------------------------------------
@@ -521,11 +520,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             return f"{UNKNOWN_TEXT}; Retry re-sends it with its own key", "unknown"
         if job.terminal:
             return f"{job.status}: {job.error or ''}".strip(": "), "failed"
-        if job.status == "queued" and not self._slot.running:
+        if job.status == QUEUED and not self._slot.running:
             price = f" · {credits(job.estimate)}" if job.estimate is not None else ""
             return f"not started{price}", ""
         return _RUNNING_TEXT.get(job.status, job.status), (
-            "running" if job.status != "queued" else ""
+            "running" if job.status != QUEUED else ""
         )
 
     def _show_error(self, exc: BaseException) -> None:

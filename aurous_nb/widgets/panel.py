@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from aurous_nb import reuse
+from aurous_nb.statuses import CANCELLED, MODERATION_REJECTED, SUCCEEDED
 from aurous_nb.text import NO_LORA, UNKNOWN, credits, plural
 from aurous_nb.widgets import _catalog, _pricing
 from aurous_nb.widgets._base import StaticFallback, budget_value, resolve_session
@@ -512,11 +513,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             await asyncio.sleep(delay)
             delay = min(_POLL_MAX_S, delay * 1.5)
         self.spent += float(self.record.charged or 0.0)
-        if status == "succeeded":
+        if status == SUCCEEDED:
             await self._show_outputs(generation)
             cost = credits(self.record.charged)
             self._set_status(f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}")
-        elif status == "cancelled" and self._user_cancelled:  # asked for: not a failure
+        elif status == CANCELLED and self._user_cancelled:  # asked for: not a failure
             cost = credits(self.record.charged)
             self._set_status(f"Cancelled as asked · {cost} charged, hold released · {gen_id}")
         else:
@@ -573,7 +574,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
         status, gen_id = generation.status, generation.id
         reason = generation.error_message or status
-        moderated = status == "moderation_rejected"
+        moderated = status == MODERATION_REJECTED
         tip = advice(GenerationFailed(generation, None)) if moderated else None
         self.error = f"{status}: {reason}" + (f" — {tip}" if tip else "")
         hint = f"<br>→ {esc(tip)}" if tip else ""
