@@ -13,22 +13,12 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, TypeVar
 
-__all__ = ["LOCAL", "Model", "obj", "parse_datetime", "read", "text", "wire"]
+from aurous_nb.timestamps import parse_datetime
 
-
-def parse_datetime(value: Any) -> datetime | None:
-    """RFC 3339 text (``...Z`` or an offset) -> aware datetime; naive text is taken as UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+__all__ = ["LOCAL", "Model", "obj", "read", "text", "wire"]
 
 
 # How a field is read, by its annotation (``wire(...)`` says where, when the name or fallback

@@ -15,8 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from aurous_nb.client._reader import LOCAL, Model, obj, parse_datetime, read, text, wire
+from aurous_nb.client._reader import LOCAL, Model, obj, read, text, wire
 from aurous_nb.client.errors import InvalidResponseError, json_kind
+from aurous_nb.timestamps import parse_datetime
 
 __all__ = [
     "GENERATION_ID",

@@ -126,3 +126,20 @@ def test_one_member_swapped_parses_as_before(case: tuple[str, int], data: st.Dat
     answer = dict(ANSWERS[name][index])
     answer[data.draw(st.sampled_from(sorted(answer)))] = data.draw(EDGE)
     assert parse(models, name, answer) == parse(before, name, answer)
+
+
+TIMES = (
+    st.sampled_from(["", " ", "x", "2026-05-15", "2026-05-15T00:00", " 2026-05-15T00:00:00z "])
+    | st.datetimes().map(lambda t: t.isoformat())
+    | st.datetimes(timezones=st.timezones()).map(lambda t: t.isoformat().replace("+00:00", "Z"))
+    | st.text(alphabet="0123456789-:TZz+. ", max_size=30)
+)
+
+
+@given(TIMES)
+def test_ledger_times_are_the_model_times(value: str) -> None:
+    """The ledger's epoch seconds (``payloads.parse_time``) are the models' datetimes."""
+    from aurous_nb.payloads import parse_time
+
+    moment = models.parse_datetime(value.strip())
+    assert parse_time(value) == (None if moment is None else moment.timestamp())
