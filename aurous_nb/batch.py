@@ -1006,14 +1006,13 @@ def _clients(
 ) -> tuple[Any, Callable[[], Any]]:
     """The AsyncClient to share (None: one per run) and how to open one per run.
 
-    A blocking ``Client`` lends its key and settings to an AsyncClient opened (and closed) by
-    each run, on that run's loop.
+    A blocking ``Client`` lends its key, settings and rate-limit state to an AsyncClient
+    opened (and closed) by each run, on that run's loop (``Client.to_async``).
     """
     from aurous_nb.client import AsyncClient, Client
 
     if isinstance(client, Client):
-        sync = client
-        return None, lambda: AsyncClient.from_client(sync)
+        return None, client.to_async
 
     from aurous_nb.secret import Secret
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from aurous_nb.canonical import canonical_json
 from aurous_nb.secret import looks_like_key, redact
 from aurous_nb.statuses import PENDING, SERVER_TERMINAL
+from aurous_nb.timestamps import parse_datetime
 
 __all__ = [
     "as_float",
@@ -90,16 +91,9 @@ def parse_time(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return None
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value).strip())
+    if moment is None:
+        return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.timestamp()

@@ -197,7 +197,7 @@ class Session:
 
         httpx's async connections belong to the loop that opened them, so a session used from a
         new loop (a restarted kernel loop, ``asyncio.run`` in a script) gets a fresh client
-        sharing the key, settings and rate-limit state (:meth:`AsyncClient.from_client`).
+        sharing the key, settings and rate-limit state (:meth:`Client.to_async`).
         Outside a running loop it is the client of the loop cells run on (:mod:`aurous_nb.loops`).
         """
         from aurous_nb import loops
@@ -205,9 +205,7 @@ class Session:
         loop = loops.running() or loops.home()
         with self._lock:
             if self._aclient is None or (loop is not None and loop is not self._aclient_loop):
-                from aurous_nb.client import AsyncClient
-
-                self._aclient = AsyncClient.from_client(self.client)
+                self._aclient = self.client.to_async()
                 self._aclient_loop = loop
             return self._aclient
 

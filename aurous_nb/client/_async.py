@@ -75,8 +75,8 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
     @classmethod
     def from_client(cls, client: ClientBase[Any]) -> AsyncClient:
         """An AsyncClient with ``client``'s key, settings and rate-limit state, and connections of
-        its own (httpx's async connections belong to the loop that opens them): what a blocking
-        :class:`Client` lends to work on an event loop."""
+        its own (httpx's async connections belong to the loop that opens them). What
+        :meth:`Client.to_async` returns; call that."""
         import asyncio
 
         other = object.__new__(cls)

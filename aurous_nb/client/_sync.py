@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
+from aurous_nb.client._async import AsyncClient
 from aurous_nb.client._base import ClientBase
 from aurous_nb.client._core import (
     Flow,
@@ -190,6 +191,13 @@ class Client(ClientBase[httpx.Client]):
                 self._core, method, path, json, params, idempotency_key, bucket, version, headers
             )
         )
+
+    def to_async(self) -> AsyncClient:
+        """The async twin of this client, for work on an event loop: it shares the key, the
+        settings and the rate-limit state, and opens connections of its own (httpx's async
+        connections belong to the loop that opens them). Close it with ``async with``; this
+        client stays open. The one way a blocking client lends itself (session, Batch)."""
+        return AsyncClient.from_client(self)
 
     # -- lifecycle ---------------------------------------------------------------
 

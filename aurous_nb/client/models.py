@@ -2,21 +2,24 @@
 
 Each model keeps the decoded JSON in ``raw`` (fields the contract adds later stay reachable) and
 parses timestamps into aware UTC datetimes. Unknown or missing optional fields read as None, so a
-newer server never breaks an older client.
+newer server never breaks an older client. One reader (``_reader.read``) builds them all from
+their field lists; ``wire(...)`` marks the few fields named or defaulted differently.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from aurous_nb.client._reader import LOCAL, Model, obj, read, text, wire
 from aurous_nb.client.errors import InvalidResponseError, json_kind
 from aurous_nb.statuses import SERVER_TERMINAL as TERMINAL_STATUSES
 from aurous_nb.statuses import SUCCEEDED
+from aurous_nb.timestamps import parse_datetime
 
 __all__ = [
     "GENERATION_ID",
@@ -81,91 +84,20 @@ def rows(body: dict[str, Any] | list[Any], key: str = "data") -> list[dict[str, 
     return [r for r in items if isinstance(r, dict)]
 
 
-def parse_datetime(value: Any) -> datetime | None:
-    """RFC 3339 text (``...Z`` or an offset) -> aware datetime; naive text is taken as UTC."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
-
-
-def _str(d: Mapping[str, Any], key: str) -> str | None:
-    v = d.get(key)
-    return v if isinstance(v, str) else None
-
-
-def _req_str(d: Mapping[str, Any], key: str) -> str:
-    v = d.get(key)
-    return v if isinstance(v, str) else ("" if v is None else str(v))
-
-
-def _num(d: Mapping[str, Any], key: str) -> float | None:
-    # ints stay ints (1000, not 1000.0): the model shows what the server sent
-    v = d.get(key)
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _int(d: Mapping[str, Any], key: str) -> int | None:
-    v = d.get(key)
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    return int(v) if isinstance(v, float) and v.is_integer() else None
-
-
-def _bool(d: Mapping[str, Any], key: str) -> bool | None:
-    v = d.get(key)
-    return v if isinstance(v, bool) else None
-
-
-def _dict(d: Mapping[str, Any], key: str) -> dict[str, Any]:
-    v = d.get(key)
-    return v if isinstance(v, dict) else {}
-
-
-def _strs(d: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    v = d.get(key)
-    return tuple(x for x in v if isinstance(x, str)) if isinstance(v, list) else ()
-
-
-def _floats(v: Any) -> dict[str, float]:
-    if not isinstance(v, dict):
-        return {}
-    return {
-        str(k): x for k, x in v.items() if isinstance(x, (int, float)) and not isinstance(x, bool)
-    }
-
-
 @dataclass(frozen=True, slots=True)
-class Balance:
+class Balance(Model):
     """GET /v1/balance. ``available_credits`` is what a create is checked against."""
 
     credits: float
     held_credits: float
     available_credits: float
-    currency: str
+    currency: str = field(metadata=wire(fallback="credit"))
     billing_mode: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Balance:
-        return cls(
-            credits=_num(d, "credits") or 0.0,
-            held_credits=_num(d, "held_credits") or 0.0,
-            available_credits=_num(d, "available_credits") or 0.0,
-            currency=_str(d, "currency") or "credit",
-            billing_mode=_str(d, "billing_mode"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Team:
+class Team(Model):
     """GET /v1/team."""
 
     id: str
@@ -176,23 +108,11 @@ class Team:
     billing_mode: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Team:
-        return cls(
-            id=_req_str(d, "id"),
-            name=_req_str(d, "name"),
-            credits=_num(d, "credits"),
-            created_at=parse_datetime(d.get("created_at")),
-            billing_email=_str(d, "billing_email"),
-            billing_mode=_str(d, "billing_mode"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class ImagePricing:
     base: float
-    enhance_prompt_multiplier: float
+    enhance_prompt_multiplier: float = field(metadata=wire(fallback=1.0))
     reference_image_per_image: float
 
 
@@ -203,34 +123,15 @@ class VideoPricing:
 
 
 @dataclass(frozen=True, slots=True)
-class Pricing:
+class Pricing(Model):
     """GET /v1/pricing: the rate card frozen for ``version`` (the applied Aurous-Version)."""
 
     version: str
-    currency: str
+    currency: str = field(metadata=wire(fallback="credit"))
     description: str | None
     image: ImagePricing
     video: VideoPricing
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Pricing:
-        img, vid = _dict(d, "image"), _dict(d, "video")
-        return cls(
-            version=_req_str(d, "version"),
-            currency=_str(d, "currency") or "credit",
-            description=_str(d, "description"),
-            image=ImagePricing(
-                base=_num(img, "base") or 0.0,
-                enhance_prompt_multiplier=_num(img, "enhance_prompt_multiplier") or 1.0,
-                reference_image_per_image=_num(img, "reference_image_per_image") or 0.0,
-            ),
-            video=VideoPricing(
-                base_per_second=_num(vid, "base_per_second") or 0.0,
-                resolution_factor=_floats(vid.get("resolution_factor")),
-            ),
-            raw=d,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +150,7 @@ class UsageGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class UsageBucket:
+class UsageBucket(Model):
     """One time bucket of GET /v1/usage (newest first)."""
 
     bucket_start: datetime | None
@@ -257,23 +158,9 @@ class UsageBucket:
     groups: tuple[UsageGroup, ...]
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> UsageBucket:
-        groups = d.get("groups")
-        return cls(
-            bucket_start=parse_datetime(d.get("bucket_start")),
-            bucket_end=parse_datetime(d.get("bucket_end")),
-            groups=tuple(
-                UsageGroup(key=_dict(g, "key"), metrics=_floats(g.get("metrics")))
-                for g in (groups if isinstance(groups, list) else [])
-                if isinstance(g, dict)
-            ),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Lora:
+class Lora(Model):
     """An image LoRA style (GET /v1/loras)."""
 
     id: str
@@ -288,25 +175,9 @@ class Lora:
     default_steps: int | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Lora:
-        return cls(
-            id=_req_str(d, "id"),
-            name=_req_str(d, "name"),
-            is_public=bool(d.get("is_public")),
-            created_at=parse_datetime(d.get("created_at")),
-            slug=_str(d, "slug"),
-            description=_str(d, "description"),
-            preview_image_url=_str(d, "preview_image_url"),
-            default_denoise_strength=_num(d, "default_denoise_strength"),
-            default_guidance_scale=_num(d, "default_guidance_scale"),
-            default_steps=_int(d, "default_steps"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class VideoLora:
+class VideoLora(Model):
     """A video model (GET /v1/video_loras)."""
 
     id: str
@@ -321,60 +192,29 @@ class VideoLora:
     preview_video_url: str | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> VideoLora:
-        return cls(
-            id=_req_str(d, "id"),
-            name=_req_str(d, "name"),
-            is_public=bool(d.get("is_public")),
-            default_resolution=_str(d, "default_resolution"),
-            default_ratio=_str(d, "default_ratio"),
-            default_duration=_num(d, "default_duration"),
-            created_at=parse_datetime(d.get("created_at")),
-            slug=_str(d, "slug"),
-            description=_str(d, "description"),
-            preview_video_url=_str(d, "preview_video_url"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Cost:
+class Cost(Model):
     """A hold while a generation runs, the charge once it is terminal."""
 
     amount: float
-    currency: str
+    currency: str = field(metadata=wire(fallback="credit"))
     breakdown: dict[str, float]
 
-    @classmethod
-    def from_json(cls, d: Any) -> Cost | None:
-        if not isinstance(d, dict):
-            return None
-        return cls(
-            amount=_num(d, "amount") or 0.0,
-            currency=_str(d, "currency") or "credit",
-            breakdown=_floats(d.get("breakdown")),
-        )
+
+def _estimate_currency(d: dict[str, Any]) -> str:
+    est = obj(d.get("estimated_cost"))
+    return text(d.get("currency")) or text(est.get("currency")) or "credit"
 
 
 @dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(Model):
     """POST /v1/{images,videos}/estimate: the exact pre-charge amount, nothing created."""
 
-    amount: float
-    breakdown: dict[str, float]
-    currency: str
+    amount: float = field(metadata=wire("estimated_cost", "amount"))
+    breakdown: dict[str, float] = field(metadata=wire("estimated_cost", "breakdown"))
+    currency: str = field(metadata=wire(parse=_estimate_currency))
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Estimate:
-        est = _dict(d, "estimated_cost")
-        return cls(
-            amount=_num(est, "amount") or 0.0,
-            breakdown=_floats(est.get("breakdown")),
-            currency=_str(d, "currency") or _str(est, "currency") or "credit",
-            raw=d,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +224,7 @@ class GenerationLora:
 
 
 @dataclass(frozen=True, slots=True)
-class Generation:
+class Generation(Model):
     """An image or video generation (GET /v1/images/{id}); ``media_type`` tells them apart.
 
     ``request_id`` and ``idempotent_replayed`` come from the response headers of the call that
@@ -422,11 +262,11 @@ class Generation:
     loras: tuple[GenerationLora, ...] = ()
     aurous_version: str | None = None
     creation_request_id: str | None = None
-    request_id: str | None = None
-    idempotent_replayed: bool = False
+    request_id: str | None = field(default=None, metadata=LOCAL)
+    idempotent_replayed: bool = field(default=False, metadata=LOCAL)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: Local copies of the outputs, by index, when ``generate(download_dir=...)`` saved them.
-    files: tuple[Path, ...] = field(default=(), repr=False, compare=False)
+    files: tuple[Path, ...] = field(default=(), repr=False, compare=False, metadata=LOCAL)
 
     def __repr__(self) -> str:  # short, and free of signed output URLs
         cost = f", cost={self.cost.amount:g}" if self.cost is not None else ""
@@ -450,53 +290,9 @@ class Generation:
 
     @classmethod
     def from_json(
-        cls,
-        d: dict[str, Any],
-        *,
-        request_id: str | None = None,
-        replayed: bool = False,
+        cls, d: dict[str, Any], *, request_id: str | None = None, replayed: bool = False
     ) -> Generation:
-        loras = d.get("loras")
-        return cls(
-            id=_req_str(d, "id"),
-            status=_req_str(d, "status"),
-            media_type=_str(d, "media_type"),
-            prompt=_str(d, "prompt"),
-            created_at=parse_datetime(d.get("created_at")),
-            completed_at=parse_datetime(d.get("completed_at")),
-            output_urls=_strs(d, "output_urls"),
-            output_video_url=_str(d, "output_video_url"),
-            cost=Cost.from_json(d.get("cost")),
-            negative_prompt=_str(d, "negative_prompt"),
-            reference_image_urls=_strs(d, "reference_image_urls"),
-            error_message=_str(d, "error_message"),
-            duration_ms=_int(d, "duration_ms"),
-            width=_int(d, "width"),
-            height=_int(d, "height"),
-            image_count=_int(d, "image_count"),
-            size_preset=_str(d, "size_preset"),
-            inference_type=_str(d, "inference_type"),
-            seed=_int(d, "seed"),
-            steps=_int(d, "steps"),
-            guidance_scale=_num(d, "guidance_scale"),
-            cfg_rescale=_num(d, "cfg_rescale"),
-            denoise_strength=_num(d, "denoise_strength"),
-            video_duration=_num(d, "video_duration"),
-            video_resolution=_str(d, "video_resolution"),
-            video_ratio=_str(d, "video_ratio"),
-            video_camera_fixed=_bool(d, "video_camera_fixed"),
-            character_id=_str(d, "character_id"),
-            loras=tuple(
-                GenerationLora(id=_req_str(x, "id"), name=_str(x, "name"))
-                for x in (loras if isinstance(loras, list) else [])
-                if isinstance(x, dict)
-            ),
-            aurous_version=_str(d, "aurous_version"),
-            creation_request_id=_str(d, "creation_request_id"),
-            request_id=request_id,
-            idempotent_replayed=replayed,
-            raw=d,
-        )
+        return read(cls, d, request_id=request_id, idempotent_replayed=replayed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +312,7 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
-class File:
+class File(Model):
     """An uploaded reference file (POST/GET /v1/files); ``url`` is signed for about an hour."""
 
     id: str
@@ -537,44 +333,19 @@ class File:
             f"size_bytes={self.size_bytes!r})"
         )
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> File:
-        return cls(
-            id=_req_str(d, "id"),
-            purpose=_str(d, "purpose"),
-            mime_type=_str(d, "mime_type"),
-            size_bytes=_int(d, "size_bytes"),
-            width_px=_int(d, "width_px"),
-            height_px=_int(d, "height_px"),
-            url=_str(d, "url"),
-            expires_at=parse_datetime(d.get("expires_at")),
-            created_at=parse_datetime(d.get("created_at")),
-            metadata=_dict(d, "metadata"),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class Deleted:
+class Deleted(Model):
     """The answer of an idempotent DELETE: ``deleted`` says whether anything was removed."""
 
     id: str
     object: str | None
-    deleted: bool
+    deleted: bool = field(metadata=wire(fallback=True))
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Deleted:
-        return cls(
-            id=_req_str(d, "id"),
-            object=_str(d, "object"),
-            deleted=bool(d.get("deleted", True)),
-            raw=d,
-        )
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookEndpoint:
+class WebhookEndpoint(Model):
     """A registered webhook endpoint; ``secret`` is set only by create and rotate_secret."""
 
     id: str
@@ -582,7 +353,7 @@ class WebhookEndpoint:
     events: tuple[str, ...]
     secret_preview: str | None
     secret: str | None = field(repr=False)
-    is_active: bool
+    is_active: bool = field(metadata=wire(fallback=True))
     consecutive_failures: int
     last_success_at: datetime | None
     last_failure_at: datetime | None
@@ -592,28 +363,9 @@ class WebhookEndpoint:
     updated_at: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> WebhookEndpoint:
-        return cls(
-            id=_req_str(d, "id"),
-            url=_req_str(d, "url"),
-            events=_strs(d, "events"),
-            secret_preview=_str(d, "secret_preview"),
-            secret=_str(d, "secret"),
-            is_active=bool(d.get("is_active", True)),
-            consecutive_failures=_int(d, "consecutive_failures") or 0,
-            last_success_at=parse_datetime(d.get("last_success_at")),
-            last_failure_at=parse_datetime(d.get("last_failure_at")),
-            metadata=_dict(d, "metadata"),
-            description=_str(d, "description"),
-            created_at=parse_datetime(d.get("created_at")),
-            updated_at=parse_datetime(d.get("updated_at")),
-            raw=d,
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class WebhookTestFire:
+class WebhookTestFire(Model):
     """POST /v1/webhook_endpoints/{id}/test: a synthetic delivery was enqueued."""
 
     endpoint_id: str
@@ -621,27 +373,26 @@ class WebhookTestFire:
     enqueued: bool
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> WebhookTestFire:
-        return cls(
-            endpoint_id=_req_str(d, "endpoint_id"),
-            event_id=_req_str(d, "event_id"),
-            enqueued=bool(d.get("enqueued")),
-            raw=d,
-        )
+
+def _event_type(d: dict[str, Any]) -> str:
+    return text(d.get("type")) or text(d.get("event")) or ""  # endpoint envelope or per-request
+
+
+def _event_time(d: dict[str, Any]) -> datetime | None:
+    return parse_datetime(d.get("created_at") or d.get("created"))
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Event(Model):
     """A verified webhook delivery: the endpoint envelope or a per-request ``{event, data}``.
 
     ``generation`` parses ``data`` when it is a generation row.
     """
 
-    type: str
+    type: str = field(metadata=wire(parse=_event_type))
     data: dict[str, Any]
     id: str | None
-    created_at: datetime | None
+    created_at: datetime | None = field(metadata=wire(parse=_event_time))
     api_version: str | None
     synthetic: bool
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -651,15 +402,3 @@ class Event:
         if self.type.startswith(("image.", "video.", "generation.")) and "id" in self.data:
             return Generation.from_json(self.data)
         return None
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Event:
-        return cls(
-            type=_str(d, "type") or _str(d, "event") or "",
-            data=_dict(d, "data"),
-            id=_str(d, "id"),
-            created_at=parse_datetime(d.get("created_at") or d.get("created")),
-            api_version=_str(d, "api_version"),
-            synthetic=bool(d.get("synthetic", False)),
-            raw=d,
-        )

@@ -12,7 +12,9 @@ import pytest
 from client_support import Api, aclose, ledger, make_api
 
 from aurous_nb.client import (
+    AsyncClient,
     Balance,
+    Client,
     Deleted,
     Estimate,
     File,
@@ -287,6 +289,23 @@ async def test_shared_rate_limits(api: Api) -> None:
     assert rl["estimate_post"].limit == 240
     assert 0 <= rl["read"].remaining < 1200
     assert rl["read"].reset > 1.7e9
+
+
+async def test_to_async_lends_key_settings_and_rate_limits(sandbox: Sandbox) -> None:
+    """``Client.to_async()``: the async twin a blocking client lends its key, settings and
+    rate-limit state to; its connections are its own (closing it leaves the client working)."""
+    options = {"version": "2026-05-15", "timeout": 7.0, "max_retries": 1}
+    with Client(api_key=sandbox.api_key, base_url=sandbox.base_url, **options) as c:
+        c.balance()
+        twin = c.to_async()
+        assert isinstance(twin, AsyncClient)
+        settings = ("base_url", "version", "timeout", "max_retries", "api_key_preview")
+        assert [getattr(twin, n) for n in settings] == [getattr(c, n) for n in settings]
+        assert list(twin.rate_limits) == ["read"] and twin.rate_limits == c.rate_limits
+        async with twin:
+            await twin.images.estimate("x")
+        assert sorted(c.rate_limits) == ["estimate_post", "read"]  # the twin's answer, seen by c
+        assert c.balance().available_credits > 0  # c's own connections are still open
 
 
 def test_raw_httpx_agrees(sandbox: Sandbox) -> None:

@@ -1,0 +1,145 @@
+"""The models read real answers exactly as the hand-written readers did.
+
+``answers/answers.json`` pins real sandbox answers for every model (``answers/capture.py``
+re-captures them); ``answers/models_before.py`` is the hand-written reader kept frozen. Each
+pinned answer, and answers mutated from them (fields dropped, values swapped for any JSON),
+must parse into the same objects: same fields, same values, same Python types (``0`` stays an
+int where it was one, ``0.0`` a float).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aurous_nb.client import models
+
+sys.path.insert(0, str(Path(__file__).parent / "answers"))
+import models_before as before
+
+ANSWERS: dict[str, list[dict[str, Any]]] = json.loads(
+    (Path(__file__).parent / "answers" / "answers.json").read_text()
+)
+CASES = [(name, i) for name, answers in sorted(ANSWERS.items()) for i in range(len(answers))]
+
+
+def shape(value: Any) -> Any:
+    """A comparable picture of a parsed value: class names, field names, Python types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__name__,
+            tuple((f.name, shape(getattr(value, f.name))) for f in dataclasses.fields(value)),
+        )
+    if isinstance(value, datetime):
+        return ("datetime", value.isoformat(), str(value.tzinfo))
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, tuple(shape(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((shape(k), shape(v)) for k, v in value.items()))
+    return (type(value).__name__, value)
+
+
+def parse(module: Any, name: str, answer: dict[str, Any], **extra: Any) -> Any:
+    parsed = getattr(module, name).from_json(answer, **extra)
+    event_generation = parsed.generation if name == "Event" else None
+    return shape(parsed), shape(event_generation), parsed.raw is answer
+
+
+def test_every_model_is_pinned() -> None:
+    parsed = {n for n in models.__all__ if hasattr(getattr(models, n), "from_json")}
+    assert parsed - {"Cost"} == set(ANSWERS)  # Cost is read inside Generation and Estimate
+
+
+@pytest.mark.parametrize(("name", "index"), CASES, ids=[f"{n}-{i}" for n, i in CASES])
+def test_pinned_answer_parses_as_before(name: str, index: int) -> None:
+    answer = ANSWERS[name][index]
+    assert parse(models, name, answer) == parse(before, name, answer)
+
+
+def test_generation_headers_as_before() -> None:
+    answer = ANSWERS["Generation"][0]
+    extra = {"request_id": "req_1", "replayed": True}
+    new = models.Generation.from_json(answer, **extra)
+    assert shape(new) == shape(before.Generation.from_json(answer, **extra))
+    assert (new.request_id, new.idempotent_replayed) == ("req_1", True)
+
+
+def test_cost_as_before() -> None:
+    for cost in [None, 3, "x", [], {}, {"amount": 0, "breakdown": {"a": 1, "b": True}}]:
+        answer = {**ANSWERS["Generation"][0], "cost": cost}
+        assert parse(models, "Generation", answer) == parse(before, "Generation", answer)
+
+
+#: Values where the rules part ways: ints and integral floats, bools, empty and date-like text.
+EDGE = st.sampled_from(
+    [
+        *(None, True, False, 0, 1, 0.0, -0.0, 1.0, 2.5, 2**63, 1e300),
+        *("", "0", "x", "2026-05-15T00:00:00Z", "2026-05-15", "2026-05-15T00:00:00+02:00"),
+        *([], {}, ["a", 1]),
+    ]
+)
+JUNK = st.recursive(
+    EDGE | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` with, at any depth, members dropped and values replaced by any JSON."""
+    if draw(st.integers(0, 7)) == 0:
+        return draw(JUNK)
+    if isinstance(value, dict):
+        return {k: draw(mutated(v)) for k, v in value.items() if draw(st.integers(0, 7))}
+    if isinstance(value, list):
+        return [draw(mutated(v)) for v in value]
+    return value
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    name, index = draw(st.sampled_from(CASES))
+    answer = draw(mutated(ANSWERS[name][index]))
+    return name, answer if isinstance(answer, dict) else {}
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_mutated_answer_parses_as_before(case: tuple[str, dict[str, Any]]) -> None:
+    name, answer = case
+    assert parse(models, name, answer) == parse(before, name, answer)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(CASES), st.data())
+def test_one_member_swapped_parses_as_before(case: tuple[str, int], data: st.DataObject) -> None:
+    name, index = case
+    answer = dict(ANSWERS[name][index])
+    answer[data.draw(st.sampled_from(sorted(answer)))] = data.draw(EDGE)
+    assert parse(models, name, answer) == parse(before, name, answer)
+
+
+TIMES = (
+    st.sampled_from(["", " ", "x", "2026-05-15", "2026-05-15T00:00", " 2026-05-15T00:00:00z "])
+    | st.datetimes().map(lambda t: t.isoformat())
+    | st.datetimes(timezones=st.timezones()).map(lambda t: t.isoformat().replace("+00:00", "Z"))
+    | st.text(alphabet="0123456789-:TZz+. ", max_size=30)
+)
+
+
+@given(TIMES)
+def test_ledger_times_are_the_model_times(value: str) -> None:
+    """The ledger's epoch seconds (``payloads.parse_time``) are the models' datetimes."""
+    from aurous_nb.payloads import parse_time
+
+    moment = models.parse_datetime(value.strip())
+    assert parse_time(value) == (None if moment is None else moment.timestamp())
