@@ -17,7 +17,6 @@ import contextlib
 import os
 import sys
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,35 +66,19 @@ def _not_connected_message() -> str:
 # ---------------------------------------------------------------------------- key sources
 
 
-def _dotenv_values(path: Path) -> dict[str, str]:
-    """``KEY=value`` lines of a ``.env`` file (quotes stripped, ``export`` allowed)."""
-    out: dict[str, str] = {}
+def _dotenv() -> tuple[str | None, dict[str, str]]:
+    """The nearest ``.env`` (working folder, then its parents) and its settings, read literally
+    (python-dotenv: quotes, ``export`` and comments as a shell reads them; no ``${...}``)."""
+    from dotenv import dotenv_values, find_dotenv
+
+    path = find_dotenv(usecwd=True)
+    if not path:
+        return None, {}
     try:
-        text = path.read_text(encoding="utf-8")
+        values = dotenv_values(path, interpolate=False, encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return out
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        out[name.strip()] = value
-    return out
-
-
-def _find_dotenv(start: Path | None = None) -> Path | None:
-    """The nearest ``.env`` in the working directory or one of its parents."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / ".env"
-        if candidate.is_file():
-            return candidate
-    return None
+        return path, {}
+    return path, {name: value for name, value in values.items() if value is not None}
 
 
 def _colab_secret(name: str) -> str | None:
@@ -118,9 +101,8 @@ def find_key() -> tuple[str | None, str | None, dict[str, str]]:
     ``.env`` file (the process environment wins for each).
     """
     key = os.environ.get(_KEY_VAR, "").strip()
-    dotenv = _find_dotenv()
+    dotenv, values = _dotenv()
     extra: dict[str, str] = {}
-    values = _dotenv_values(dotenv) if dotenv else {}
     for name in ("AUROUS_BASE_URL", "AUROUS_VERSION"):
         if values.get(name) and not os.environ.get(name):
             extra[name] = values[name]

@@ -1,5 +1,5 @@
 """Fixtures shared by the notebook-layer tests: a private AUROUS_NB_HOME, and a fresh sandbox on
-loopback (one per test) with a client on it.
+loopback (one per test) with a client on it; and for every test the one webhook ``receiver``.
 
 The names differ from the session-scoped ``sandbox`` and ``client`` of ``tests/client/conftest.py``
 (and the ``sb`` of ``tests/sandbox/conftest.py``), so nothing here shadows or is shadowed by them.
@@ -14,6 +14,7 @@ import pytest
 
 from aurous_nb.client import Client
 from aurous_nb.sandbox import Sandbox
+from tests.webhook_receiver import Receiver
 
 
 @pytest.fixture
@@ -33,3 +34,11 @@ def fresh_sandbox() -> Iterator[Sandbox]:
 def fresh_client(fresh_sandbox: Sandbox) -> Iterator[Client]:
     with Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def receiver() -> Iterator[Receiver]:
+    """Records webhook deliveries and answers by path (see ``tests/webhook_receiver.py``)."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -7,10 +7,12 @@ could hold.
 
 from __future__ import annotations
 
+import _thread
 import math
+import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aurous_nb import columnar
 from aurous_nb.columnar import Column, read_columns
 
 COLUMNS = (
@@ -33,11 +34,23 @@ COLUMNS = (
 )
 
 
+#: The rowid range of a chunk query, as SQLite ran it (the trace shows bound values).
+CHUNK = re.compile(r"t\.id >= (-?\d+) AND t\.id < (-?\d+)")
+
+
 class Table:
-    """A WAL SQLite file with an untyped table ``t`` and a counter of plain-rows chunks."""
+    """A WAL SQLite file with an untyped table ``t``, watched through SQLite's own hooks.
+
+    Every connection ``connect()`` hands the reader traces what it runs into ``queries``;
+    ``on_query`` sees each statement as it starts. With ``bulk = False`` the connections may
+    not call SQLite's aggregates, so every chunk must be read as plain rows.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.queries: list[str] = []
+        self.on_query: Callable[[str], None] = lambda sql: None
+        self.bulk = True
         with sqlite3.connect(path) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, r, i, at, s)")
@@ -49,43 +62,45 @@ class Table:
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(self.path, check_same_thread=False)
+        conn.set_trace_callback(self._trace)
+        if not self.bulk:
+            conn.set_authorizer(_no_aggregates)
         try:
             yield conn
         finally:
             conn.close()
+
+    def _trace(self, sql: str) -> None:
+        self.queries.append(sql)
+        self.on_query(sql)
 
     def read(self, chunk_rows: int = 3, where: str = "1", params: tuple[Any, ...] = ()) -> Any:
         return read_columns(
             self.connect, "t t", "t.id", COLUMNS, where, params, chunk_rows=chunk_rows
         )
 
+    def chunks(self, *, bulk: bool) -> list[tuple[int, int]]:
+        """The rowid ranges read in bulk (one aggregate per column) or as plain rows."""
+        return [
+            (int(m[1]), int(m[2]))
+            for sql in self.queries
+            if (m := CHUNK.search(sql)) and is_bulk(sql) == bulk
+        ]
+
+
+def is_bulk(sql: str) -> bool:
+    return "group_concat(" in sql or "json_group_array(" in sql
+
+
+def _no_aggregates(action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
+    if action == sqlite3.SQLITE_FUNCTION and arg2 in ("group_concat", "json_group_array"):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
 
 @pytest.fixture
 def table(tmp_path: Path) -> Table:
     return Table(tmp_path / "t.sqlite3")
-
-
-@pytest.fixture
-def plain_chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many rows each plain-rows chunk had (the bulk path's refusals), as they happen."""
-    seen: list[int] = []
-    original = columnar._Statement.convert
-
-    def counting(self: Any, rows: list[tuple[Any, ...]]) -> Any:
-        seen.append(len(rows))
-        return original(self, rows)
-
-    monkeypatch.setattr(columnar._Statement, "convert", counting)
-    return seen
-
-
-def only_plain_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the bulk path refuse every chunk, so everything goes through plain rows."""
-
-    def refuse(self: Any, row: tuple[Any, ...]) -> Any:
-        raise ValueError("refused for the test")
-
-    monkeypatch.setattr(columnar._Statement, "parse", refuse)
 
 
 def assert_same(left: dict[str, Any], right: dict[str, Any]) -> None:
@@ -96,7 +111,7 @@ def assert_same(left: dict[str, Any], right: dict[str, Any]) -> None:
         pd.testing.assert_series_equal(a, b, check_exact=True, obj=name)
 
 
-def test_clean_rows_are_read_in_bulk_exactly(table: Table, plain_chunks: list[int]) -> None:
+def test_clean_rows_are_read_in_bulk_exactly(table: Table) -> None:
     rows = [
         (1.25, 7, 1_764_400_000.123456, "a red fox"),
         (None, None, None, None),
@@ -106,7 +121,8 @@ def test_clean_rows_are_read_in_bulk_exactly(table: Table, plain_chunks: list[in
     ]
     table.insert(rows)
     out = table.read(chunk_rows=2)
-    assert plain_chunks == []  # every chunk went the bulk way
+    assert table.chunks(bulk=False) == []  # every chunk went the bulk way
+    assert table.chunks(bulk=True) == [(1, 3), (3, 5), (5, 6)]
     assert list(out["r"][:3]) == [1.25, pytest.approx(math.nan, nan_ok=True), 0.1]
     assert out["r"][3] == 1e-7 and out["r"][4] == 123456789.125
     assert out["i"].tolist() == [7, pd.NA, -3, 2**53 - 1, 0]
@@ -118,9 +134,7 @@ def test_clean_rows_are_read_in_bulk_exactly(table: Table, plain_chunks: list[in
     assert list(out["c"].codes) == [2, -1, 3, 0, 1]  # one code per row, -1 when missing
 
 
-def test_odd_values_fall_back_to_plain_rows_for_their_chunk_only(
-    table: Table, plain_chunks: list[int]
-) -> None:
+def test_odd_values_fall_back_to_plain_rows_for_their_chunk_only(table: Table) -> None:
     clean = [(1.5, 1, 1_764_400_000.0, "fine")] * 3
     table.insert(clean)  # chunk 1: bulk
     table.insert([(2.0, 2**62 + 1, 1.0, "big"), *clean[:2]])  # chunk 2: an int beyond 2**53
@@ -128,7 +142,7 @@ def test_odd_values_fall_back_to_plain_rows_for_their_chunk_only(
     table.insert([(b"\x00\xff", 2.7, 5, b"\x01blob"), *clean[:2]])  # chunk 4: BLOBs
     table.insert(clean)  # chunk 5: bulk
     out = table.read(chunk_rows=3)
-    assert plain_chunks == [3, 3, 3]
+    assert sorted(table.chunks(bulk=False)) == [(4, 7), (7, 10), (10, 13)]  # chunks 2 to 4 only
     assert out["i"][3] == 2**62 + 1 and str(out["i"].dtype) == "Int64"  # exact, not 2**62
     assert math.isnan(out["r"][6]) and out["i"][6] == 12  # "abc" is missing, "12" is 12
     assert pd.isna(out["at"][6])  # a date string is not epoch seconds
@@ -160,9 +174,9 @@ def test_bulk_and_plain_rows_agree_on_anything_sqlite_stores(
     table = Table(tmp_path_factory.mktemp("prop") / "t.sqlite3")
     table.insert(rows)
     mixed = table.read(chunk_rows=chunk_rows)
-    with pytest.MonkeyPatch.context() as patch:
-        only_plain_rows(patch)
-        plain = table.read(chunk_rows=chunk_rows)
+    table.bulk, table.queries = False, []
+    plain = table.read(chunk_rows=chunk_rows)
+    assert table.chunks(bulk=True) == [] and table.chunks(bulk=False)  # plain rows only
     assert_same(mixed, plain)
     assert len(mixed["s"]) == len(rows)
     for got, row in zip(mixed["i"], rows, strict=True):  # integers are exact
@@ -189,41 +203,35 @@ def test_an_empty_table_gives_empty_typed_columns(table: Table) -> None:
     assert [len(v) for v in out.values()] == [0, 0, 0, 0, 0]
 
 
-def test_every_chunk_sees_the_snapshot_the_read_started_with(
-    table: Table, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_chunk_sees_the_snapshot_the_read_started_with(table: Table) -> None:
     table.insert([(1.0, n, 1_764_400_000, "before") for n in range(100)])
-    original = columnar._Statement.parse
-    calls = 0
 
-    def write_meanwhile(self: Any, row: tuple[Any, ...]) -> Any:
-        nonlocal calls
-        calls += 1
-        if calls == 1:  # the reader is a few chunks ahead (a bounded queue), far from the end
-            # Another connection rewrites every row; later chunks must not see it.
+    def write_meanwhile(sql: str) -> None:
+        if is_bulk(sql) and len(table.chunks(bulk=True)) == 2:  # far from the end
+            # Another connection rewrites every row; this and later chunks must not see it.
             with sqlite3.connect(table.path) as other:
                 other.execute("UPDATE t SET s = 'after'")
-        return original(self, row)
 
-    monkeypatch.setattr(columnar._Statement, "parse", write_meanwhile)
+    table.on_query = write_meanwhile
     out = table.read(chunk_rows=4)
-    assert calls == 25 and set(out["s"]) == {"before"}
+    assert len(table.chunks(bulk=True)) == 25 and set(out["s"]) == {"before"}
+    table.on_query = lambda sql: None
     assert set(table.read()["s"]) == {"after"}
 
 
-def test_errors_reach_the_caller_and_leave_no_thread_behind(
-    table: Table, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_errors_reach_the_caller_and_leave_no_thread_behind(table: Table) -> None:
     table.insert([(1.0, n, 1_764_400_000, "x") for n in range(40)])
     with pytest.raises(sqlite3.OperationalError, match="no such column"):
         read_columns(table.connect, "t t", "t.id", [Column("x", "t.nope", "real")])
 
-    def interrupted(self: Any, row: tuple[Any, ...]) -> Any:
-        raise KeyboardInterrupt
+    def ctrl_c(sql: str) -> None:  # as the reader starts its third chunk, Ctrl-C
+        if is_bulk(sql) and len(table.chunks(bulk=True)) == 3:
+            _thread.interrupt_main()
 
-    monkeypatch.setattr(columnar._Statement, "parse", interrupted)
+    table.on_query = ctrl_c
     with pytest.raises(KeyboardInterrupt):
         table.read(chunk_rows=2)  # 20 chunks: the reader is blocked on a full queue
+    assert len(table.chunks(bulk=True)) < 20  # it stopped early
     assert not [t for t in threading.enumerate() if t.name == "aurous-columnar"]
     conn = sqlite3.connect(table.path, isolation_level=None)
     try:  # and its read transaction is over: a full checkpoint is not blocked by a reader
@@ -255,21 +263,13 @@ def test_an_interrupt_as_the_reader_starts_leaves_no_thread_behind(
     assert not [t for t in readers if t.is_alive()]
 
 
-def test_sparse_rowids_make_few_chunks(table: Table, plain_chunks: list[int]) -> None:
+def test_sparse_rowids_make_few_chunks(table: Table) -> None:
     """Ids with huge gaps (rows deleted, ids given by hand) still read in a handful of chunks."""
     with sqlite3.connect(table.path) as conn:
         conn.executemany(
             "INSERT INTO t (id, r, i, at, s) VALUES (?, 1.0, ?, 0, 'x')",
             [(n * 10**12, n) for n in range(1, 31)],
         )
-    seen: list[int] = []
-    original = columnar._Statement.bulk
-
-    def counting(self: Any, conn: sqlite3.Connection, low: int, high: int) -> Any:
-        seen.append(high - low)
-        return original(self, conn, low, high)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(columnar._Statement, "bulk", counting)
-        out = table.read(chunk_rows=10)
-    assert out["i"].tolist() == list(range(1, 31)) and len(seen) == 3 and plain_chunks == []
+    out = table.read(chunk_rows=10)
+    assert out["i"].tolist() == list(range(1, 31))
+    assert len(table.chunks(bulk=True)) == 3 and table.chunks(bulk=False) == []

@@ -102,3 +102,28 @@ def test_async_client_per_loop_and_ledger_home(tmp_path):
     assert credits == 1000
     assert first is not second  # a new loop gets its own AsyncClient
     assert s.ledger.path.parent == tmp_path / "home"
+
+
+def test_the_nearest_dotenv_wins_and_is_read_literally(tmp_path, monkeypatch, caplog):
+    """The working folder's ``.env`` beats a parent's; quotes go, ``${...}`` stays as written,
+    and a line that is not ``KEY=value`` is skipped without showing the key anywhere."""
+    key = "al_live_" + "cd34" * 16
+    (tmp_path / ".env").write_text("AUROUS_API_KEY=al_live_parent\n")
+    near = tmp_path / "project"
+    near.mkdir()
+    (near / ".env").write_text(
+        f'not a setting\nexport AUROUS_API_KEY="{key}"\n'
+        "AUROUS_VERSION='2026-01-01'\nAUROUS_BASE_URL=${HOST}/v1 # where\n"
+    )
+    monkeypatch.chdir(near)
+    found, source, extra = session.find_key()
+    assert found == key and source == f".env ({near / '.env'})"
+    assert extra == {"AUROUS_BASE_URL": "${HOST}/v1", "AUROUS_VERSION": "2026-01-01"}
+    monkeypatch.setenv("AUROUS_VERSION", "2025-12-01")  # the environment wins
+    assert session.find_key()[2] == {"AUROUS_BASE_URL": "${HOST}/v1"}
+    monkeypatch.chdir(tmp_path)
+    assert session.find_key()[0] == "al_live_parent"
+    (near / "deeper").mkdir()
+    monkeypatch.chdir(near / "deeper")
+    assert session.find_key()[0] == key
+    assert key not in caplog.text

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -51,44 +49,6 @@ async def aclose(c: Client | AsyncClient) -> None:
     result = c.close()
     if inspect.isawaitable(result):
         await result
-
-
-class Receiver:
-    """A tiny HTTP server that records webhook deliveries (body and headers)."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[bytes, dict[str, str]]] = []
-        self.event = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                outer.deliveries.append((body, {k.lower(): v for k, v in self.headers.items()}))
-                outer.event.set()
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait(self, n: int = 1, timeout: float = 10.0) -> list[tuple[bytes, dict[str, str]]]:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while len(self.deliveries) < n and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.deliveries
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def dumps(value: Any) -> str:

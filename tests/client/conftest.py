@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from client_support import FAST, Api, Receiver
+from client_support import FAST, Api
 
 from aurous_nb.client import AsyncClient, Client
 from aurous_nb.sandbox import Sandbox
@@ -44,10 +44,3 @@ async def aclient(sandbox: Sandbox) -> AsyncIterator[AsyncClient]:
 @pytest.fixture(params=["sync", "async"])
 def api(request: pytest.FixtureRequest, client: Client, aclient: AsyncClient) -> Api:
     return Api(request.param, client if request.param == "sync" else aclient)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from client_support import Api, Receiver
+from client_support import Api
 
 from aurous_nb import webhooks
 from aurous_nb.client import Deleted, Generation, WebhookEndpoint, WebhookTestFire
@@ -15,6 +15,7 @@ from aurous_nb.webhooks import (
     TimestampOutOfToleranceError,
     WebhookVerificationError,
 )
+from tests.webhook_receiver import Receiver
 
 SECRET = "whsec_" + "k" * 32
 BODY = json.dumps(
@@ -98,9 +99,11 @@ def test_errors_are_one_family() -> None:
 
 
 async def test_endpoints_against_sandbox(api: Api, receiver: Receiver) -> None:
+    path = f"/endpoints-{api.kind}"  # the receiver is shared: this test reads its own path
+    url = receiver.url + path
     ep = await api(
         lambda c: c.webhook_endpoints.create(
-            receiver.url,
+            url,
             ["image.completed", "image.failed"],
             description="tests",
             metadata={"suite": api.kind},
@@ -115,20 +118,20 @@ async def test_endpoints_against_sandbox(api: Api, receiver: Receiver) -> None:
     listed = await api(lambda c: c.webhook_endpoints.list())
     assert ep.id in [e.id for e in listed]
     upd = await api(lambda c: c.webhook_endpoints.update(ep.id, description="renamed"))
-    assert upd.description == "renamed" and upd.url == receiver.url
+    assert upd.description == "renamed" and upd.url == url
 
     fire = await api(lambda c: c.webhook_endpoints.test(ep.id, "image.completed"))
     assert isinstance(fire, WebhookTestFire) and fire.enqueued and fire.endpoint_id == ep.id
-    (body, headers), *_ = receiver.wait(1)
-    event = webhooks.verify(body, headers["aurous-webhook-signature"], ep.secret)
+    hit, *_ = receiver.wait(path)
+    event = webhooks.verify(hit.body, hit.headers["aurous-webhook-signature"], ep.secret)
     assert event.synthetic is True and event.type == "image.completed"
     assert event.id == fire.event_id
 
     rotated = await api(lambda c: c.webhook_endpoints.rotate_secret(ep.id))
     assert rotated.secret and rotated.secret != ep.secret
     await api(lambda c: c.webhook_endpoints.test(ep.id, "image.failed"))
-    body2, headers2 = receiver.wait(2)[1]
-    sig = headers2["aurous-webhook-signature"]
+    hit2 = receiver.wait(path, 2)[1]
+    body2, sig = hit2.body, hit2.headers["aurous-webhook-signature"]
     assert webhooks.verify(body2, sig, rotated.secret).type == "image.failed"
     assert webhooks.verify(body2, sig, ep.secret).type == "image.failed"  # 24 h overlap
 
@@ -139,11 +142,12 @@ async def test_endpoints_against_sandbox(api: Api, receiver: Receiver) -> None:
 
 
 async def test_per_request_webhook_url(api: Api, receiver: Receiver) -> None:
-    gen = await api(lambda c: c.images.create("hooked", webhook_url=receiver.url))
-    (body, headers), *_ = receiver.wait(1)
-    payload = json.loads(body)
+    path = f"/per-request-{api.kind}"
+    gen = await api(lambda c: c.images.create("hooked", webhook_url=receiver.url + path))
+    hit, *_ = receiver.wait(path)
+    payload = hit.json()
     assert payload["event"] == "image.completed"
     assert payload["data"]["id"] == gen.id
-    if "aurous-webhook-signature" in headers:  # signed only when the team has an endpoint
+    if "aurous-webhook-signature" in hit.headers:  # signed only when the team has an endpoint
         with pytest.raises(WebhookVerificationError):
-            webhooks.verify(body, headers["aurous-webhook-signature"], "whsec_wrong")
+            webhooks.verify(hit.body, hit.headers["aurous-webhook-signature"], "whsec_wrong")

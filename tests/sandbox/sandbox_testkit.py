@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -60,28 +57,3 @@ def assert_error(
     if param != "<any>":
         assert error["param"] == param, error
     return error
-
-
-@dataclass
-class Hit:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP server that records webhook deliveries and answers with set statuses."""
-
-    url: str
-    hits: list[Hit] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    in_flight: int = 0
-    max_in_flight: int = 0
-
-    def on(self, path: str) -> list[Hit]:
-        return [h for h in self.hits if h.path == path]

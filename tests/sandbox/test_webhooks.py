@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_testkit import NOKEY, Receiver, assert_error, make_client, wait_for, wait_until
+from sandbox_testkit import NOKEY, assert_error, make_client, wait_for, wait_until
 
 from aurous_nb.sandbox import Sandbox
+from tests.webhook_receiver import Receiver
 
 
 def verify(header: str, body: bytes, secret: str) -> bool:

@@ -6,42 +6,61 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from typing import Any
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from aurous_nb.client import RateLimit
 from aurous_nb.session import Session
 from aurous_nb.widgets import _pricing
 from aurous_nb.widgets._tasks import Debouncer, TaskSlot
+from tests.widgets.conftest import make_session
 
 VIDEO = {"video_lora_id": "seedance-1-lite", "enhance_prompt": True, "duration": 4}
 
 
-async def test_one_estimate_per_price_shape(session: Session, monkeypatch: Any) -> None:
-    calls: list[dict[str, Any]] = []
-    resource = type(session.aclient.videos)
-    real = resource.estimate
+@pytest.fixture
+async def session(home: Path) -> AsyncIterator[Session]:
+    """A session whose sandbox refills no rate-limit tokens during a test, so its own
+    ``estimate_post`` bucket counts the estimate calls made."""
+    for s in make_session(home, time_factor=1e-9):
+        yield s
+        if s._aclient is not None:
+            await s._aclient.close()
 
-    async def counting(self: Any, **body: Any) -> Any:
-        calls.append(body)
-        return await real(self, **body)
 
-    monkeypatch.setattr(resource, "estimate", counting)
+def estimate_tokens(session: Session) -> int:
+    """What the sandbox's ``estimate_post`` bucket has left (reading it spends nothing)."""
+    assert session.sandbox is not None
+    stats = httpx.get(session.sandbox.base_url + "/_sandbox/stats").json()
+    return int(stats["buckets"]["estimate_post"]["remaining"])
+
+
+async def test_one_estimate_per_price_shape(session: Session) -> None:
+    before = estimate_tokens(session)
     first = await _pricing.quote(session, {**VIDEO, "prompt": "waves", "seed": 1}, "video")
     again = await _pricing.quote(session, {**VIDEO, "prompt": "other words", "seed": 2}, "video")
-    assert first == again and first.source == "estimate" and len(calls) == 1
+    assert first == again and first.source == "estimate"
+    assert before - estimate_tokens(session) == 1  # one estimate call reached the sandbox
     image = await _pricing.quote(session, {"prompt": "x", "count": 2})
-    assert image.source == "card" and image.amount == 2 and len(calls) == 1
+    assert image.source == "card" and image.amount == 2
+    assert before - estimate_tokens(session) == 1
 
 
-async def test_low_estimate_bucket_defers_instead_of_spending(
-    session: Session, monkeypatch: Any
-) -> None:
-    low = {"estimate_post": RateLimit(limit=240, remaining=3, reset=0.0)}
-    monkeypatch.setattr(type(session.aclient), "rate_limits", property(lambda _self: low))
+async def test_low_estimate_bucket_defers_instead_of_spending(session: Session) -> None:
+    assert session.sandbox is not None
+    body = {**VIDEO, "prompt": "drain"}
+    headers = {"X-Api-Key": session.sandbox.api_key}
+    with httpx.Client(base_url=session.sandbox.base_url, headers=headers) as other:
+        for _ in range(estimate_tokens(session) - _pricing.RESERVE):  # someone else's calls
+            assert other.post("/v1/videos/estimate", json=body).status_code == 200
+    await session.aclient.videos.estimate(**body)  # the client hears: fewer than RESERVE left
+    left = estimate_tokens(session)
+    assert left == _pricing.RESERVE - 1
     with pytest.raises(_pricing.EstimateDeferred):
         await _pricing.quote(session, {**VIDEO, "duration": 7}, "video")
+    assert estimate_tokens(session) == left  # deferred: not one token spent
 
 
 async def test_a_slot_never_runs_two_tasks_and_debounce_coalesces() -> None:
