@@ -145,8 +145,12 @@ def run_all(page: Any) -> None:
     default (Python 3), which swallows that first run request, then ask again."""
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
     accept = page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept")
-    started = page.locator(".jp-InputPrompt", has_text="[*]").or_(
-        page.locator(".jp-InputPrompt", has_text="[1]")
+    # Running or run: a busy prompt, a numbered one, or any output (a loaded machine may show
+    # the output before the prompt is repainted).
+    started = (
+        page.locator(".jp-InputPrompt", has_text="[*]")
+        .or_(page.locator(".jp-InputPrompt", has_text="[1]"))
+        .or_(page.locator(".jp-OutputArea-output"))
     )
     for _ in range(3):
         if accept.count():  # the kernel dialog may already be up: it would catch the click
@@ -154,7 +158,7 @@ def run_all(page: Any) -> None:
             page.wait_for_timeout(1500)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator("li[data-command='runmenu:run-all']").click()
-        deadline = time.monotonic() + 8
+        deadline = time.monotonic() + 30  # a kernel starting on a loaded machine is slow
         while time.monotonic() < deadline:
             if started.count():
                 return
