@@ -26,8 +26,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test files run on two workers (pytest-xdist), a whole file per worker so module fixtures hold.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest -q --ignore=tests/browser
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --ignore=tests/browser
 
 # Notebooks run against the sandbox, each with its own throwaway ledger (never the user's own),
 # so what one shows does not depend on what another bought before it.
