@@ -256,6 +256,21 @@ def check_header_value(param: str, value: object, max_len: int = 256) -> str:
     return value
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def check_headers(param: str, headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Extra headers a caller passes: RFC 9110 token names and printable-ASCII values, so a bad
+    one is refused here, with its name, instead of failing in httpx and being retried."""
+    if not headers:
+        return None
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise _fail(param, f"{name!r} is not a header name (letters, digits, '-', no spaces)")
+        check_header_value(f"{param}[{name!r}]", value, max_len=8192)
+    return dict(headers)
+
+
 def check_url(param: str, value: object, *, allow_file_id: bool, local_http: bool) -> str:
     """https URL (max 2048), a ``file_`` id where allowed, http only for loopback when allowed."""
     if not isinstance(value, str) or not value:

@@ -17,6 +17,7 @@ from aurous_nb.client._params import (
     check_choice,
     check_encodable,
     check_header_value,
+    check_headers,
     check_id,
     check_limit,
 )
@@ -136,7 +137,7 @@ def request_flow(
         idempotency_key=None if key is None else check_header_value("idempotency_key", key),
         idempotent=method in ("GET", "HEAD", "PUT", "DELETE") or key is not None,
         version=check_version(version),
-        headers=dict(headers) if headers else None,
+        headers=check_headers("headers", headers),
     )
     resp = yield from core.call(req)
     try:

@@ -217,3 +217,21 @@ def test_printable_keys_still_work(sandbox: Sandbox) -> None:
         first = c.images.create("a fox", idempotency_key=key)
         again = c.images.create("a fox", idempotency_key=key)
     assert first.id == again.id
+
+
+@pytest.mark.parametrize(
+    "headers", [{"X-Note": "a\nb"}, {"X-Note": "caf\u00e9"}, {"X Bad": "x"}, {"X-Note:": "x"}]
+)
+def test_a_caller_header_that_cannot_be_sent_is_refused_locally(
+    headers: dict[str, str], sandbox: Sandbox
+) -> None:
+    """Before: ``request(headers=...)`` with a newline was tried 5 times, as a lost connection."""
+    counted = Counted()
+    http = httpx.Client(event_hooks={"request": [counted.hook]})
+    with Client(api_key=sandbox.api_key, base_url=sandbox.base_url, http_client=http) as c:
+        with pytest.raises(ValidationError) as info:
+            c.request("GET", "/v1/team", headers=headers)
+        assert info.value.param is not None and info.value.param.startswith("headers")
+        assert c.request("GET", "/v1/team", headers={"X-Note": "fine"})["id"]  # a good one goes
+    http.close()
+    assert counted.tried == 1  # only the good one
