@@ -2,7 +2,8 @@
 
 Previews are fetched as bytes (memory, plus a disk cache under ``$AUROUS_NB_HOME/previews``) so
 widgets embed them instead of linking a URL: the picture survives the kernel and the CDN. Preview
-URLs are public; the API key is never sent with them.
+URLs are public; the API key is never sent with them. They are untrusted answers like any other:
+at most :data:`MAX_PREVIEW_BYTES` is read, and only a picture is kept (and embedded).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aurous_nb.config import aurous_home
-from aurous_nb.widgets._static import thumbnail
+from aurous_nb.widgets._static import sniff_mime, thumbnail
 
 __all__ = ["loras", "preview", "previews"]
 
 log = logging.getLogger("aurous_nb.widgets")
 
 PREVIEW_SIDE = 160
+MAX_PREVIEW_BYTES = 8 * 1024 * 1024  # a style's sample picture; more is not a preview
 _PREVIEWS: dict[str, bytes | None] = {}
 
 
@@ -52,6 +54,10 @@ async def preview(url: str | None, http: Any = None) -> bytes | None:
         data = await _download(url, http)
         if data is not None:
             data = thumbnail(data, PREVIEW_SIDE)
+            if not sniff_mime(data).startswith("image/"):
+                log.info("a LoRA preview is not a picture; none shown")
+                data = None
+        if data is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".part")
             tmp.write_bytes(data)
@@ -66,9 +72,16 @@ async def _download(url: str, http: Any) -> bytes | None:
     owned = http is None
     client = http or httpx.AsyncClient(timeout=10.0, follow_redirects=True)
     try:
-        response = await client.get(url)
-        response.raise_for_status()
-        return bytes(response.content)
+        async with client.stream("GET", url) as response:
+            response.raise_for_status()
+            parts, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_PREVIEW_BYTES:
+                    log.info("a LoRA preview is over %d MiB; none shown", MAX_PREVIEW_BYTES >> 20)
+                    return None
+                parts.append(chunk)
+            return b"".join(parts)
     except Exception as exc:
         log.info("could not fetch a LoRA preview: %s", type(exc).__name__)
         return None
