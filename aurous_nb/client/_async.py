@@ -18,6 +18,7 @@ from aurous_nb.client._core import (
     Request,
     RetryPolicy,
     Sleep,
+    next_cursor,
 )
 from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
@@ -120,13 +121,14 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
 
     async def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> AsyncIterator[T]:
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             page = await self._run(pages(cursor))
             for item in page.data:
                 yield item
-            if not page.has_more or not page.next_cursor:
+            cursor = next_cursor(page.has_more, page.next_cursor, seen)
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     # -- resources -------------------------------------------------------------
 

@@ -560,3 +560,17 @@ def _json_or_none(resp: Response) -> Any:
 
 def _text(resp: Response) -> str:
     return resp.content[:200].decode("utf-8", "replace")
+
+
+def next_cursor(has_more: object, cursor: object, seen: set[str]) -> str | None:
+    """The cursor of the next page, or ``None`` at the end of a list. A cursor already ``seen``
+    would page for ever (a server that always says ``has_more``): a typed error instead."""
+    if not has_more or not isinstance(cursor, str) or not cursor:
+        return None
+    if cursor in seen:
+        raise InvalidResponseError(
+            f"the API sent the page cursor {cursor!r} twice: the list would never end",
+            code="invalid_response",
+        )
+    seen.add(cursor)
+    return cursor

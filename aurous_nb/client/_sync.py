@@ -19,6 +19,7 @@ from aurous_nb.client._core import (
     Request,
     RetryPolicy,
     Sleep,
+    next_cursor,
 )
 from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
@@ -107,12 +108,13 @@ class Client(ClientBase[httpx.Client]):
 
     def _iterate(self, pages: Callable[[str | None], Flow[Page[T]]]) -> Iterator[T]:
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             page = self._run(pages(cursor))
             yield from page.data
-            if not page.has_more or not page.next_cursor:
+            cursor = next_cursor(page.has_more, page.next_cursor, seen)
+            if cursor is None:
                 return
-            cursor = page.next_cursor
 
     # -- resources -------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from aurous_nb.client._core import Core, Flow
+from aurous_nb.client._core import Core, Flow, next_cursor
 from aurous_nb.client._params import check_id, check_text, webhook_fields
 from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import ValidationError
@@ -45,11 +45,12 @@ def create_flow(
 def list_flow(core: Core, version: str | None) -> Flow[builtins.list[WebhookEndpoint]]:
     out: builtins.list[WebhookEndpoint] = []
     params: dict[str, Any] = {"limit": 100}
+    seen: set[str] = set()
     while True:
         body = yield from core.call_json(core.get(_BASE, params=params, version=version))
         out.extend(WebhookEndpoint.from_json(r) for r in rows(body))
-        cursor = body.get("next_cursor")
-        if not (body.get("has_more") and isinstance(cursor, str) and cursor):
+        cursor = next_cursor(body.get("has_more"), body.get("next_cursor"), seen)
+        if cursor is None:
             return out
         params = {"limit": 100, "starting_after": cursor}
 
