@@ -44,6 +44,7 @@ class _Held(tuple[str, ...]):
 _held: dict[int, weakref.ref[Secret]] = {}
 _keys = _Held()
 _lock = threading.Lock()
+_freed: list[int] = []  # ids of keys the collector freed, dropped at the next change
 
 
 def mask(key: str) -> str:
@@ -73,20 +74,32 @@ def looks_like_key(text: str) -> bool:
 
 def _hold(holder: Secret) -> None:
     with _lock:
+        _drop_freed()
         _held[id(holder)] = weakref.ref(holder)
         _rebuild()
     weakref.finalize(holder, _forget, id(holder))
 
 
 def _forget(holder_id: int) -> None:
-    with _lock:
-        _held.pop(holder_id, None)
-        _rebuild()
+    """A key's finalizer. The collector may run it on a thread that already holds ``_lock``
+    (inside :func:`_hold`), so it only queues the id unless the lock is free right now."""
+    _freed.append(holder_id)
+    if _lock.acquire(blocking=False):
+        try:
+            _drop_freed()
+            _rebuild()
+        finally:
+            _lock.release()
+
+
+def _drop_freed() -> None:
+    while _freed:
+        _held.pop(_freed.pop(), None)
 
 
 def _rebuild() -> None:
     global _keys
-    live = (ref() for ref in _held.values())
+    live = [ref() for ref in list(_held.values())]
     _keys = _Held(sorted({s.reveal() for s in live if s is not None}, key=len, reverse=True))
 
 

@@ -342,3 +342,30 @@ def test_the_sandbox_cli_prints_no_secret_part_of_a_given_key(name: str) -> None
         proc.wait(timeout=30)
     assert "Aurous sandbox ready" in line
     assert not shows(line, key), line
+
+
+GC_CHURN = """
+import gc
+from aurous_nb.secret import Secret
+gc.set_threshold(1, 1, 1)  # a collection at almost every allocation, as in a busy kernel
+class Cycle:
+    def __init__(self):
+        self.me = self  # freed only by the collector, which runs Secret's finalizer
+        self.key = Secret("al_live_" + "k" * 40)
+for _ in range(2000):
+    Cycle()
+print("held", flush=True)
+"""
+
+
+def test_keys_freed_by_the_collector_never_deadlock_a_new_client() -> None:
+    """Found under xdist: a key freed by the garbage collector while a new one was being held
+    re-entered the registry's lock from its finalizer, and the test process hung for ever."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", GC_CHURN], capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("creating keys while the collector frees others hung (a deadlock)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "held"
