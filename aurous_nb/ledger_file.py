@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -91,42 +91,37 @@ def _translated(exc: sqlite3.Error) -> bool:
     return type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError, sqlite3.InternalError)
 
 
+@contextlib.contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    """Raise SQLite's file errors inside the block as :class:`LedgerError` about ``path``."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if _translated(exc):
+            raise error(path, exc) from exc
+        raise
+
+
 class Cursor(sqlite3.Cursor):
     """A cursor whose file errors are :class:`LedgerError`."""
 
     path: Path
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        try:
+        with _file_errors(self.path):
             return super().execute(sql, parameters)
-        except sqlite3.Error as exc:
-            if _translated(exc):
-                raise error(self.path, exc) from exc
-            raise
 
     def fetchone(self) -> Any:
-        try:
+        with _file_errors(self.path):
             return super().fetchone()
-        except sqlite3.Error as exc:
-            if _translated(exc):
-                raise error(self.path, exc) from exc
-            raise
 
     def fetchall(self) -> list[Any]:
-        try:
+        with _file_errors(self.path):
             return super().fetchall()
-        except sqlite3.Error as exc:
-            if _translated(exc):
-                raise error(self.path, exc) from exc
-            raise
 
     def __next__(self) -> Any:
-        try:
+        with _file_errors(self.path):
             return super().__next__()
-        except sqlite3.Error as exc:
-            if _translated(exc):
-                raise error(self.path, exc) from exc
-            raise
 
 
 class Connection(sqlite3.Connection):
