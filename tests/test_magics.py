@@ -17,6 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from aurous_nb import session
 from aurous_nb.client import Generation
+from tests.magic_cells import run
 
 LATENCY = 0.2
 
@@ -49,14 +50,6 @@ def sandbox_session(ip):
     result = ip.run_cell(f"%aurous connect --sandbox --latency {LATENCY}")
     assert result.success
     yield session.current()
-
-
-def run(ip, capsys, source):
-    """Run a cell; return (result, everything it printed)."""
-    capsys.readouterr()
-    result = ip.run_cell(source)
-    out = capsys.readouterr()
-    return result, out.out + out.err
 
 
 def ledger(s):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from aurous_nb import frames, session
 from aurous_nb.client import AsyncClient, Client, ValidationError
 from aurous_nb.sandbox import Sandbox
+from tests.magic_cells import run
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +50,6 @@ def ip(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> Iterator[I
 
         unload_ipython_extension(shell)
         session.disconnect()
-
-
-def run(ip: InteractiveShell, capsys: pytest.CaptureFixture[str], source: str) -> tuple[Any, str]:
-    capsys.readouterr()
-    result = ip.run_cell(source)
-    out = capsys.readouterr()
-    return result, out.out + out.err
 
 
 # ------------------------------------------------------------------------------ --out

@@ -33,6 +33,7 @@ import aurous_nb
 from aurous_nb import session
 from aurous_nb.ledger import SCHEMA_VERSION, Ledger
 from aurous_nb.sandbox import Sandbox
+from tests.magic_cells import run
 
 LEDGER = "ledger.sqlite3"
 
@@ -46,13 +47,6 @@ def ip(home: Path) -> Iterator[InteractiveShell]:
     assert result.success
     yield shell
     session.disconnect()
-
-
-def run(ip: InteractiveShell, capsys: pytest.CaptureFixture[str], source: str) -> tuple[Any, str]:
-    capsys.readouterr()
-    result = ip.run_cell(source)
-    out = capsys.readouterr()
-    return result, out.out + out.err
 
 
 def digest(path: Path) -> str:
