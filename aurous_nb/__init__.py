@@ -2,11 +2,20 @@
 
 The top level stays small and cheap to import: names resolve on first use, so
 ``import aurous_nb`` loads neither pandas, matplotlib, ipywidgets nor the sandbox's server.
+
+The code lives in layers (``client``, ``store``, ``work``, ``notebook``, ``analysis``; see the
+README's Design section). The modules people import by their short names (``aurous_nb.widgets``,
+``aurous_nb.frames``, ``from aurous_nb import session``) are :data:`PUBLIC`: each short name *is*
+its layered module (one object, one home), found by a small import hook instead of a copy.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -33,28 +42,78 @@ _LAZY: dict[str, str] = {
     "APITimeoutError": "aurous_nb.client",
     "ValidationError": "aurous_nb.client",
     "WaitTimeoutError": "aurous_nb.client",
-    "LedgerError": "aurous_nb.ledger_file",
-    "LedgerWarning": "aurous_nb.ledger_file",
+    "LedgerError": "aurous_nb.store.ledger_file",
+    "LedgerWarning": "aurous_nb.store.ledger_file",
     "Sandbox": "aurous_nb.sandbox",
-    "Batch": "aurous_nb.batch",
+    "Batch": "aurous_nb.work.batch",
     "webhooks": "aurous_nb.webhooks",
-    "jobs": "aurous_nb.jobs",
-    "load_ipython_extension": "aurous_nb.magics",
-    "unload_ipython_extension": "aurous_nb.magics",
+    "load_ipython_extension": "aurous_nb.notebook.magics.extension",
+    "unload_ipython_extension": "aurous_nb.notebook.magics.extension",
 }
 
-__all__ = ["__version__", *_LAZY]
+# Short public module names -> their homes. ``import aurous_nb.widgets.panel`` works too.
+PUBLIC: dict[str, str] = {
+    "batch": "aurous_nb.work.batch",
+    "display": "aurous_nb.notebook.display",
+    "frames": "aurous_nb.analysis.frames",
+    "jobs": "aurous_nb.work.jobs",
+    "ledger": "aurous_nb.store.ledger",
+    "outputs": "aurous_nb.store.outputs",
+    "reports": "aurous_nb.analysis.reports",
+    "session": "aurous_nb.notebook.session",
+    "snapshots": "aurous_nb.store.snapshots",
+    "widgets": "aurous_nb.notebook.widgets",
+}
+
+__all__ = ["__version__", *_LAZY, *PUBLIC]
+
+
+def _home(fullname: str) -> str | None:
+    """The layered name of ``aurous_nb.<short>[.rest]``, or None when it is not a public alias."""
+    short, _, rest = fullname.removeprefix("aurous_nb.").partition(".")
+    if not fullname.startswith("aurous_nb.") or short not in PUBLIC:
+        return None
+    return PUBLIC[short] + ("." + rest if rest else "")
+
+
+class _PublicNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``aurous_nb.<short>`` as the very module at its home (never a second copy)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if _home(fullname) is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        home = _home(spec.name)
+        assert home is not None
+        module = importlib.import_module(home)
+        spec.loader_state = module.__spec__  # import overwrites __spec__; exec_module puts it back
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run (the module ran once, under its home's name); keep its own spec."""
+        assert module.__spec__ is not None
+        module.__spec__ = module.__spec__.loader_state
+
+
+if not any(isinstance(finder, _PublicNames) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _PublicNames())
 
 if TYPE_CHECKING:
     from aurous_nb import webhooks as webhooks
-    from aurous_nb.batch import Batch as Batch
     from aurous_nb.client import *  # noqa: F403
-    from aurous_nb.ledger_file import LedgerError as LedgerError
-    from aurous_nb.ledger_file import LedgerWarning as LedgerWarning
     from aurous_nb.sandbox import Sandbox as Sandbox
+    from aurous_nb.store.ledger_file import LedgerError as LedgerError
+    from aurous_nb.store.ledger_file import LedgerWarning as LedgerWarning
+    from aurous_nb.work.batch import Batch as Batch
 
 
 def __getattr__(name: str) -> Any:
+    if name in PUBLIC:
+        value = importlib.import_module(PUBLIC[name])
+        globals()[name] = value
+        return value
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'aurous_nb' has no attribute {name!r}")

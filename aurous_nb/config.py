@@ -9,9 +9,10 @@ Environment labels keep sandbox and live spending apart in every report:
   in-process sandbox gets a new port at every kernel restart; a label with the port in it split
   the history at each restart and made an unchanged notebook buy everything again. Generation ids
   are random ULIDs, so rows of different sandbox runs never collide; a sandbox that forgot a
-  generation answers 404, which reuse and resume handle (see :mod:`aurous_nb.generating` and
-  :mod:`aurous_nb.jobs`). Ledgers written with the old ``sandbox-<port>`` labels are relabelled
-  once, when they are opened (:mod:`aurous_nb.ledger`, schema 3);
+  generation answers 404, which reuse and resume handle (see
+  :mod:`aurous_nb.notebook.magics.generation` and
+  :mod:`aurous_nb.work.jobs`). Ledgers written with the old ``sandbox-<port>`` labels are relabelled
+  once, when they are opened (:mod:`aurous_nb.store.ledger`, schema 3);
 * anything else is keyed by its base URL: the host name (``api.aurous-labs.com``), with
   ``-<port>`` when a non-default port is given and the path when there is one
   (``gateway.example.com_aurous`` for ``https://gateway.example.com/aurous``). The team is not

@@ -7,7 +7,7 @@ The server's (the contract): ``pending``, ``queued``, ``processing``, then one o
 and too old to re-send, or forgotten by the server). A batch job, in memory only, is also
 ``queued`` (not sent yet; so a server's ``queued`` reads there as ``queued_server``) or
 ``unknown`` (the engine stopped trying an unanswered create: the server may have it, so it is
-re-sent with its own key, never bought anew; see :mod:`aurous_nb.reuse`).
+re-sent with its own key, never bought anew; see :mod:`aurous_nb.work.reuse`).
 
 Standard library only and importing nothing else of the package, like :mod:`aurous_nb.secret`:
 the client (which imports nothing outside ``aurous_nb/client`` but such tiny modules) reads its
@@ -18,12 +18,14 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIVE",
+    "ACTIVE_COLORS",
     "ALL",
     "BATCH_CANCELLED",
     "BATCH_FAILED",
     "BATCH_OK",
     "BATCH_RUNNING",
     "CANCELLED",
+    "COLORS",
     "EXPIRED",
     "FAILED",
     "LOCAL_ENDS",
@@ -84,6 +86,25 @@ RETRYABLE = frozenset({FAILED, EXPIRED, UNKNOWN})
 
 #: Every status a ledger row or a batch job can have.
 ALL = TERMINAL | ACTIVE | {UNKNOWN, QUEUED_SERVER}
+
+
+#: The colour each ended status is drawn in, the same in result cards and cost reports.
+COLORS = {
+    SUCCEEDED: "#2e7d32",
+    FAILED: "#c62828",
+    "moderation_rejected": "#ef6c00",
+    CANCELLED: "#757575",
+    EXPIRED: "#8d6e63",
+    "rejected": "#ad1457",
+    "lost": "#4e342e",
+}
+#: Statuses still moving, in blues (reports draw them; a card shows any of them in one blue).
+ACTIVE_COLORS = {
+    SUBMITTING: "#1565c0",
+    PENDING: "#1e88e5",
+    QUEUED: "#1e88e5",
+    PROCESSING: "#42a5f5",
+}
 
 
 def batch_status(status: str) -> str:

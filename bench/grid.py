@@ -2,7 +2,7 @@
 
 One run measures, each on a fresh sandbox with the same settings:
 
-* **batch**: ``aurous_nb.batch.Batch`` (prices first, paces creates from the rate-limit headers,
+* **batch**: ``aurous_nb.Batch`` (prices first, paces creates from the rate-limit headers,
   polls in bulk). Outputs are not downloaded, so every request counted is an API call.
 * **bound**: the earliest the last job can finish, from the bucket (``images_post``: 120 burst,
   60/min x time factor), the concurrency cap and the sandbox's latency: a greedy schedule that
@@ -30,12 +30,12 @@ from typing import Any
 
 import httpx
 
-from aurous_nb.batch import Batch
 from aurous_nb.client import AsyncClient, Client
-from aurous_nb.jobspec import grid
 from aurous_nb.sandbox import Sandbox
 from aurous_nb.sandbox.config import SandboxConfig
 from aurous_nb.sandbox.ratelimit import BUCKETS
+from aurous_nb.work.batch import Batch
+from aurous_nb.work.spec import grid
 
 BURST, PER_MIN = BUCKETS["images_post"]
 TERMINAL = {"succeeded", "failed", "cancelled", "expired", "moderation_rejected"}

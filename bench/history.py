@@ -49,7 +49,7 @@ RESPONSE = {
 
 def fill(path: Path, rows: int, seed: int = 0) -> None:
     """Write ``rows`` generations (and their outputs) with the ledger's own schema."""
-    from aurous_nb.ledger import Ledger
+    from aurous_nb.store.ledger import Ledger
 
     Ledger(path).close()  # creates the schema
     rng = random.Random(seed)
@@ -115,8 +115,8 @@ def main() -> None:
 
     import pandas as pd
 
-    from aurous_nb import frames
-    from aurous_nb.ledger import Ledger
+    from aurous_nb.analysis import frames
+    from aurous_nb.store.ledger import Ledger
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ledger.sqlite3"

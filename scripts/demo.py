@@ -67,7 +67,7 @@ def ledger_totals(home: Path, seen: set[tuple[str, str]]) -> tuple[int, float]:
     Every notebook writes the one ``sandbox`` environment of the shared home, so a notebook's
     purchases are the jobs that were not there before it ran.
     """
-    from aurous_nb.ledger import Ledger
+    from aurous_nb.store.ledger import Ledger
 
     ledger = Ledger(home / "ledger.sqlite3")
     try:

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from aurous_nb.batch import Batch, BudgetExceededError, Job, Progress
 from aurous_nb.client import AsyncClient, ValidationError
-from aurous_nb.jobspec import grid, image, video
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work.batch import Batch, BudgetExceededError, Job, Progress
+from aurous_nb.work.spec import grid, image, video
 
 VIDEO_LORA = "seedance-1-lite"
 
@@ -193,7 +193,7 @@ async def test_polls_in_bulk(home: Path, sandboxes: Any) -> None:
 async def test_poll_walks_pages_to_the_oldest_and_gets_stragglers(
     home: Path, sandboxes: Any
 ) -> None:
-    from aurous_nb.polling import poll
+    from aurous_nb.work.polling import poll
 
     sb = sandboxes(latency=5.0, concurrency_limit=500)
     async with counted_client(sb) as (client, _):
@@ -253,8 +253,8 @@ def test_blocking_run_inside_a_running_loop(home: Path, sandboxes: Any) -> None:
     script = textwrap.dedent(
         """
         import asyncio, sys
-        from aurous_nb.batch import Batch
-        from aurous_nb.jobspec import image
+        from aurous_nb.work.batch import Batch
+        from aurous_nb.work.spec import image
 
         async def cell():  # like a notebook cell: a loop is already running
             batch = Batch([image("a"), image("b")], api_key=sys.argv[2], base_url=sys.argv[1])
@@ -471,7 +471,7 @@ async def test_webhook_mode_ends_jobs_without_polling(home: Path, sandboxes: Any
 async def test_webhook_mode_still_finds_jobs_whose_delivery_never_comes(
     home: Path, sandboxes: Any
 ) -> None:
-    from aurous_nb.receiver import WebhookReceiver
+    from aurous_nb.work.receiver import WebhookReceiver
 
     sb = sandboxes(latency=0.2)
     receiver = WebhookReceiver(public_url="http://127.0.0.1:9/nobody-listens")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aurous_nb import jobspec
 from aurous_nb.client._core import dumps
 from aurous_nb.client._params import file_fields
-from aurous_nb.ledger import Ledger
-from aurous_nb.payloads import request_hash
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.store.payloads import request_hash
+from aurous_nb.work import spec as jobspec
 
 REQUEST = {
     "prompt": "un renard roux — é",
@@ -71,11 +71,11 @@ def test_one_encoder_that_imports_nothing_else_of_the_package() -> None:
     code = "import sys, aurous_nb.canonical; print(sorted(m for m in sys.modules if 'aurous' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['aurous_nb', 'aurous_nb.canonical']"
-    package = Path(jobspec.__file__).parent
+    package = Path(jobspec.__file__).parents[1]
     encoders = [
         p.relative_to(package).as_posix()
         for p in package.rglob("*.py")
         if "sort_keys=True" in p.read_text() and not p.is_relative_to(package / "sandbox")
     ]
     # The grid's name keeps its older spaced form (grid names already written depend on it).
-    assert sorted(encoders) == ["canonical.py", "widgets/grid.py"]
+    assert sorted(encoders) == ["canonical.py", "notebook/widgets/grid.py"]

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aurous_nb.columnar import Column, read_columns
+from aurous_nb.store.columnar import Column, read_columns
 
 COLUMNS = (
     Column("r", "t.r", "real"),

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from aurous_nb import display, jobs
 from aurous_nb.client import Client
-from aurous_nb.ledger import Ledger
+from aurous_nb.notebook import display
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work import jobs
 
 PROMPT = 'a <b>bold</b> fox {with braces} & "quotes" 🦊'
 

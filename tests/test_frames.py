@@ -9,10 +9,12 @@ import httpx
 import pandas as pd
 import pytest
 
-from aurous_nb import frames, jobs, snapshots
+from aurous_nb.analysis import frames
 from aurous_nb.client import Client
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store import snapshots
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work import jobs
 
 
 def sandbox_totals(sb: Sandbox) -> dict[str, Any]:

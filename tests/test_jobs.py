@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 import aurous_nb
-from aurous_nb import jobs
 from aurous_nb.client import AsyncClient, Client, InvalidRequestError, ValidationError
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work import jobs
 
 
 def sandbox_ledger(sb: Sandbox) -> dict[str, Any]:
@@ -53,9 +53,9 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import httpx
-    from aurous_nb import jobs
+    from aurous_nb.work import jobs
     from aurous_nb.client import Client
-    from aurous_nb.ledger import Ledger
+    from aurous_nb.store.ledger import Ledger
 
     moment = sys.argv[3]  # "request": dies before sending; "response": after the server answered
 
@@ -146,9 +146,9 @@ def test_top_level_jobs_lists_pending(home: Path, fresh_sandbox: Sandbox) -> Non
     listed = aurous_nb.jobs()
     assert [r.key for r in listed] == [record.key]
     assert record.generation_id and record.generation_id in listed._repr_html_()
-    assert [r.key for r in aurous_nb.jobs(client=client)] == [record.key]
-    assert aurous_nb.jobs("api.aurous-labs.com") == []
-    [done] = aurous_nb.jobs.resume(client)
+    assert [r.key for r in aurous_nb.work.jobs(client=client)] == [record.key]
+    assert aurous_nb.work.jobs("api.aurous-labs.com") == []
+    [done] = aurous_nb.work.jobs.resume(client)
     assert done.status == "succeeded" and done.media_type == "video"
     assert aurous_nb.jobs() == []
     client.close()
@@ -193,7 +193,7 @@ def test_heavy_libraries_are_not_imported(tmp_path: Path) -> None:
     code = (
         "import sys, aurous_nb, aurous_nb.ledger, aurous_nb.jobs, aurous_nb.outputs, "
         "aurous_nb.frames, aurous_nb.reports, aurous_nb.display, aurous_nb.snapshots, "
-        "aurous_nb.payloads\n"
+        "aurous_nb.store.payloads\n"
         "assert aurous_nb.jobs() == []\n"
         "heavy = [m for m in ('pandas', 'matplotlib', 'PIL', 'ipywidgets', 'numpy') "
         "if m in sys.modules]\n"
@@ -279,8 +279,8 @@ def test_a_job_the_server_forgot_is_lost_not_polled_forever(home: Path) -> None:
 async def test_generate_is_the_ledger_aware_one_call(home: Path, fresh_sandbox: Sandbox) -> None:
     """``jobs.generate``: the row before the create, then wait, then the outputs in the cache;
     ``agenerate`` is the same flow on an AsyncClient; a failed end raises with the generation."""
-    from aurous_nb import outputs
     from aurous_nb.client import GenerationFailedError
+    from aurous_nb.store import outputs
 
     ledger = Ledger()
     seen: list[str] = []
@@ -313,6 +313,8 @@ def test_pending_jobs_show_a_missing_cost_as_the_one_placeholder(home: Path) -> 
 
     ledger = Ledger()
     ledger.prepare("sandbox", "image", {"prompt": "never sent"})
-    data, _ = InteractiveShell.instance().display_formatter.format(aurous_nb.jobs(ledger=ledger))
+    data, _ = InteractiveShell.instance().display_formatter.format(
+        aurous_nb.work.jobs(ledger=ledger)
+    )
     row = data["text/html"].split("never sent", 1)[1]
     assert f"<td style='text-align:left'>{UNKNOWN}</td>" in row.split("</tr>")[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aurous_nb.widgets._base import STATIC_MIME
+from aurous_nb.notebook.widgets._base import STATIC_MIME
 
 ROOT = Path(__file__).resolve().parents[1]
 STAMP_SCRIPT = ROOT / "scripts" / "labextension_stamp.py"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aurous_nb.config import env_for, is_sandbox_env
-from aurous_nb.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError, default_ledger
+from aurous_nb.store.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError, default_ledger
 
 KEY = "al_live_" + "ab" * 32
 
@@ -173,7 +173,7 @@ def test_threads_write_at_once(home: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from aurous_nb.ledger import Ledger
+    from aurous_nb.store.ledger import Ledger
     name, count = sys.argv[1], int(sys.argv[2])
     ledger = Ledger()
     for i in range(count):
@@ -230,7 +230,7 @@ def test_an_older_schema_is_migrated_in_place(tmp_path: Path) -> None:
 def test_old_sandbox_port_labels_become_one_sandbox_environment(tmp_path: Path) -> None:
     """A schema-2 ledger with rows under ``sandbox-<port>`` (one label per kernel restart) reads
     as one ``sandbox`` environment: history, outputs, rate cards and balances all move."""
-    from aurous_nb import frames
+    from aurous_nb.analysis import frames
 
     path = tmp_path / "v2.sqlite3"
     conn = sqlite3.connect(path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from IPython.core.error import UsageError
 
-from aurous_nb.interpolate import interpolate
-from aurous_nb.magic_args import COMMANDS, HelpRequested, parse
+from aurous_nb.notebook.magics.args import COMMANDS, HelpRequested, parse
+from aurous_nb.notebook.magics.interpolate import interpolate
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aurous_nb import session
 from aurous_nb.client import Generation
+from aurous_nb.notebook import session
 from tests.magic_cells import run
 
 LATENCY = 0.2
@@ -39,7 +39,7 @@ def ip(home):
     session.disconnect()
     shell.run_cell("%load_ext aurous_nb", store_history=False)
     yield shell
-    from aurous_nb.magics import unload_ipython_extension
+    from aurous_nb.notebook.magics.extension import unload_ipython_extension
 
     unload_ipython_extension(shell)
     session.disconnect()

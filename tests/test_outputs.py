@@ -9,10 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aurous_nb import config, jobs, outputs
+from aurous_nb import config
 from aurous_nb.client import AsyncClient, Client, OutputExpiredError
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store import outputs
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work import jobs
 
 
 def test_success_is_cached_with_size_and_hash(home: Path, fresh_sandbox: Sandbox) -> None:

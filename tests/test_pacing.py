@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from aurous_nb.pacing import BucketModel, LatencyModel, SlotCap
+from aurous_nb.work.pacing import BucketModel, LatencyModel, SlotCap
 
 
 class ServerBucket:

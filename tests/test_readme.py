@@ -188,10 +188,22 @@ def test_frames_tour(tmp_path: Path) -> None:
 
 
 def test_design_diagram_names_real_modules() -> None:
-    words = re.findall(r"\b([a-z]+)(/?)\s", readme_blocks()["diagram"])
-    modules = {w + s for w, s in words if (ROOT / "aurous_nb" / (w + (s or ".py"))).exists()}
-    expected = {"magics", "widgets/", "reports", "frames", "batch", "ledger", "jobs"}
-    assert expected | {"client/", "sandbox/"} <= modules
+    layer = ""
+    named: list[Path] = []
+    for line in readme_blocks()["diagram"].splitlines():
+        head = re.match(r"\s*([a-z]+)/\s", line)
+        if head and line.count("<-") <= 1 and not line.lstrip().startswith("HTTP"):
+            layer = head.group(1)
+            named.append(ROOT / "aurous_nb" / layer)
+            body = line.split("<-")[0][head.end() :]
+            for word in re.findall(r"\b([a-z]+)(/?)(?=\s|$)", body):
+                name, folder = word
+                if layer != "client":
+                    named.append(ROOT / "aurous_nb" / layer / (name + (folder or ".py")))
+    missing = [str(p.relative_to(ROOT)) for p in named if not p.exists()]
+    assert missing == []
+    layers = {p.name for p in named if p.parent == ROOT / "aurous_nb"}
+    assert layers == {"notebook", "analysis", "work", "store", "client"}
 
 
 @pytest.mark.parametrize("name", sorted(readme_blocks()))

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from aurous_nb.receiver import WebhookReceiver
 from aurous_nb.webhooks import sign
+from aurous_nb.work.receiver import WebhookReceiver
 
 SECRET = "whsec_receiver_test_secret"
 

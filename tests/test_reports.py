@@ -17,11 +17,12 @@ import httpx
 import pytest
 from matplotlib.figure import Figure
 
-from aurous_nb import jobs, reports
+from aurous_nb.analysis import reports
 from aurous_nb.client import Client
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
 from aurous_nb.text import number
+from aurous_nb.work import jobs
 
 LIVE = "api.aurous-labs.com"
 NAMES = ["spend_over_time", "spend_by_lora_size", "outcomes", "balance_trend", "price_changes"]
@@ -116,8 +117,9 @@ def test_reports_never_touch_pyplot(tmp_path: Path) -> None:
     code = textwrap.dedent(
         f"""
         import sys
-        from aurous_nb import jobs, reports
-        from aurous_nb.ledger import Ledger
+        from aurous_nb.work import jobs
+        from aurous_nb.analysis import reports
+        from aurous_nb.store.ledger import Ledger
         ledger = Ledger({str(tmp_path / "l.sqlite3")!r})
         ledger.record_generation("e", {{"id": "img_1", "status": "succeeded",
                                         "created_at": "2026-11-01T00:00:00Z",

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aurous_nb import session
-from aurous_nb.batch import Batch
 from aurous_nb.client import Client
-from aurous_nb.ledger import Ledger
+from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work.batch import Batch
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def ip(home: Path, monkeypatch: pytest.MonkeyPatch):
     yield shell
     shell.run_cell("%config Aurous.auto_download = True", store_history=False)
     shell.run_cell("%config Aurous.show_progress = True", store_history=False)
-    from aurous_nb.magics import unload_ipython_extension
+    from aurous_nb.notebook.magics.extension import unload_ipython_extension
 
     unload_ipython_extension(shell)
     session.disconnect()

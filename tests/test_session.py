@@ -1,4 +1,4 @@
-"""aurous_nb.session: connecting from the environment, the sandbox, and keeping the key hidden."""
+"""The session: connecting from the environment, the sandbox, and keeping the key hidden."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from aurous_nb import session
+from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
 
 

@@ -36,8 +36,10 @@ def test_it_imports_nothing_else_of_the_package() -> None:
 
 
 def test_every_module_uses_the_one_declaration() -> None:
-    from aurous_nb import batch, jobstate, ledger, payloads, reuse
     from aurous_nb.client import models
+    from aurous_nb.store import ledger, payloads
+    from aurous_nb.work import batch, reuse
+    from aurous_nb.work import batch_state as jobstate
 
     assert models.TERMINAL_STATUSES is statuses.SERVER_TERMINAL
     assert payloads.SERVER_TERMINAL is statuses.SERVER_TERMINAL
@@ -69,9 +71,8 @@ def test_no_status_name_is_written_into_sql_or_a_set_elsewhere() -> None:
 
 
 def test_status_maps_name_only_known_statuses() -> None:
-    from aurous_nb import display, reports
-    from aurous_nb.widgets import grid, panel
+    from aurous_nb.notebook.widgets import grid, panel
 
-    for table in (display.STATUS_COLORS, reports._STATUS_COLORS, grid._RUNNING_TEXT):
+    for table in (statuses.COLORS, statuses.ACTIVE_COLORS, grid._RUNNING_TEXT):
         assert set(table) <= statuses.ALL
     assert set(panel._PROGRESS) <= statuses.ALL

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aurous_nb.quote import BudgetExceededError
+from aurous_nb.notebook.widgets._pricing import Quote
 from aurous_nb.text import credits, number, plural
-from aurous_nb.widgets._pricing import Quote
+from aurous_nb.work.quote import BudgetExceededError
 
 
 @pytest.mark.parametrize(

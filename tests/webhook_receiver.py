@@ -1,7 +1,7 @@
 """The tests' one webhook receiver: a loopback HTTP server that records every delivery and
 answers by path, so a test can make its endpoint fail, flap or hang.
 
-(The package's own :class:`aurous_nb.receiver.WebhookReceiver` answers every delivery 204 and
+(The package's own :class:`aurous_nb.work.receiver.WebhookReceiver` answers every delivery 204 and
 hands on only the parsed payload: right for a batch, too little for testing a sender.)
 """
 

@@ -9,7 +9,7 @@ one Idempotency-Key covers the create and every retry of it, and passing the sam
 ``idempotency_key`` again (after a timeout, a crash) collects the same generation instead of
 buying another. The client keeps no ledger: with ``download_dir`` it saves the outputs there and
 nothing more. The ledger-aware path (row written before the create is sent, outputs in the
-cache, found again after a restart) is :func:`aurous_nb.jobs.generate`.
+cache, found again after a restart) is :func:`aurous_nb.work.jobs.generate`.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ CELLS = [
     "from aurous_nb import session\n"
     "s = session.connect(sandbox=True, latency=0.8, latency_spread=0.2, credits=500)\n"
     "print(s.banner())",
-    "from aurous_nb.widgets import GenerationPanel, PromptGrid\n"
+    "from aurous_nb.notebook.widgets import GenerationPanel, PromptGrid\n"
     "panel = GenerationPanel(prompt='a lighthouse on a cliff at dusk', lora='golden-hour',\n"
     "                        count=3, seed=7)\n"
     "panel",
@@ -39,7 +39,7 @@ CELLS = [
     "    seeds=[11],\n"
     ")\n"
     "grid",
-    "from aurous_nb.widgets import CostDashboard, LoraBrowser\nLoraBrowser(target=panel)",
+    "from aurous_nb.notebook.widgets import CostDashboard, LoraBrowser\nLoraBrowser(target=panel)",
     "dashboard = CostDashboard()\ndashboard",
 ]
 

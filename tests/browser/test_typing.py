@@ -22,7 +22,7 @@ CELLS = [
     "from aurous_nb import session\n"
     "s = session.connect(sandbox=True, latency=0.4, latency_spread=0.1, credits=200)\n"
     "print(s.banner())",
-    "from aurous_nb.widgets import GenerationPanel, PromptGrid\n"
+    "from aurous_nb.notebook.widgets import GenerationPanel, PromptGrid\n"
     "panel = GenerationPanel(count=2, seed=5)  # an empty prompt: the person types it\n"
     "panel",
     "grid = PromptGrid(\n"

@@ -139,7 +139,7 @@ TIMES = (
 @given(TIMES)
 def test_ledger_times_are_the_model_times(value: str) -> None:
     """The ledger's epoch seconds (``payloads.parse_time``) are the models' datetimes."""
-    from aurous_nb.payloads import parse_time
+    from aurous_nb.store.payloads import parse_time
 
     moment = models.parse_datetime(value.strip())
     assert parse_time(value) == (None if moment is None else moment.timestamp())

@@ -16,8 +16,8 @@ import pytest
 from tests.kernel.kernelkit import kernel
 
 SETUP = """
-from aurous_nb import session
-from aurous_nb.widgets import GenerationPanel
+from aurous_nb.notebook import session
+from aurous_nb.notebook.widgets import GenerationPanel
 s = session.connect(sandbox=True, latency=0.05, latency_spread=0.0, time_factor=20)
 panel = GenerationPanel(count=2)
 display(panel)

@@ -13,9 +13,9 @@ from tests.kernel.kernelkit import ROOT, isolated_env
 SCRIPT = """
 import asyncio, json
 import httpx
-from aurous_nb import session
-from aurous_nb.batch import BudgetExceededError
-from aurous_nb.widgets import PromptGrid
+from aurous_nb.notebook import session
+from aurous_nb.work.batch import BudgetExceededError
+from aurous_nb.notebook.widgets import PromptGrid
 
 s = session.connect(sandbox=True, latency=0.05, time_factor=20)
 grid = PromptGrid(["a lighthouse at dusk", "a fox in the snow"], seeds=[1])

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from aurous_nb.client import Client, RetryPolicy
+from aurous_nb.notebook.session import Session
 from aurous_nb.sandbox import Sandbox
-from aurous_nb.session import Session
 
 __all__ = ["ACTIONS", "QUICK_RETRIES", "FaultProxy", "Lossy", "Rule", "ipython_shell", "open_lossy"]
 
@@ -194,8 +194,8 @@ def open_lossy(
     ledger_path: Path | None = None, *, seed: int = 0, **sandbox: Any
 ) -> Iterator[Lossy]:
     """A fresh sandbox behind a :class:`FaultProxy`, installed as the current session."""
-    from aurous_nb import session as sessions
-    from aurous_nb.ledger import Ledger
+    from aurous_nb.notebook import session as sessions
+    from aurous_nb.store.ledger import Ledger
 
     options = {"latency": 0.1, "latency_spread": 0.0, "credits": 100_000, "time_factor": 20}
     with Sandbox(**{**options, **sandbox}) as sb, FaultProxy(sb.base_url, seed=seed) as proxy:

@@ -25,12 +25,12 @@ from typing import Any
 
 import httpx
 
-from aurous_nb.batch import Batch, Job
 from aurous_nb.client import AsyncClient, RetryPolicy
 from aurous_nb.config import env_for
-from aurous_nb.jobspec import grid
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work.batch import Batch, Job
+from aurous_nb.work.spec import grid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,8 +183,8 @@ def run_faults(n: int, seed: int, home: Path, timeout: float = 1.0) -> Outcome:
 CHILD = textwrap.dedent(
     """
     import sys
-    from aurous_nb.batch import Batch
-    from aurous_nb.jobspec import grid
+    from aurous_nb.work.batch import Batch
+    from aurous_nb.work.spec import grid
 
     n, slots = int(sys.argv[1]), int(sys.argv[2])
     specs = grid([f"restart {i}" for i in range(n)])
@@ -345,7 +345,7 @@ def run_lost_answers(n: int, seed: int, home: Path) -> Outcome:
                 out.problems.append(f"cell {i} never succeeded: {result.error_in_exec!r}")
 
         async def clicks() -> None:  # the widget
-            from aurous_nb.widgets import GenerationPanel
+            from aurous_nb.notebook.widgets import GenerationPanel
 
             loop = asyncio.get_running_loop()
             for i in range(n):
@@ -511,8 +511,9 @@ def run_hostile_ids(rounds: int, home: Path) -> Outcome:
     ``escaped`` outside the home and witness files ``deleted`` there (every one must be 0)."""
     import hostile
 
-    from aurous_nb import jobs, outputs
     from aurous_nb.client import AurousError, Client
+    from aurous_nb.store import outputs
+    from aurous_nb.work import jobs
 
     out = Outcome(jobs=rounds)
     started = time.monotonic()

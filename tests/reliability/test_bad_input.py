@@ -25,7 +25,7 @@ from tally import count
 
 from aurous_nb.client import AurousError, Client, ValidationError
 from aurous_nb.client._params import ImageParams, VideoParams
-from aurous_nb.magic_args import COMMANDS, HelpRequested, parse
+from aurous_nb.notebook.magics.args import COMMANDS, HelpRequested, parse
 from aurous_nb.sandbox import Sandbox
 
 EXAMPLES = int(os.environ.get("AUROUS_BAD_INPUT_EXAMPLES", "150"))

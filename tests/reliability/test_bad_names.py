@@ -14,8 +14,9 @@ import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aurous_nb import frames, session
+from aurous_nb.analysis import frames
 from aurous_nb.client import AsyncClient, Client, ValidationError
+from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
 from tests.magic_cells import run
 
@@ -46,7 +47,7 @@ def ip(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> Iterator[I
         shell.run_cell("%load_ext aurous_nb", store_history=False)
         assert shell.run_cell("%aurous connect").success
         yield shell
-        from aurous_nb.magics import unload_ipython_extension
+        from aurous_nb.notebook.magics.extension import unload_ipython_extension
 
         unload_ipython_extension(shell)
         session.disconnect()

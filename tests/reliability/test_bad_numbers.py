@@ -29,12 +29,12 @@ from tally import count
 from traitlets import TraitError
 from traitlets.config import Config
 
-from aurous_nb import jobs
-from aurous_nb import session as sessions
-from aurous_nb.batch import Batch
 from aurous_nb.client import AsyncClient, Client, ValidationError
+from aurous_nb.notebook import session as sessions
+from aurous_nb.notebook.session import Session
 from aurous_nb.sandbox import Sandbox, SandboxConfig
-from aurous_nb.session import Session
+from aurous_nb.work import jobs
+from aurous_nb.work.batch import Batch
 
 NAN, INF = math.nan, math.inf
 GUARD = 30  # requests: past this a wait is taken to hang
@@ -99,7 +99,7 @@ def ip(home: Path, client: Client) -> Iterator[InteractiveShell]:
     shell.config.pop("Aurous", None)
     if shell_config:
         shell.config.Aurous = Config(shell_config)
-    from aurous_nb.magics import unload_ipython_extension
+    from aurous_nb.notebook.magics.extension import unload_ipython_extension
 
     unload_ipython_extension(shell)
     sessions._set_current(None)
@@ -313,7 +313,7 @@ def widget_session(home: Path, client: Client) -> Iterator[Session]:
 
 @pytest.mark.parametrize("budget", [NAN, INF, -1.0])
 def test_grid_budget(widget_session: Session, budget: float) -> None:
-    from aurous_nb.widgets import PromptGrid
+    from aurous_nb.notebook.widgets import PromptGrid
 
     with pytest.raises(ValidationError) as info:
         PromptGrid(["a"], budget=budget, session=widget_session)
@@ -330,7 +330,7 @@ def test_grid_budget(widget_session: Session, budget: float) -> None:
 async def test_panel_budget(
     widget_session: Session, sandbox: Sandbox, sent: list[httpx.Request], budget: float
 ) -> None:
-    from aurous_nb.widgets import GenerationPanel
+    from aurous_nb.notebook.widgets import GenerationPanel
 
     with pytest.raises(ValidationError) as info:
         GenerationPanel(widget_session, prompt="a", budget=budget)
@@ -401,9 +401,9 @@ def test_one_rule_for_every_budget_and_setting(value: float) -> None:
     """Each place that takes a budget or a sandbox setting accepts exactly the finite numbers
     from 0 up, whatever the float (hypothesis draws NaN, the infinities, -0.0, subnormals)."""
     from aurous_nb.client._params import check_float
-    from aurous_nb.magic_args import parse
-    from aurous_nb.magics import Aurous
-    from aurous_nb.widgets._base import budget_value
+    from aurous_nb.notebook.magics.args import parse
+    from aurous_nb.notebook.magics.extension import Aurous
+    from aurous_nb.notebook.widgets._base import budget_value
 
     count("numbers")
     good = math.isfinite(value) and value >= 0

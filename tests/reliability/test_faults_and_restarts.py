@@ -15,8 +15,8 @@ import httpx
 from scenarios import Outcome, audit, run_faults, run_restarts
 
 from aurous_nb.config import env_for
-from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
 
 FAULT_JOBS = 60  # make soak: 300
 RESTART_JOBS = 60

@@ -21,7 +21,6 @@ import hostile
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aurous_nb import outputs, session
 from aurous_nb.client import (
     APITimeoutError,
     AsyncClient,
@@ -31,7 +30,9 @@ from aurous_nb.client import (
     InvalidResponseError,
     RateLimitError,
 )
-from aurous_nb.ledger import Ledger
+from aurous_nb.notebook import session
+from aurous_nb.store import outputs
+from aurous_nb.store.ledger import Ledger
 
 KEY = "al_live_" + "h0st1le" * 6
 MiB = 1 << 20

@@ -25,8 +25,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from leaks import captured_logs, exception_texts, ledger_rows
 
-from aurous_nb import session
 from aurous_nb.client import AsyncClient, AurousError, AuthenticationError, Client, NotFoundError
+from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
 
 
@@ -279,7 +279,7 @@ def ip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
         session.disconnect()
         shell.run_cell("%load_ext aurous_nb", store_history=False)
         yield shell
-        from aurous_nb.magics import unload_ipython_extension
+        from aurous_nb.notebook.magics.extension import unload_ipython_extension
 
         unload_ipython_extension(shell)
         session.disconnect()

@@ -21,12 +21,12 @@ import pytest
 from leaks import BUILD, Scan, captured_logs, exception_texts, files_under, ledger_rows
 from nbclient import NotebookClient
 
-from aurous_nb.batch import Batch
 from aurous_nb.client import AsyncClient, AurousError, Client
-from aurous_nb.display import view
-from aurous_nb.jobspec import grid
-from aurous_nb.ledger import Ledger
+from aurous_nb.notebook.display import view
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work.batch import Batch
+from aurous_nb.work.spec import grid
 
 CELLS = [
     "%load_ext aurous_nb",
@@ -37,8 +37,8 @@ CELLS = [
     "from aurous_nb import Client\nc = Client()\n"
     "g = c.images.wait(c.images.create('a fox', seed=3))\ng",
     "print(repr(g)); print(g)",
-    "from aurous_nb.display import view\nview(g)",
-    "from aurous_nb.batch import Batch\nb = Batch.grid(['a', 'b'], seeds=[1, 2], name='leak')\n"
+    "from aurous_nb.notebook.display import view\nview(g)",
+    "from aurous_nb import Batch\nb = Batch.grid(['a', 'b'], seeds=[1, 2], name='leak')\n"
     "b.run()\nb",
     "b.rows()",
     "%aurous get img_does_not_exist",

@@ -30,9 +30,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import aurous_nb
-from aurous_nb import session
-from aurous_nb.ledger import SCHEMA_VERSION, Ledger
+from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store.ledger import SCHEMA_VERSION, Ledger
 from tests.magic_cells import run
 
 LEDGER = "ledger.sqlite3"

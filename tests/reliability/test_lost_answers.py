@@ -16,10 +16,10 @@ import threading
 import pytest
 from proxy import Lossy
 
-from aurous_nb.batch import Batch
 from aurous_nb.client import APIConnectionError, ServerError
-from aurous_nb.jobspec import image
-from aurous_nb.reuse import UNKNOWN_TEXT
+from aurous_nb.work.batch import Batch
+from aurous_nb.work.reuse import UNKNOWN_TEXT
+from aurous_nb.work.spec import image
 
 CELL = "%aurous generate a lighthouse in fog --seed 1"
 
@@ -99,7 +99,7 @@ def test_the_jobs_view_says_the_server_may_have_it(shell, lossy: Lossy) -> None:
 
 
 async def test_the_panel_resends_an_unanswered_create_with_its_own_key(lossy: Lossy) -> None:
-    from aurous_nb.widgets import GenerationPanel
+    from aurous_nb.notebook.widgets import GenerationPanel
 
     panel = await GenerationPanel(lossy.session, prompt="a fox in snow", seed=3).ready()
     lossy.proxy.arm("drop", "POST", "/v1/images")
@@ -184,7 +184,7 @@ def test_a_new_run_of_a_batch_that_gave_up_resends_with_the_same_keys(lossy: Los
 
 
 async def test_the_grid_shows_unknown_cells_and_retry_resends_their_keys(lossy: Lossy) -> None:
-    from aurous_nb.widgets import PromptGrid
+    from aurous_nb.notebook.widgets import PromptGrid
 
     grid = await PromptGrid(["a kite over a cliff"], seeds=[5], session=lossy.session).ready()
     grid.batch.give_up_after = 1
@@ -205,7 +205,7 @@ async def test_the_grid_shows_unknown_cells_and_retry_resends_their_keys(lossy: 
 
 
 async def test_the_dashboard_names_an_unanswered_create_unknown(shell, lossy: Lossy) -> None:
-    from aurous_nb.widgets import CostDashboard
+    from aurous_nb.notebook.widgets import CostDashboard
 
     lossy.proxy.arm("drop", "POST", "/v1/images")
     shell.run_cell(CELL)

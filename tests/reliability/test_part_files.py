@@ -25,8 +25,8 @@ import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aurous_nb import session
 from aurous_nb.client import Client
+from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
 
 HOUR = 3600.0

@@ -21,13 +21,13 @@ import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aurous_nb import jobs
-from aurous_nb import session as sessions
-from aurous_nb.batch import Batch
 from aurous_nb.client import Client, ValidationError
-from aurous_nb.ledger import Ledger
+from aurous_nb.notebook import session as sessions
+from aurous_nb.notebook.session import Session
 from aurous_nb.sandbox import Sandbox
-from aurous_nb.session import Session
+from aurous_nb.store.ledger import Ledger
+from aurous_nb.work import jobs
+from aurous_nb.work.batch import Batch
 
 LONE = "a \ud800 cat"  # a high surrogate with no partner
 ESCAPED = "caf\udce9.png"  # a byte that did not decode, kept by errors="surrogateescape"
@@ -163,7 +163,7 @@ def widget_session(home: Path, sandbox: Sandbox, client: Client) -> Iterator[Ses
 def test_prompt_grid_refuses(
     widget_session: Session, sandbox: Sandbox, sent: list[httpx.Request]
 ) -> None:
-    from aurous_nb.widgets import PromptGrid
+    from aurous_nb.notebook.widgets import PromptGrid
 
     before = totals(sandbox)
     with pytest.raises(ValidationError) as info:
@@ -175,7 +175,7 @@ def test_prompt_grid_refuses(
 async def test_panel_refuses(
     widget_session: Session, sandbox: Sandbox, sent: list[httpx.Request]
 ) -> None:
-    from aurous_nb.widgets import GenerationPanel
+    from aurous_nb.notebook.widgets import GenerationPanel
 
     before = totals(sandbox)
     panel = await GenerationPanel(widget_session, prompt="fine").ready()
@@ -204,7 +204,7 @@ def ip(home: Path, sandbox: Sandbox, client: Client) -> Iterator[InteractiveShel
     shell.run_cell("%load_ext aurous_nb", store_history=False)
     sessions._set_current(Session(client, sandbox=None, key_source="sandbox"))
     yield shell
-    from aurous_nb.magics import unload_ipython_extension
+    from aurous_nb.notebook.magics.extension import unload_ipython_extension
 
     unload_ipython_extension(shell)
     sessions._set_current(None)

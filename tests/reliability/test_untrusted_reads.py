@@ -16,7 +16,7 @@ import hostile
 import pytest
 
 from aurous_nb.client import Client, InvalidResponseError
-from aurous_nb.widgets import _catalog
+from aurous_nb.notebook.widgets import _catalog
 
 MiB = 1 << 20
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from aurous_nb import session as sessions
 from aurous_nb.client import Client
+from aurous_nb.notebook import session as sessions
+from aurous_nb.notebook.session import Session
 from aurous_nb.sandbox import Sandbox
-from aurous_nb.session import Session
 
 
 def make_session(home: Path, **options: Any) -> Iterator[Session]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from aurous_nb import jobs
-from aurous_nb.session import Session
-from aurous_nb.widgets import CostDashboard, GenerationPanel, LoraBrowser
+from aurous_nb.notebook.session import Session
+from aurous_nb.notebook.widgets import CostDashboard, GenerationPanel, LoraBrowser
+from aurous_nb.work import jobs
 
 
 async def test_dashboard_shows_balance_spend_and_prices(session: Session) -> None:
@@ -65,8 +65,9 @@ async def test_refused_requests_are_shown_apart_and_no_lora_has_one_name(session
 
     import pytest
 
-    from aurous_nb import display, reports
+    from aurous_nb.analysis import reports
     from aurous_nb.client import InvalidRequestError
+    from aurous_nb.notebook import display
     from aurous_nb.text import NO_LORA
 
     record = jobs.submit(session.client, session.ledger, "image", {"prompt": "a fox"})

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aurous_nb.batch import BudgetExceededError
-from aurous_nb.session import Session
-from aurous_nb.widgets import PromptGrid
+from aurous_nb.notebook.session import Session
+from aurous_nb.notebook.widgets import PromptGrid
+from aurous_nb.work.batch import BudgetExceededError
 from tests.widgets.conftest import make_session
 
 PROMPTS = ["a lighthouse at dusk", "a fox in the snow"]

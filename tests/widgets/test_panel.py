@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from aurous_nb.client import NotFoundError
-from aurous_nb.session import Session
-from aurous_nb.widgets import GenerationPanel
+from aurous_nb.notebook.session import Session
+from aurous_nb.notebook.widgets import GenerationPanel
 from tests.widgets.conftest import make_session
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aurous_nb.session import Session
-from aurous_nb.widgets import _pricing
-from aurous_nb.widgets._tasks import Debouncer, TaskSlot
+from aurous_nb.notebook.session import Session
+from aurous_nb.notebook.widgets import _pricing
+from aurous_nb.notebook.widgets._tasks import Debouncer, TaskSlot
 from tests.widgets.conftest import make_session
 
 VIDEO = {"video_lora_id": "seedance-1-lite", "enhance_prompt": True, "duration": 4}
@@ -90,9 +90,10 @@ async def test_a_slot_never_runs_two_tasks_and_debounce_coalesces() -> None:
 def test_importing_the_package_is_lazy() -> None:
     code = (
         "import sys, aurous_nb, aurous_nb.widgets as w\n"
-        "assert 'ipywidgets' not in sys.modules and 'aurous_nb.widgets.panel' not in sys.modules\n"
+        "panel = 'aurous_nb.notebook.widgets.panel'\n"
+        "assert 'ipywidgets' not in sys.modules and panel not in sys.modules\n"
         "w.GenerationPanel\n"
-        "assert 'aurous_nb.widgets.panel' in sys.modules\n"
-        "assert 'aurous_nb.widgets.grid' not in sys.modules\n"
+        "assert 'aurous_nb.notebook.widgets.panel' in sys.modules\n"
+        "assert 'aurous_nb.notebook.widgets.grid' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

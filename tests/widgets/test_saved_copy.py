@@ -17,10 +17,10 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
 from IPython.utils.capture import capture_output
 
-from aurous_nb.session import Session
-from aurous_nb.widgets import GenerationPanel, LoraBrowser, PromptGrid
+from aurous_nb.notebook.session import Session
+from aurous_nb.notebook.widgets import GenerationPanel, LoraBrowser, PromptGrid
 
-# What the aurous-nb labextension renders (aurous_nb/widgets/_base.py STATIC_MIME): a wire name.
+# What the aurous-nb labextension renders (notebook/widgets/_base.py STATIC_MIME): a wire name.
 STATIC_MIME = "application/vnd.aurous-nb.static+json"
 
 

@@ -1,0 +1,1 @@
+"""Reading the ledger back: pandas frames of history and spend, matplotlib cost reports."""

@@ -1,0 +1,656 @@
+"""PromptGrid: prompts x LoRAs (x sizes x seeds) as a labelled grid of images, run as one batch.
+
+The grid is a view over :class:`aurous_nb.work.batch.Batch`: the engine prices it before anything is
+spent, paces the creates, polls in bulk and writes every job to the ledger; the grid renders its
+progress and fills each cell from the outputs cache as the job ends. A grid is named by its axes,
+so building the same grid after a kernel restart picks up the ledger's jobs instead of buying them
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hashlib
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from aurous_nb.notebook.widgets import _catalog
+from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
+from aurous_nb.notebook.widgets._static import (
+    Markup,
+    credits,
+    data_uri,
+    esc,
+    fmt_credits,
+    image_format,
+    table,
+    thumbnail,
+    wrap,
+)
+from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, Work, handler, schedule
+from aurous_nb.statuses import QUEUED, RETRYABLE, UNKNOWN
+from aurous_nb.text import NO_LORA
+from aurous_nb.work.reuse import UNKNOWN_TEXT
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PromptGrid"]
+
+CELL_SIDE = 320
+CELL_WIDTH = "150px"
+PLATFORM = NO_LORA  # the one name of the no-LoRA bucket (aurous_nb.text)
+CSS = """<style>
+.aurous-grid{border:1px solid #d6d8de;border-radius:8px;padding:10px 12px;background:#fbfbfd}
+.aurous-grid .widget-hbox{gap:8px}
+.aurous-title{font-weight:600;font-size:15px}
+.aurous-muted{color:#667;font-size:12px}
+.aurous-error{color:#8a1020;background:#fdecee;border:1px solid #f3c0c6;border-radius:6px;
+  padding:6px 10px;font-size:12px}
+.aurous-head{font-weight:600;font-size:12px;color:#333;text-align:center;overflow:hidden;
+  text-overflow:ellipsis;white-space:nowrap}
+.aurous-rowhead{font-size:12px;color:#333;line-height:1.3;padding-right:6px;overflow:hidden}
+.aurous-cell{width:150px;height:150px;border-radius:6px;background:#eceef3;display:flex;
+  align-items:center;justify-content:center;text-align:center;font-size:11px;color:#667;
+  padding:6px;box-sizing:border-box}
+.aurous-cell.failed{background:#fdecee;color:#8a1020}
+.aurous-cell.unknown{background:#fff8e1;color:#6d4c00}
+.aurous-cell.running{background:#eef3fd;color:#2b4c9a}
+.aurous-grid img{border-radius:6px}
+</style>"""
+_RUNNING_TEXT = {
+    "queued": "queued",  # only while a run is on: the engine holds it until it may send
+    "submitting": "sending…",
+    "pending": "pending…",
+    "queued_server": "queued…",
+    "processing": "processing…",
+}
+
+
+def _short(text: str, n: int = 90) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """A grid of generations: one row per prompt, one column per LoRA (and size / seed).
+
+    ``PromptGrid(prompts, loras=None, sizes=None, seeds=None, budget=None, *, session=None,
+    count=None, name=None, **params)``. ``None`` in ``loras`` lets the platform choose; no
+    ``sizes`` is the toolkit's default size (``2k_1_1``, as in the magics and the panel);
+    ``params`` (``negative_prompt``, ``enhance_prompt``...) go into every request.
+
+    ``grid.run()`` starts it (a task: ``await grid.run()`` waits, and raises what stopped it);
+    ``grid.budget = N`` (or the Budget field) changes the cap; ``grid.cancel()``,
+    ``grid.retry_failed()``, ``grid.to_dataframe()``, ``grid.save(dir)``.
+    """
+
+    def __init__(
+        self,
+        prompts: Sequence[str] | str,
+        loras: Sequence[str | None] | str | None = None,
+        sizes: Sequence[str | None] | str | None = None,
+        seeds: Sequence[int | None] | int | None = None,
+        budget: float | None = None,
+        *,
+        session: Any = None,
+        count: int | None = None,
+        name: str | None = None,
+        **params: Any,
+    ) -> None:
+        from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
+        from aurous_nb.work.batch import Batch
+
+        self.session = resolve_session(session)
+        self.prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        self.loras = _axis(loras)
+        self.sizes = _axis(DEFAULT_IMAGE_SIZE if sizes is None else sizes)
+        self.seeds = _axis(seeds)
+        self._budget = budget_value(budget)
+        self.params = params
+        self.columns = [(lo, si, se) for lo in self.loras for si in self.sizes for se in self.seeds]
+        self.name = name or _grid_name(self.prompts, self.columns, count, params)
+        self.batch = Batch.grid(
+            self.prompts,
+            self.loras,
+            self.sizes,
+            self.seeds,
+            count,
+            params=params,
+            client=self.session.client,  # each run opens its async twin on the run's own loop
+            ledger=self.session.ledger,
+            budget=self._budget,
+            name=self.name,
+            on_progress=self._on_progress,
+            on_job=self._on_job,
+        )
+        self.quote: Any = None
+        self.error: str | None = None
+        self._failure: BaseException | None = None
+        self.thumbs: dict[int, bytes] = {}
+        self._lora_names: dict[str, str] = {}
+        self._slot = TaskSlot(on_done=self._refresh, shown=True)  # once it no longer "runs"
+        self._build()
+        super().__init__(children=self._layout())
+        self.add_class("aurous-grid")
+        self._setup = Work(self._prepare)
+
+    # -- geometry ------------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns): prompts x (LoRAs x sizes x seeds)."""
+        return len(self.prompts), len(self.columns)
+
+    def _position(self, job: Any) -> tuple[int, int]:
+        prompt, lora, size, seed, _ = job.cell
+        return self.prompts.index(prompt), self.columns.index((lora, size, seed))
+
+    def _column_label(self, column: tuple[Any, Any, Any]) -> str:
+        lora, size, seed = column
+        parts = [self._lora_names.get(lora, lora) if lora else PLATFORM]
+        if len(self.sizes) > 1:
+            parts.append(str(size))
+        if len(self.seeds) > 1:
+            parts.append(f"seed {seed}")
+        return " · ".join(parts)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        rows, cols = self.shape
+        self.summary = w.HTML("<span class='aurous-muted'>Pricing…</span>")
+        self.run_button = w.Button(
+            description="Run",
+            button_style="primary",
+            icon="play",
+            disabled=True,
+            layout=w.Layout(width="110px"),
+        )
+        self.cancel_button = w.Button(
+            description="Cancel", icon="stop", disabled=True, layout=w.Layout(width="100px")
+        )
+        self.retry_button = w.Button(
+            description="Retry failed",
+            icon="redo",
+            disabled=True,
+            layout=w.Layout(width="130px"),
+        )
+        self.progress = w.IntProgress(
+            value=0, min=0, max=max(1, rows * cols), layout=w.Layout(width="180px")
+        )
+        self.progress_text = w.HTML(
+            "<span class='aurous-muted'>not started</span>", layout=w.Layout(flex="1 1 auto")
+        )
+        self.budget_field = w.Text(
+            value=_budget_text(self._budget),
+            placeholder="no limit",
+            description="Budget",
+            continuous_update=False,
+            style={"description_width": "50px"},
+            layout=w.Layout(width="150px"),
+        )
+        self.errors = w.HTML()
+        self.run_button.on_click(handler(lambda _: self.run()))
+        self.cancel_button.on_click(handler(lambda _: self.cancel()))
+        self.retry_button.on_click(handler(lambda _: self.retry_failed()))
+        self.budget_field.observe(handler(self._budget_typed), names="value")
+        self.col_heads = [w.HTML() for _ in self.columns]
+        self.row_heads = [
+            w.HTML(f"<div class='aurous-rowhead' title='{esc(p)}'>{esc(_short(p))}</div>")
+            for p in self.prompts
+        ]
+        self.cells: dict[int, w.Box] = {}
+        for job in self.batch.jobs:
+            box = w.Box(layout=w.Layout(width=CELL_WIDTH))
+            self.cells[job.index] = box
+            self._render_cell(job)
+        self.grid = w.GridBox(
+            layout=w.Layout(
+                grid_template_columns=f"140px repeat({cols}, {CELL_WIDTH})",
+                grid_gap="8px 8px",
+                align_items="center",
+                overflow="auto",
+            )
+        )
+        self._fill_grid()
+
+    def _fill_grid(self) -> None:
+        by_pos = {self._position(j): self.cells[j.index] for j in self.batch.jobs}
+        children: list[w.Widget] = [w.HTML("")]
+        for i, column in enumerate(self.columns):
+            self.col_heads[i].value = (
+                f"<div class='aurous-head' title='{esc(self._column_label(column))}'>"
+                f"{esc(self._column_label(column))}</div>"
+            )
+            children.append(self.col_heads[i])
+        for r, head in enumerate(self.row_heads):
+            children.append(head)
+            children.extend(by_pos[(r, c)] for c in range(len(self.columns)))
+        self.grid.children = tuple(children)
+
+    def _layout(self) -> list[w.Widget]:
+        rows, cols = self.shape
+        title = w.HTML(
+            f"{CSS}<span class='aurous-title'>Aurous · Prompt grid</span> "
+            f"<span class='aurous-muted'>{rows} × {cols}</span>"
+        )
+        return [
+            title,
+            self.summary,
+            w.HBox(
+                [
+                    self.run_button,
+                    self.cancel_button,
+                    self.retry_button,
+                    self.budget_field,
+                    self.progress,
+                    self.progress_text,
+                ],
+                layout=w.Layout(align_items="center"),
+            ),
+            self.errors,
+            self.grid,
+        ]
+
+    # -- pricing -------------------------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        try:
+            catalogue = await _catalog.loras(self.session)
+            for lora in catalogue:
+                for ref in (lora.id, lora.slug):
+                    if ref:
+                        self._lora_names[ref] = lora.name
+            self._fill_grid()
+        except Exception:  # names are a nicety; ids still label the columns
+            pass
+        await self.price()
+        for job in self.batch.jobs:  # jobs found in the ledger (an earlier run, a restart)
+            if job.terminal:
+                await self._load_thumb(job)
+            self._render_cell(job)
+        self._on_progress(self.batch.progress())
+
+    async def ready(self) -> PromptGrid:
+        """Wait until names, prices and earlier results are in (for code and tests)."""
+        await self._setup
+        return self
+
+    async def price(self) -> Any:
+        """Price what is still to buy (nothing is spent) and show it; returns the quote."""
+        try:
+            self.quote = await self.batch.price(self.session.aclient)
+        except Exception as exc:
+            self._show_error(exc)
+            self._update_buttons()
+            return None
+        self._update_summary()
+        self._update_buttons()
+        return self.quote
+
+    @property
+    def budget(self) -> float | None:
+        """The most this grid may spend in credits (earlier runs count); ``None``: no cap.
+
+        Setting it re-checks the grid at once: the Run button, the summary, the saved copy.
+        """
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: float | None) -> None:
+        from aurous_nb.work.quote import BudgetExceededError
+
+        self._budget = self.batch.budget = budget_value(value)
+        if isinstance(self._failure, BudgetExceededError):  # it spoke of the old budget
+            self._clear_error()
+        if self.budget_field.value != _budget_text(self._budget):
+            self.budget_field.value = _budget_text(self._budget)
+        self._refresh()
+
+    def _budget_typed(self, change: Any) -> None:
+        try:
+            value = budget_value(change["new"].strip() or None)
+        except ValueError as exc:
+            self.summary.value = f"<span class='aurous-error'>{esc(exc)}</span>"
+            return
+        if value != self._budget:
+            self.budget = value
+
+    def _refresh(self) -> None:
+        """Summary, buttons, cells and the saved copy, after a change of budget or price."""
+        self._update_summary()
+        self._update_buttons()
+        for job in self.batch.jobs:
+            self._render_cell(job)
+        self.refresh_static()
+
+    def blocked_reason(self) -> str | None:
+        todo = sum(1 for j in self.batch.jobs if j.status == QUEUED)
+        if self._slot.running:
+            return "running"
+        if self.quote is None:
+            return "no price yet"
+        if todo == 0:
+            return "nothing left to run"
+        needed = self.quote.total
+        available = self.quote.available_credits
+        if available is not None and needed > available + 1e-9:
+            return f"needs {credits(needed - available)} more than are available"
+        if self.budget is not None and needed + self.batch.committed() > self.budget + 1e-9:
+            over = needed + self.batch.committed() - self.budget
+            return (
+                f"over the budget of {fmt_credits(self.budget)} by {fmt_credits(over)}: "
+                f"set the budget to {fmt_credits(needed + self.batch.committed())} or more"
+            )
+        return None
+
+    def _update_summary(self) -> None:
+        rows, cols = self.shape
+        total = len(self.batch.jobs)
+        todo = sum(1 for j in self.batch.jobs if j.status == QUEUED)
+        parts = [f"{rows} prompt{'s' * (rows != 1)} × {cols} column{'s' * (cols != 1)}"]
+        if todo == 0:
+            progress = self.batch.progress()
+            parts.append(f"{total} job{'s' * (total != 1)}, none left to run")
+            parts.append(f"<b>{credits(progress.spent)}</b> spent")
+        else:
+            parts.append(f"{todo} of {total} to run" if todo != total else f"{total} jobs")
+            if self.quote is not None:
+                parts.append(f"<b>{credits(self.quote.total)}</b>")
+        if self.quote is not None and self.quote.available_credits is not None:
+            parts.append(f"{fmt_credits(self.quote.available_credits)} available")
+        if self.budget is not None:
+            parts.append(f"budget {fmt_credits(self.budget)}")
+        reason = self.blocked_reason()
+        note = (
+            "" if reason in (None, "running", "nothing left to run") else f" — <i>{esc(reason)}</i>"
+        )
+        self.summary.value = f"<span class='aurous-muted'>{' · '.join(parts)}</span>{note}"
+
+    def _update_buttons(self) -> None:
+        running = self._slot.running
+        self.run_button.disabled = self.blocked_reason() is not None
+        self.cancel_button.disabled = not running
+        self.retry_button.disabled = running or not self.retryable()
+
+    def retryable(self) -> list[Any]:
+        """Cells that ended in a failure a new attempt may fix (not moderation or refusals)."""
+        return [j for j in self.batch.jobs if j.status in RETRYABLE]
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self) -> Running:
+        """Start the grid (a task on the kernel loop; ``await grid.run()`` waits for the end).
+
+        While it runs, calling again returns the same task: nothing is bought twice.
+        """
+        if not (self._slot.running and self._slot.task is not None):
+            self._slot.start(self._run)
+            self._update_buttons()
+        assert self._slot.task is not None
+        return Running(self._slot.task, "PromptGrid run")
+
+    async def wait(self) -> list[Any]:
+        await self._slot.wait()
+        return list(self.batch.jobs)
+
+    async def _run(self) -> None:
+        from aurous_nb.notebook.magics.errors import with_advice
+
+        self._clear_error()
+        try:
+            await self._setup
+            for job in self.batch.jobs:  # now they are queued for real
+                self._render_cell(job)
+            await self.batch.run_async()
+            await self.price()  # the balance after spending, and what is left to run
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # shown here, and raised to whoever awaits the run
+            self._show_error(exc)
+            raise with_advice(exc) from None
+        finally:
+            self._on_progress(self.batch.progress())
+
+    def cancel(self) -> Work | None:
+        """Stop sending and cancel the running server jobs (their holds are released)."""
+        if not self._slot.running:
+            return None
+        self.progress_text.value = "<span class='aurous-muted'>cancelling…</span>"
+        return schedule(self.batch.cancel())
+
+    def retry_failed(self) -> Running | None:
+        """Queue the failed cells again (new idempotency keys) and the unknown ones (never
+        answered: their own keys, so nothing is bought twice), and run them."""
+        if self._slot.running or not self.batch.retry_failed():
+            return None
+        for job in self.batch.jobs:
+            self._render_cell(job)
+        self.quote = None
+        return self.run()
+
+    # -- engine callbacks ----------------------------------------------------------------------
+
+    def _on_progress(self, progress: Any) -> None:
+        ended = progress.done + progress.failed + progress.cancelled
+        self.progress.max = max(1, progress.total)
+        self.progress.value = ended
+        self.progress.bar_style = (
+            "danger" if progress.failed else ("success" if progress.finished and ended else "")
+        )
+        eta = (
+            f" · ETA {progress.eta_s:.0f} s"
+            if progress.eta_s is not None and not progress.finished and progress.running
+            else ""
+        )
+        unknown = f" · {progress.unknown} {UNKNOWN_TEXT}" if progress.unknown else ""
+        self.progress_text.value = (
+            f"<span class='aurous-muted'>{progress.done}/{progress.total} done · "
+            f"{progress.failed} failed{esc(unknown)} · {credits(progress.spent)} spent{eta}</span>"
+        )
+        for job in self.batch.jobs:
+            if not job.terminal:
+                self._render_cell(job)
+
+    def _on_job(self, job: Any) -> None:
+        if job.ok and job.index not in self.thumbs:
+            self._thumb_from_files(job)
+        self._render_cell(job)
+
+    async def _load_thumb(self, job: Any) -> None:
+        from aurous_nb.store import outputs
+
+        if not job.ok or job.index in self.thumbs or not job.generation_id:
+            return
+        if not job.files:
+            job.files = outputs.cached_outputs(
+                self.session.ledger, job.generation_id, self.batch.env
+            )
+        if not job.files:
+            try:
+                job.files = await outputs.adownload_outputs(
+                    self.session.aclient, self.session.ledger, job.generation_id
+                )
+            except Exception:
+                return
+        self._thumb_from_files(job)
+
+    def _thumb_from_files(self, job: Any) -> None:
+        if job.files:
+            with contextlib.suppress(OSError):
+                self.thumbs[job.index] = thumbnail(job.files[0].path.read_bytes(), CELL_SIDE)
+
+    def _render_cell(self, job: Any) -> None:
+        box = self.cells[job.index]
+        if job.ok and job.index in self.thumbs:
+            data = self.thumbs[job.index]
+            image = w.Image(
+                value=data, format=image_format(data), layout=w.Layout(width=CELL_WIDTH)
+            )
+            image.add_class("aurous-cell-image")
+            extra = len(job.files) - 1
+            more = f" · +{extra}" if extra > 0 else ""
+            caption = w.HTML(f"<span class='aurous-muted'>{credits(job.charged)}{more}</span>")
+            if box.children and getattr(box, "_shown", None) == "image":
+                return
+            box.children = (w.VBox([image, caption], layout=w.Layout(align_items="center")),)
+            box._shown = "image"
+            return
+        text, css = self._cell_text(job)
+        key = f"{css}:{text}"
+        if getattr(box, "_shown", None) == key:
+            return
+        box.children = (
+            w.HTML(f"<div class='aurous-cell {css}' title='{esc(text)}'>{esc(_short(text))}</div>"),
+        )
+        box._shown = key
+
+    def _cell_text(self, job: Any) -> tuple[str, str]:
+        """What a cell without a picture says, and its CSS class."""
+        if job.ok:
+            return "done (no preview cached)", ""
+        if job.status == UNKNOWN:
+            return f"{UNKNOWN_TEXT}; Retry re-sends it with its own key", "unknown"
+        if job.terminal:
+            return f"{job.status}: {job.error or ''}".strip(": "), "failed"
+        if job.status == QUEUED and not self._slot.running:
+            price = f" · {credits(job.estimate)}" if job.estimate is not None else ""
+            return f"not started{price}", ""
+        return _RUNNING_TEXT.get(job.status, job.status), (
+            "running" if job.status != QUEUED else ""
+        )
+
+    def _show_error(self, exc: BaseException) -> None:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        request_id = getattr(exc, "request_id", None)
+        rid = f" · request id <code>{esc(request_id)}</code>" if request_id else ""
+        self.error = message
+        self._failure = exc
+        self.errors.value = f"<div class='aurous-error'>{esc(message)}{rid}</div>"
+
+    def _clear_error(self) -> None:
+        self.error = self._failure = None
+        self.errors.value = ""
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _rows(self) -> list[dict[str, Any]]:
+        out = []
+        for job in self.batch.jobs:
+            prompt, lora, _, seed, _ = job.cell or (None,) * 5
+            size, count = _used(job)
+            r, c = self._position(job)
+            out.append(
+                {
+                    "row": r,
+                    "column": c,
+                    "prompt": prompt,
+                    "lora": lora,
+                    "lora_name": self._lora_names.get(lora, lora) if lora else None,
+                    "size": size,
+                    "seed": seed,
+                    "count": count,
+                    "status": job.status,
+                    "estimate": job.estimate,
+                    "cost": job.charged if job.terminal else None,
+                    "error": job.error,
+                    "generation_id": job.generation_id,
+                    "path": str(job.files[0].path) if job.files else None,
+                    "paths": [str(f.path) for f in job.files],
+                }
+            )
+        return out
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per cell: parameters, status, estimate and charged cost, local output path."""
+        import pandas as pd
+
+        return pd.DataFrame(self._rows())
+
+    def save(self, directory: str | Path) -> Path:
+        """Copy every cell's images into ``directory`` and write ``grid.csv`` beside them."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        rows = self._rows()
+        for row, job in zip(rows, self.batch.jobs, strict=False):
+            saved = []
+            for f in job.files:
+                name = f"r{row['row']:02d}_c{row['column']:02d}_{f.index}{f.path.suffix}"
+                shutil.copyfile(f.path, target / name)
+                saved.append(name)
+            row["files"] = ";".join(saved)
+        columns = [k for k in rows[0] if k not in ("paths", "path")] if rows else []
+        with (target / "grid.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+        return target
+
+    def static_html(self) -> str:
+        rows: list[dict[str, Any]] = []
+        by_pos = {self._position(j): j for j in self.batch.jobs}
+        for r, prompt in enumerate(self.prompts):
+            row: dict[str, Any] = {"prompt": prompt}
+            for c, column in enumerate(self.columns):
+                job = by_pos[(r, c)]
+                label = self._column_label(column)
+                if job.index in self.thumbs:
+                    row[label] = Markup(
+                        f'<img src="{data_uri(self.thumbs[job.index])}" alt="{esc(prompt)}"/>'
+                    )
+                else:
+                    row[label] = self._cell_text(job)[0]
+            rows.append(row)
+        progress = self.batch.progress()
+        parts = [
+            f"<p>{progress.done}/{progress.total} done · {progress.failed} failed"
+            + (f" · {progress.unknown} {UNKNOWN_TEXT}" if progress.unknown else "")
+            + " · "
+            f"{credits(progress.spent)} spent</p>"
+        ]
+        reason = self.blocked_reason()
+        if self.error:
+            parts.append(f"<p class='aurous-err'>Stopped: {esc(self.error)}</p>")
+        elif reason not in (None, "running", "nothing left to run"):
+            parts.append(f"<p class='aurous-err'>Not run: {esc(reason)}.</p>")
+        return wrap("Aurous · Prompt grid", *parts, table(rows))
+
+    def __repr__(self) -> str:
+        rows, cols = self.shape
+        return f"<PromptGrid {rows}x{cols} {self.batch.progress()}>"
+
+
+def _budget_text(value: float | None) -> str:
+    return "" if value is None else fmt_credits(value)
+
+
+def _used(job: Any) -> tuple[str | None, int]:
+    """The size and image count a cell asked for (the server's answer once there is one)."""
+    from aurous_nb.store.payloads import size_fields
+
+    gen = job.generation
+    answer = {k: getattr(gen, k, None) for k in ("size_preset", "width", "height")}
+    size, _, _ = size_fields("image", job.request, answer)
+    count = getattr(gen, "image_count", None) or job.request.get("count") or 1
+    return size, int(count)
+
+
+def _axis(values: Any) -> list[Any]:
+    if values is None:
+        return [None]
+    if isinstance(values, (str, int)):
+        return [values]
+    return list(values) or [None]
+
+
+def _grid_name(prompts: list[str], columns: list[Any], count: Any, params: Any) -> str:
+    """A stable name from the axes, so the same grid finds its jobs again after a restart."""
+    ident = json.dumps([prompts, columns, count, params], sort_keys=True, default=str)
+    return "grid-" + hashlib.sha256(ident.encode()).hexdigest()[:16]
