@@ -1,7 +1,9 @@
-"""One flow, two drivers: logic that talks to a client is written once, run sync or async.
+"""Step flows: logic that makes several client calls, written once, run sync or async.
 
-A flow is a generator that yields steps: a :class:`Pause`, or a zero-argument callable making
-one client call. :func:`drive` runs it over a ``Client`` (calling each step), :func:`adrive` over
+The client's own flows (one endpoint each, ``_core``) yield HTTP requests that its driver
+retries. A step flow sits one level up: between client calls it writes the ledger, so its steps
+are whole client calls, a zero-argument callable each, or a :class:`Sleep` (the client's own
+step type). :func:`drive` runs it over a ``Client`` (calling each step), :func:`adrive` over
 an ``AsyncClient`` (awaiting it); a step's result is sent back into the flow, and its exception
 is thrown in where the step was yielded. ``jobs`` and ``outputs`` are written this way.
 """
@@ -11,18 +13,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from aurous_nb.client._core import Sleep
+
+__all__ = ["Sleep", "Step", "StepFlow", "adrive", "drive"]
 
 T = TypeVar("T")
 
-
-@dataclass(frozen=True)
-class Pause:
-    seconds: float
-
-
-Step = Pause | Callable[[], Any]
+Step = Sleep | Callable[[], Any]
 StepFlow = Generator[Step, Any, T]
 
 
@@ -32,7 +31,7 @@ def drive(flow: StepFlow[T]) -> T:
         step = next(flow)
         while True:
             try:
-                if isinstance(step, Pause):
+                if isinstance(step, Sleep):
                     time.sleep(step.seconds)
                     result = None
                 else:
@@ -53,7 +52,7 @@ async def adrive(flow: StepFlow[T]) -> T:
         step = next(flow)
         while True:
             try:
-                if isinstance(step, Pause):
+                if isinstance(step, Sleep):
                     await asyncio.sleep(step.seconds)
                     result = None
                 else:

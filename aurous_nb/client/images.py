@@ -35,6 +35,7 @@ from aurous_nb.client._params import (
 )
 from aurous_nb.client._parts import part_path
 from aurous_nb.client._resource import AsyncResource, SyncResource
+from aurous_nb.client.backoff import Backoff
 from aurous_nb.client.errors import (
     AurousError,
     AuthenticationError,
@@ -189,13 +190,13 @@ def wait_flow(
     cancel_on_timeout: bool,
     version: str | None,
 ) -> Flow[Generation]:
-    """Poll until terminal: ``poll_interval`` at first, growing 1.5x up to 10 s."""
+    """Poll until terminal, on :meth:`Backoff.for_client`'s schedule."""
     check_wait(timeout, poll_interval)
     if isinstance(ref, Generation) and ref.is_terminal:
         return ref
     gen_id = _id(ref)
     deadline = core.monotonic() + timeout
-    interval = poll_interval
+    gaps = Backoff.for_client(poll_interval)
     while True:
         gen = yield from get_flow(core, gen_id, version)
         if gen.is_terminal:
@@ -203,8 +204,7 @@ def wait_flow(
         left = deadline - core.monotonic()
         if left <= 0:
             break
-        yield Sleep(min(interval, left))
-        interval = min(interval * 1.5, max(poll_interval, 10.0))
+        yield Sleep(min(gaps.next(), left))
     note = ""
     if cancel_on_timeout:
         try:

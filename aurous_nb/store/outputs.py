@@ -22,7 +22,7 @@ from typing import Any
 from aurous_nb.client._media import sniff
 from aurous_nb.client._parts import orphans, part_path
 from aurous_nb.client.errors import InvalidResponseError
-from aurous_nb.client.flows import Pause, StepFlow, adrive, drive
+from aurous_nb.client.flows import Sleep, StepFlow, adrive, drive
 from aurous_nb.client.models import check_generation_id
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.statuses import SUCCEEDED
@@ -230,7 +230,7 @@ def download_outputs_flow(
                 part.unlink(missing_ok=True)
                 if _is_final(exc) or attempt == retries:
                     raise
-                yield Pause(_BACKOFF_S * 2**attempt)
+                yield Sleep(_BACKOFF_S * 2**attempt)
     return sorted(kept, key=lambda f: f.index)
 
 

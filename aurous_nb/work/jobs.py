@@ -28,7 +28,8 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
-from aurous_nb.client.flows import Pause, StepFlow, adrive, drive
+from aurous_nb.client.backoff import Backoff
+from aurous_nb.client.flows import Sleep, StepFlow, adrive, drive
 from aurous_nb.config import env_for
 from aurous_nb.statuses import ACTIVE, CANCELLED, LOST, REJECTED, SUCCEEDED
 from aurous_nb.store import outputs
@@ -63,8 +64,6 @@ __all__ = [
 
 log = logging.getLogger("aurous_nb.work.jobs")
 
-_POLL_START_S = 0.25
-_POLL_MAX_S = 2.0
 _SINGLE_POLL_MAX = 5  # more active jobs than this are polled through list pages
 _LIST_PAGES_MAX = 20
 
@@ -182,7 +181,7 @@ def _generate_flow(
     ledger = ledger_or_default(ledger)
     record = yield from _submit_flow(client, ledger, kind, request, notebook, cell, None)
     deadline = time.monotonic() + timeout
-    interval = _POLL_START_S
+    gaps = Backoff()
     while record.status in ACTIVE:
         if time.monotonic() >= deadline:
             from aurous_nb.client.errors import WaitTimeoutError
@@ -192,8 +191,7 @@ def _generate_flow(
                 "aurous_nb.work.jobs.resume(client) collects it (nothing is bought twice)",
                 generation=record,
             )
-        yield Pause(interval)
-        interval = min(_POLL_MAX_S, interval * 1.5)
+        yield Sleep(gaps.next())
         fresh = yield partial(client.images.get, record.generation_id)
         record = yield from _observe_flow(client, ledger, fresh, download)
     if record.status != SUCCEEDED:
@@ -247,7 +245,7 @@ def _resume_flow(
     for r in ledger.pending(env):
         handled[_ident(r)] = yield from _restart_flow(client, ledger, r)
     deadline = None if timeout is None else time.monotonic() + timeout
-    interval = _POLL_START_S
+    gaps = Backoff()
     while True:
         active = _active(handled)
         if active:
@@ -256,8 +254,7 @@ def _resume_flow(
             break
         if deadline is not None and time.monotonic() >= deadline:
             break
-        yield Pause(interval)
-        interval = min(_POLL_MAX_S, interval * 1.5)
+        yield Sleep(gaps.next())
     yield from _download_missing_flow(client, ledger, env, download)
     return list(handled.values())
 

@@ -12,10 +12,10 @@ import html
 import time
 from typing import Any
 
+from aurous_nb.client.backoff import Backoff
+
 __all__ = ["Progress", "wait_for"]
 
-_POLL_START_S = 0.25
-_POLL_MAX_S = 2.0
 _EMPTY = {"text/plain": ""}
 
 
@@ -73,7 +73,7 @@ def wait_for(
     label = generation.id
     view = Progress(progress)
     start = time.monotonic()
-    interval = _POLL_START_S
+    gaps = Backoff()
     gen = generation
     try:
         while not gen.is_terminal:
@@ -81,8 +81,7 @@ def wait_for(
             view.show(label, gen.status, elapsed, expected)
             if elapsed >= timeout:
                 break
-            time.sleep(min(interval, max(0.0, timeout - elapsed)))
-            interval = min(_POLL_MAX_S, interval * 1.5)
+            time.sleep(min(gaps.next(), max(0.0, timeout - elapsed)))
             gen = client.images.get(gen.id)
             if on_poll is not None:
                 on_poll(gen)

@@ -16,6 +16,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb.client.backoff import Backoff
 from aurous_nb.notebook.widgets import _catalog, _pricing
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.notebook.widgets._static import (
@@ -36,8 +37,6 @@ __all__ = ["GenerationPanel"]
 
 PLATFORM_CHOICE = NO_LORA
 GALLERY_SIDE = 384
-_POLL_START_S = 0.2
-_POLL_MAX_S = 1.5
 _PROGRESS = {"submitting": 0.05, "pending": 0.15, "queued": 0.2, "processing": 0.55}
 LABEL = {"description_width": "88px"}
 CSS = """<style>
@@ -499,7 +498,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
         aclient, ledger = self.session.aclient, self.session.ledger
         gen_id = self.record.generation_id
-        delay = _POLL_START_S
+        gaps = Backoff()
         while True:
             if self._cancel_requested:
                 await self._cancel_server(gen_id)
@@ -511,8 +510,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             self._set_status(f"{status.capitalize()}… {elapsed:.1f} s · {gen_id}", status)
             if generation.is_terminal:
                 break
-            await asyncio.sleep(delay)
-            delay = min(_POLL_MAX_S, delay * 1.5)
+            await asyncio.sleep(gaps.next())
         self.spent += float(self.record.charged or 0.0)
         if status == SUCCEEDED:
             await self._show_outputs(generation)
