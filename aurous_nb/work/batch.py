@@ -34,9 +34,7 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 from aurous_nb.statuses import (
-    BATCH_CANCELLED,
     BATCH_FAILED,
-    BATCH_OK,
     BATCH_RUNNING,
     CANCELLED,
     FAILED,
@@ -51,7 +49,7 @@ from aurous_nb.statuses import (
 )
 from aurous_nb.work import polling
 from aurous_nb.work import spec as jobspec
-from aurous_nb.work.batch_state import Job, Progress, Stats
+from aurous_nb.work.batch_state import Job, Progress, Stats, rows, summary_html, tally
 from aurous_nb.work.pacing import BucketModel, LatencyModel, SlotCap
 from aurous_nb.work.quote import BudgetExceededError, Quote, check, quote
 from aurous_nb.work.reuse import UNKNOWN_TEXT, resendable
@@ -80,7 +78,6 @@ MAX_CREATE_FAILURES = 20
 
 QUOTE_FRESH_S = 30.0  # a price() this recent is reused by the run that follows
 SLOW_START = 8  # creates awaiting an answer, at first; then as many as were accepted
-HTML_ROWS = 20
 CONTRACT_BUCKET = (120, 1.0)  # images_post: 120 burst, one a second (contract section 6)
 
 Callback = Callable[[Any], Any]
@@ -273,39 +270,7 @@ class Batch:
 
     def _repr_html_(self) -> str:
         """A static summary (counts, then the first jobs) for saved notebooks and nbviewer."""
-        from html import escape
-
-        shown = self.jobs[:HTML_ROWS]
-        rows = "".join(
-            "<tr>"
-            + "".join(
-                f"<td style='text-align:left'>{escape(str(c))}</td>"
-                for c in (
-                    j.index,
-                    j.media_type,
-                    j.status,
-                    (j.spec.prompt or j.request.get("video_lora_id") or "")[:60],
-                    f"{j.cost:g}",
-                    j.error or "",
-                )
-            )
-            + "</tr>"
-            for j in shown
-        )
-        head = "".join(
-            f"<th style='text-align:left'>{h}</th>"
-            for h in ("#", "kind", "status", "prompt", "credits", "error")
-        )
-        more = (
-            f"<p>… and {len(self.jobs) - len(shown)} more</p>"
-            if len(self.jobs) > len(shown)
-            else ""
-        )
-        title = escape(self.name or self.id)
-        return (
-            f"<p><b>Batch {title}</b>: {escape(str(self.progress()))}</p>"
-            f"<table><tr>{head}</tr>{rows}</table>{more}"
-        )
+        return summary_html(self.name or self.id, self.progress(), self.jobs)
 
     @property
     def running(self) -> bool:
@@ -319,33 +284,15 @@ class Batch:
         return [j for j in self.jobs if j.status in BATCH_FAILED]
 
     def progress(self) -> Progress:
-        counts = {"done": 0, "failed": 0, "cancelled": 0, "running": 0, "queued": 0, "unknown": 0}
-        spent = held = 0.0
-        for j in self.jobs:
-            if j.status in BATCH_OK:
-                counts["done"] += 1
-            elif j.status in BATCH_FAILED:
-                counts["failed"] += 1
-            elif j.status in BATCH_CANCELLED:
-                counts["cancelled"] += 1
-            elif j.status == QUEUED:
-                counts["queued"] += 1
-            elif j.status == UNKNOWN:
-                counts["unknown"] += 1
-            else:
-                counts["running"] += 1
-            if j.terminal:
-                spent += j.charged or 0.0
-            elif j.held is not None:
-                held += j.held
+        counts, spent, held = tally(self.jobs)
         now = time.monotonic()
         start = self._started_at
         elapsed = 0.0 if start is None else (self._ended_at or now) - start
         finished = counts["queued"] == 0 and counts["running"] == 0
         return Progress(
             total=len(self.jobs),
-            spent=round(spent, 4),
-            held=round(held, 4),
+            spent=spent,
+            held=held,
             elapsed_s=elapsed,
             eta_s=0.0 if finished else self._eta(counts["queued"], now),
             finished=finished,
@@ -367,24 +314,7 @@ class Batch:
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per job (parameters, status, cost, files): what a DataFrame is built from."""
-        out = []
-        for j in self.jobs:
-            row: dict[str, Any] = {
-                "index": j.index,
-                "media_type": j.media_type,
-                **{k: v for k, v in j.request.items() if not isinstance(v, (list, dict, tuple))},
-                "status": j.status,
-                "generation_id": j.generation_id,
-                "cost": j.cost,
-                "error": j.error,
-                "paths": [str(f.path) for f in j.files],
-            }
-            if j.cell is not None:
-                row.update(
-                    dict(zip(("prompt", "lora", "size", "seed", "count"), j.cell, strict=False))
-                )
-            out.append(row)
-        return out
+        return rows(self.jobs)
 
     # -- pricing ----------------------------------------------------------------------------
 
@@ -740,12 +670,7 @@ class Batch:
             self._bucket.release(ticket)
             self._bucket.assume(*CONTRACT_BUCKET)
             return
-        headers = {
-            "x-ratelimit-limit": str(state.limit),
-            "x-ratelimit-remaining": str(state.remaining),
-            "x-ratelimit-reset": str(state.reset),
-        }
-        self._bucket.observe(ticket, headers, sent, time.time())
+        self._bucket.reading(ticket, state.limit, state.remaining, state.reset, sent, time.time())
 
     def _observe_error(self, ticket: int, exc: Any, sent: float) -> None:
         """An error answer carries its own rate-limit headers (none: it never left)."""

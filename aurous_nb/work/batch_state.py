@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurous_nb.statuses import BATCH_OK, QUEUED, TERMINAL
+from aurous_nb.statuses import BATCH_CANCELLED, BATCH_FAILED, BATCH_OK, QUEUED, TERMINAL, UNKNOWN
 from aurous_nb.text import credits
 from aurous_nb.work.spec import JobSpec
 
-__all__ = ["Job", "Progress", "Stats"]
+__all__ = ["Job", "Progress", "Stats", "rows", "summary_html", "tally"]
+
+HTML_ROWS = 20
 
 
 @dataclass
@@ -125,3 +127,78 @@ class Stats:
     rate_limited: int = 0
     concurrency_limited: int = 0
     estimate_calls: int = 0
+
+
+def tally(jobs: list[Job]) -> tuple[dict[str, int], float, float]:
+    """Jobs per progress bucket, and the credits spent (ended jobs) and held (the others)."""
+    counts = {"done": 0, "failed": 0, "cancelled": 0, "running": 0, "queued": 0, "unknown": 0}
+    spent = held = 0.0
+    for j in jobs:
+        if j.status in BATCH_OK:
+            counts["done"] += 1
+        elif j.status in BATCH_FAILED:
+            counts["failed"] += 1
+        elif j.status in BATCH_CANCELLED:
+            counts["cancelled"] += 1
+        elif j.status == QUEUED:
+            counts["queued"] += 1
+        elif j.status == UNKNOWN:
+            counts["unknown"] += 1
+        else:
+            counts["running"] += 1
+        if j.terminal:
+            spent += j.charged or 0.0
+        elif j.held is not None:
+            held += j.held
+    return counts, round(spent, 4), round(held, 4)
+
+
+def rows(jobs: list[Job]) -> list[dict[str, Any]]:
+    """One dict per job (parameters, status, cost, files): what a DataFrame is built from."""
+    out = []
+    for j in jobs:
+        row: dict[str, Any] = {
+            "index": j.index,
+            "media_type": j.media_type,
+            **{k: v for k, v in j.request.items() if not isinstance(v, (list, dict, tuple))},
+            "status": j.status,
+            "generation_id": j.generation_id,
+            "cost": j.cost,
+            "error": j.error,
+            "paths": [str(f.path) for f in j.files],
+        }
+        if j.cell is not None:
+            row.update(dict(zip(("prompt", "lora", "size", "seed", "count"), j.cell, strict=False)))
+        out.append(row)
+    return out
+
+
+def summary_html(title: str, progress: Progress, jobs: list[Job]) -> str:
+    """Counts, then the first jobs as a table: a batch's static copy in a saved notebook."""
+    from html import escape
+
+    shown = jobs[:HTML_ROWS]
+    cells = (
+        "".join(
+            f"<td style='text-align:left'>{escape(str(c))}</td>"
+            for c in (
+                j.index,
+                j.media_type,
+                j.status,
+                (j.spec.prompt or j.request.get("video_lora_id") or "")[:60],
+                f"{j.cost:g}",
+                j.error or "",
+            )
+        )
+        for j in shown
+    )
+    body = "".join(f"<tr>{c}</tr>" for c in cells)
+    head = "".join(
+        f"<th style='text-align:left'>{h}</th>"
+        for h in ("#", "kind", "status", "prompt", "credits", "error")
+    )
+    more = f"<p>… and {len(jobs) - len(shown)} more</p>" if len(jobs) > len(shown) else ""
+    return (
+        f"<p><b>Batch {escape(title)}</b>: {escape(str(progress))}</p>"
+        f"<table><tr>{head}</tr>{body}</table>{more}"
+    )

@@ -119,7 +119,6 @@ class BucketModel:
         ``throttled``: the bucket itself refused it (429 ``too_many_requests``); a 429 for the
         concurrency cap did draw its token, so it teaches the same as a success.
         """
-        solo = self._solo.pop(ticket, False)
         try:
             limit = int(float(_header(headers, "limit") or "nan"))
             remaining = int(float(_header(headers, "remaining") or "nan"))
@@ -128,6 +127,21 @@ class BucketModel:
             limit = remaining = -1
             reset = math.nan
         retry_after = _retry_after(headers) if throttled else None
+        self.reading(ticket, limit, remaining, reset, sent_at, received_at, throttled, retry_after)
+
+    def reading(
+        self,
+        ticket: int,
+        limit: int,
+        remaining: int,
+        reset: float,
+        sent_at: float,
+        received_at: float,
+        throttled: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        """Learn from one answer's bucket reading, already parsed (the client's ``RateLimit``)."""
+        solo = self._solo.pop(ticket, False)
         if retry_after is not None:
             self._blocked_until = max(self._blocked_until, received_at + retry_after)
         if limit <= 0 or remaining < 0 or math.isnan(reset):
