@@ -13,11 +13,10 @@ import textwrap
 import httpx
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from aurous_nb.client import Generation
 from aurous_nb.notebook import session
-from tests.magic_cells import run
+from tests.magic_cells import aurous_shell, run
 
 LATENCY = 0.2
 
@@ -35,14 +34,8 @@ def home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ip(home):
-    shell = InteractiveShell.instance()
-    session.disconnect()
-    shell.run_cell("%load_ext aurous_nb", store_history=False)
-    yield shell
-    from aurous_nb.notebook.magics.extension import unload_ipython_extension
-
-    unload_ipython_extension(shell)
-    session.disconnect()
+    with aurous_shell() as shell:
+        yield shell
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from aurous_nb.client import Client
 from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
 from aurous_nb.store.ledger import Ledger
 from aurous_nb.work.batch import Batch
+from tests.magic_cells import aurous_shell, run
 
 
 @pytest.fixture
@@ -23,23 +23,8 @@ def ip(home: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("AUROUS_API_KEY", raising=False)
     monkeypatch.delenv("AUROUS_BASE_URL", raising=False)
     monkeypatch.chdir(home)
-    shell = InteractiveShell.instance()
-    session.disconnect()
-    shell.run_cell("%load_ext aurous_nb", store_history=False)
-    yield shell
-    shell.run_cell("%config Aurous.auto_download = True", store_history=False)
-    shell.run_cell("%config Aurous.show_progress = True", store_history=False)
-    from aurous_nb.notebook.magics.extension import unload_ipython_extension
-
-    unload_ipython_extension(shell)
-    session.disconnect()
-
-
-def _run(ip, capsys, source):
-    capsys.readouterr()
-    result = ip.run_cell(source)
-    out = capsys.readouterr()
-    return result, out.out + out.err
+    with aurous_shell() as shell:
+        yield shell
 
 
 def _restart(ip) -> session.Session:
@@ -58,32 +43,32 @@ def test_an_uncached_result_the_new_sandbox_forgot_is_bought_again_and_says_why(
     ip.run_cell("%config Aurous.show_progress = False")
     first = _restart(ip)
     cell = "%aurous generate a quiet harbour --seed 3"
-    result, out = _run(ip, capsys, cell)
+    result, out = run(ip, capsys, cell)
     assert result.success and "New generation (new request)" in out, out
     old_id = result.result.id
     second = _restart(ip)
     assert second.env == first.env == "sandbox" and second.base_url != first.base_url
-    result, out = _run(ip, capsys, cell)
+    result, out = run(ip, capsys, cell)
     assert result.success, out
     assert "New generation (the earlier one is gone from the server)" in out, out
     assert _bought(second) == 1
     assert second.ledger.find(old_id, "sandbox").status == "lost"
     # Bought once more, the result is reused from now on.
-    _, out = _run(ip, capsys, cell)
+    _, out = run(ip, capsys, cell)
     assert "Reused, 0 credits" in out and _bought(second) == 1
 
 
 def test_a_job_left_running_in_the_old_sandbox_ends_lost_not_stuck(ip, capsys):
     ip.run_cell("%aurous disconnect")
     ip.run_cell("%aurous connect --sandbox --latency 30")
-    result, out = _run(ip, capsys, "%aurous generate a slow tide --no-wait")
+    result, out = run(ip, capsys, "%aurous generate a slow tide --no-wait")
     assert result.success, out
     old_id = result.result.id
     s = _restart(ip)
-    result, out = _run(ip, capsys, "%aurous history")
+    result, out = run(ip, capsys, "%aurous history")
     assert result.success, out
     assert s.ledger.find(old_id, "sandbox").status == "lost"
-    _, out = _run(ip, capsys, "%aurous jobs")
+    _, out = run(ip, capsys, "%aurous jobs")
     assert "No unfinished jobs" in out
 
 

@@ -16,9 +16,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from aurous_nb.analysis import frames
 from aurous_nb.client import AsyncClient, Client, ValidationError
-from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
-from tests.magic_cells import run
+from tests.magic_cells import aurous_shell, run
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +41,8 @@ def ip(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> Iterator[I
         mp.setenv("AUROUS_API_KEY", sandbox.api_key)
         mp.setenv("AUROUS_BASE_URL", sandbox.base_url)
         mp.chdir(home)
-        shell = InteractiveShell.instance()
-        session.disconnect()
-        shell.run_cell("%load_ext aurous_nb", store_history=False)
-        assert shell.run_cell("%aurous connect").success
-        yield shell
-        from aurous_nb.notebook.magics.extension import unload_ipython_extension
-
-        unload_ipython_extension(shell)
-        session.disconnect()
+        with aurous_shell(connect="%aurous connect") as shell:
+            yield shell
 
 
 # ------------------------------------------------------------------------------ --out

@@ -12,7 +12,6 @@ request guard tripped at 8 polls), ``Client(timeout=nan)`` was accepted, ``--lat
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from aurous_nb.notebook.session import Session
 from aurous_nb.sandbox import Sandbox, SandboxConfig
 from aurous_nb.work import jobs
 from aurous_nb.work.batch import Batch
+from tests.magic_cells import aurous_shell
 
 NAN, INF = math.nan, math.inf
 GUARD = 30  # requests: past this a wait is taken to hang
@@ -84,25 +84,9 @@ def creates(sent: list[httpx.Request]) -> int:
 
 @pytest.fixture
 def ip(home: Path, client: Client) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    sessions.disconnect()
-    shell.run_cell("%load_ext aurous_nb", store_history=False)
-    sessions._set_current(Session(client, sandbox=None, key_source="sandbox"))
-    magics = shell._aurous_magics  # type: ignore[attr-defined]
-    saved = {name: getattr(magics, name) for name in ("budget", "wait_timeout", "show_progress")}
-    # %config writes into the shell's own config too (the shell is a singleton: restore it)
-    shell_config = copy.deepcopy(dict(shell.config.get("Aurous", {})))
-    magics.show_progress = False
-    yield shell
-    for name, value in saved.items():
-        setattr(magics, name, value)
-    shell.config.pop("Aurous", None)
-    if shell_config:
-        shell.config.Aurous = Config(shell_config)
-    from aurous_nb.notebook.magics.extension import unload_ipython_extension
-
-    unload_ipython_extension(shell)
-    sessions._set_current(None)
+    with aurous_shell(client) as shell:
+        shell._aurous_magics.show_progress = False  # type: ignore[attr-defined]
+        yield shell
 
 
 def cell(ip: InteractiveShell, source: str) -> BaseException | None:

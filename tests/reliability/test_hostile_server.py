@@ -30,9 +30,9 @@ from aurous_nb.client import (
     InvalidResponseError,
     RateLimitError,
 )
-from aurous_nb.notebook import session
 from aurous_nb.store import outputs
 from aurous_nb.store.ledger import Ledger
+from tests.magic_cells import aurous_shell
 
 KEY = "al_live_" + "h0st1le" * 6
 MiB = 1 << 20
@@ -92,11 +92,8 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Interacti
     monkeypatch.setenv("AUROUS_NB_AUTO_DOWNLOAD", "1")
     monkeypatch.delenv("AUROUS_BASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    ip = InteractiveShell.instance()
-    session.disconnect()
-    ip.run_cell("%load_ext aurous_nb", store_history=False)
-    yield ip
-    session.disconnect()
+    with aurous_shell() as ip:
+        yield ip
 
 
 def test_a_traversal_id_through_the_magic_touches_nothing_outside_home(

@@ -28,6 +28,7 @@ from leaks import captured_logs, exception_texts, ledger_rows
 from aurous_nb.client import AsyncClient, AurousError, AuthenticationError, Client, NotFoundError
 from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
+from tests.magic_cells import aurous_shell
 
 
 class Recorder:
@@ -275,14 +276,8 @@ def ip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InteractiveShell]:
         home = tmp_path_factory.mktemp("aurous_home")
         mp.setenv("AUROUS_NB_HOME", str(home))
         mp.chdir(home)
-        shell = InteractiveShell.instance()
-        session.disconnect()
-        shell.run_cell("%load_ext aurous_nb", store_history=False)
-        yield shell
-        from aurous_nb.notebook.magics.extension import unload_ipython_extension
-
-        unload_ipython_extension(shell)
-        session.disconnect()
+        with aurous_shell() as shell:
+            yield shell
 
 
 CELLS = (

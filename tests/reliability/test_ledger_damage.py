@@ -33,20 +33,15 @@ import aurous_nb
 from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
 from aurous_nb.store.ledger import SCHEMA_VERSION, Ledger
-from tests.magic_cells import run
+from tests.magic_cells import aurous_shell, run
 
 LEDGER = "ledger.sqlite3"
 
 
 @pytest.fixture
 def ip(home: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    session.disconnect()
-    shell.run_cell("%load_ext aurous_nb", store_history=False)
-    result = shell.run_cell("%aurous connect --sandbox --latency 0.05")
-    assert result.success
-    yield shell
-    session.disconnect()
+    with aurous_shell(connect="%aurous connect --sandbox --latency 0.05") as shell:
+        yield shell
 
 
 def digest(path: Path) -> str:

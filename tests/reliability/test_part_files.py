@@ -26,8 +26,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from aurous_nb.client import Client
-from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
+from tests.magic_cells import aurous_shell
 
 HOUR = 3600.0
 
@@ -138,11 +138,8 @@ def age(paths: list[Path], seconds: float) -> None:
 
 @pytest.fixture
 def ip(home: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    session.disconnect()
-    shell.run_cell("%load_ext aurous_nb", store_history=False)
-    yield shell
-    session.disconnect()
+    with aurous_shell() as shell:
+        yield shell
 
 
 def connect(ip: InteractiveShell, sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:

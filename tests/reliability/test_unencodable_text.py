@@ -28,6 +28,7 @@ from aurous_nb.sandbox import Sandbox
 from aurous_nb.store.ledger import Ledger
 from aurous_nb.work import jobs
 from aurous_nb.work.batch import Batch
+from tests.magic_cells import aurous_shell
 
 LONE = "a \ud800 cat"  # a high surrogate with no partner
 ESCAPED = "caf\udce9.png"  # a byte that did not decode, kept by errors="surrogateescape"
@@ -199,15 +200,8 @@ async def test_panel_refuses(
 
 @pytest.fixture
 def ip(home: Path, sandbox: Sandbox, client: Client) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    sessions.disconnect()
-    shell.run_cell("%load_ext aurous_nb", store_history=False)
-    sessions._set_current(Session(client, sandbox=None, key_source="sandbox"))
-    yield shell
-    from aurous_nb.notebook.magics.extension import unload_ipython_extension
-
-    unload_ipython_extension(shell)
-    sessions._set_current(None)
+    with aurous_shell(client) as shell:
+        yield shell
 
 
 @pytest.mark.parametrize(
