@@ -197,3 +197,17 @@ async def test_gallery_captions_number_images_from_one_like_the_overlays(session
     html = panel._repr_mimebundle_()["text/html"]
     assert "<figcaption>#1</figcaption>" in html and "<figcaption>#2</figcaption>" in html
     assert "#0" not in html
+
+
+async def test_the_panel_records_its_notebook_as_the_magics_do(session: Session) -> None:
+    """In VS Code the notebook is known only from the namespace; the ledger row must say it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.user_ns["__vsc_ipynb_file__"] = "/work/study.ipynb"
+    try:
+        panel = await GenerationPanel(session, prompt="a notebook's own harbour").ready()
+        await panel.generate()
+    finally:
+        shell.user_ns.pop("__vsc_ipynb_file__", None)
+    assert panel.record is not None and panel.record.notebook == "/work/study.ipynb"

@@ -21,6 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Float, TraitError, Unicode, default, validate
 
+from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.magics.args import ALIASES, COMMANDS, HelpRequested, parse
 from aurous_nb.notebook.magics.errors import with_advice
 
@@ -293,7 +294,7 @@ class Aurous(Magics):
             timeout=args.timeout if args.timeout is not None else self.wait_timeout,
             progress=self.show_progress,
             download=self.auto_download,
-            context=generating.cell_context(self.shell),
+            context=cell_context(self.shell),
         )
         result = run.execute()
         return self._deliver(result, args.out)

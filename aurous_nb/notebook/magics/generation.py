@@ -15,7 +15,6 @@ This is the policy behind ``%aurous generate`` / ``video`` / ``get`` / ``wait`` 
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Run",
-    "cell_context",
     "describe_estimate",
     "image_params",
     "jobs_table",
@@ -128,25 +126,6 @@ def describe_estimate(est: Any) -> str:
     parts = ", ".join(f"{k.replace('_', ' ')} {number(v)}" for k, v in est.breakdown.items())
     detail = f" ({parts})" if parts else ""
     return f"Estimate: {credits(est.amount)}{detail} · nothing was spent"
-
-
-# ----------------------------------------------------------------------------- context
-
-
-def cell_context(shell: Any) -> tuple[str | None, str | None]:
-    """``(notebook, cell id)`` when the frontend tells us (JupyterLab sends a cellId; nbclient
-    and the terminal do not), else ``None`` for each."""
-    notebook = os.environ.get("JPY_SESSION_NAME") or None
-    ns = getattr(shell, "user_ns", None) or {}
-    notebook = notebook or ns.get("__vsc_ipynb_file__") or ns.get("__session__") or None
-    cell = None
-    kernel = getattr(shell, "kernel", None)
-    try:
-        parent = kernel.get_parent() if kernel is not None else None
-        cell = (parent or {}).get("metadata", {}).get("cellId")
-    except Exception:  # an old ipykernel, or no parent message
-        cell = None
-    return (str(notebook) if notebook else None), (str(cell) if cell else None)
 
 
 # ----------------------------------------------------------------------------- one run

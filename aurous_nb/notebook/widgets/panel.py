@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as w
 
 from aurous_nb.client.backoff import Backoff
+from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.widgets import _catalog, _pricing
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.notebook.widgets._static import (
@@ -446,7 +447,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             request = self.request()
             quote = self.quote
             aclient, ledger = self.session.aclient, self.session.ledger
-            notebook, cell = _notebook(), _cell()
+            notebook, cell = cell_context()
             self.record = None
             jobs.validate("image", request)  # before the ledger is asked (or written)
             prior = reuse.outstanding(
@@ -648,15 +649,3 @@ def _lora_picker(
 
 def _thumb_layout() -> w.Layout:
     return w.Layout(width="56px", height="56px", object_fit="cover", display="none")
-
-
-def _notebook() -> str | None:
-    from aurous_nb.notebook.widgets._context import notebook
-
-    return notebook()
-
-
-def _cell() -> str | None:
-    from aurous_nb.notebook.widgets._context import cell
-
-    return cell()
