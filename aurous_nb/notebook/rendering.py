@@ -62,9 +62,7 @@ class _PlainRenderer(_Renderer):
 def generation_text(gen: Any, session: Session) -> str:
     """The display module's text for ``gen`` (facts and saved paths); its repr if that fails."""
     try:
-        from aurous_nb.notebook import display
-
-        return display.view(gen, session.ledger, env=session.env).text()
+        return str(_view(gen, session).text())
     except Exception:
         return repr(gen)
 
@@ -72,11 +70,20 @@ def generation_text(gen: Any, session: Session) -> str:
 def generation_html(gen: Any, session: Session) -> str:
     """The display module's card for ``gen``; a one-line fallback if it cannot render."""
     try:
-        from aurous_nb.notebook import display
-
-        return str(display.view(gen, session.ledger, env=session.env)._repr_html_())
+        return str(_view(gen, session)._repr_html_())
     except Exception as exc:  # never let a rendering problem hide the result
         return (
             f"<code>{html.escape(repr(gen))}</code> "
             f"<span style='color:#888'>(preview unavailable: {html.escape(str(exc))})</span>"
         )
+
+
+def _view(gen: Any, session: Session) -> Any:
+    """The ledger's view of ``gen``: the magic that returned it has recorded it already, so a
+    render only reads (each of a result's formats renders once); recorded here if it was not."""
+    from aurous_nb.notebook import display
+
+    try:
+        return display.view(gen.id, session.ledger, env=session.env)
+    except LookupError:
+        return display.view(gen, session.ledger, env=session.env)

@@ -300,7 +300,10 @@ def note(kind: str, text: str) -> None:
 def wait_and_record(
     session: Session, gen: Any, timeout: float, progress: bool, download: bool
 ) -> Any:
-    """Wait with live progress, recording every state; raise if it failed or timed out."""
+    """Wait with live progress, recording every state; raise if it failed or timed out.
+
+    The final state is recorded once, by :func:`observe` (which also caches the outputs).
+    """
     from aurous_nb.client.errors import WaitTimeoutError
     from aurous_nb.notebook.magics import progress as waiting
 
@@ -313,7 +316,7 @@ def wait_and_record(
             timeout=timeout,
             progress=progress,
             expected=expected,
-            on_poll=lambda g: s.ledger.record_generation(s.env, g),
+            on_poll=lambda g: None if g.is_terminal else s.ledger.record_generation(s.env, g),
         )
     except KeyboardInterrupt:
         print(f"Stopped waiting; {gen.id} keeps running. `%aurous wait {gen.id}` collects it.")
