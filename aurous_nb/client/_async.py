@@ -18,6 +18,7 @@ from aurous_nb.client._core import (
     Request,
     RetryPolicy,
     Sleep,
+    StepFlow,
     next_cursor,
 )
 from aurous_nb.client._limits import FAULTS, Reading, fault
@@ -98,12 +99,23 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
                 if type(step) is Sleep:
                     await self._sleep(step.seconds)
                     step = send(None)
-                else:
-                    step = send(await self._send(step))  # type: ignore[arg-type]
+                elif type(step) is Request:
+                    step = send(await self._send(step))
+                else:  # a step flow's whole client call: its exception goes back into the flow
+                    try:
+                        result = await step()  # type: ignore[operator]
+                    except BaseException as exc:
+                        step = flow.throw(exc)
+                    else:
+                        step = send(result)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         finally:
             flow.close()
+
+    async def drive(self, flow: StepFlow[T]) -> T:
+        """Run a step flow (see ``_core.StepFlow``) on this client: its calls, its sleeps."""
+        return await self._run(flow)  # type: ignore[arg-type]
 
     async def _send(self, req: Request) -> Any:
         started = time.monotonic()

@@ -21,7 +21,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urljoin, urlsplit
 
 from aurous_nb.canonical import canonical_json
@@ -48,7 +48,10 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Sleep",
+    "StepFlow",
     "TransportFault",
+    "adrive",
+    "drive",
     "new_idempotency_key",
 ]
 
@@ -173,6 +176,20 @@ def header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 Step = Request | Sleep
 Flow = Generator[Step, Any, T]
+#: A flow one level up, making several client calls with work between them (the ledger's
+#: write-before-send, say): its steps are whole client calls (zero-argument callables whose
+#: result, or exception, comes back into the flow) and sleeps. ``client.drive`` runs it.
+StepFlow = Generator["Sleep | Callable[[], Any]", Any, T]
+
+
+def drive(client: Any, flow: StepFlow[T]) -> T:
+    """``client.drive(flow)`` on a blocking client, typed for callers that hold it as ``Any``."""
+    return cast(T, client.drive(flow))
+
+
+async def adrive(client: Any, flow: StepFlow[T]) -> T:
+    """``await client.drive(flow)`` on an ``AsyncClient``."""
+    return cast(T, await client.drive(flow))
 
 
 def classify(exc: Exception) -> TransportFault:

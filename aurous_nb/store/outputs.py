@@ -19,10 +19,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from aurous_nb.client._core import Sleep, StepFlow, adrive, drive
 from aurous_nb.client._media import sniff
 from aurous_nb.client._parts import orphans, part_path
 from aurous_nb.client.errors import InvalidResponseError
-from aurous_nb.client.flows import Sleep, StepFlow, adrive, drive
 from aurous_nb.client.models import check_generation_id
 from aurous_nb.config import auto_download, env_for
 from aurous_nb.statuses import SUCCEEDED
@@ -248,7 +248,7 @@ def download_outputs(
     :class:`JobRecord` or an id (the client fetches fresh URLs). Already-cached intact files are
     not fetched again unless ``force``.
     """
-    return drive(download_outputs_flow(client, ledger, generation, force, retries))
+    return drive(client, download_outputs_flow(client, ledger, generation, force, retries))
 
 
 async def adownload_outputs(
@@ -260,4 +260,4 @@ async def adownload_outputs(
     retries: int = RETRIES,
 ) -> list[OutputFile]:
     """:func:`download_outputs` for an ``AsyncClient``."""
-    return await adrive(download_outputs_flow(client, ledger, generation, force, retries))
+    return await adrive(client, download_outputs_flow(client, ledger, generation, force, retries))

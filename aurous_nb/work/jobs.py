@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
+from aurous_nb.client._core import Sleep, StepFlow, adrive, drive
 from aurous_nb.client.backoff import Backoff
-from aurous_nb.client.flows import Sleep, StepFlow, adrive, drive
 from aurous_nb.config import env_for
 from aurous_nb.statuses import ACTIVE, CANCELLED, LOST, REJECTED, SUCCEEDED
 from aurous_nb.store import outputs
@@ -131,10 +131,9 @@ def prepare(
 
 
 # -- flows (one definition each) and their sync and async drivers ---------------------------
-# Each operation is written once as a step flow (see ``aurous_nb.client.flows``): a client call is
-# yielded
-# as a zero-argument callable, so the blocking and the asyncio entry points differ only in the
-# driver that runs it.
+# Each operation is written once as a step flow (``client._core.StepFlow``): a client call is
+# yielded as a zero-argument callable, and the client's own driver runs it (``client.drive``),
+# so the blocking and the asyncio entry points differ only in which client they are given.
 
 
 def _submit_flow(
@@ -393,7 +392,7 @@ def submit(
     a final refusal leaves the row ``rejected``, a retriable one leaves it ``submitting`` for
     :func:`send` or :func:`resume` to finish.
     """
-    return drive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
+    return drive(client, _submit_flow(client, ledger, kind, request, notebook, cell, estimate))
 
 
 def generate(
@@ -413,12 +412,14 @@ def generate(
     ends without output and WaitTimeoutError after ``timeout`` s (the job keeps running:
     :func:`resume` collects it). ``request`` holds the create's fields, ``prompt`` (or
     ``video_lora_id``) included."""
-    return drive(_generate_flow(client, ledger, kind, request, notebook, cell, timeout, download))
+    return drive(
+        client, _generate_flow(client, ledger, kind, request, notebook, cell, timeout, download)
+    )
 
 
 def send(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
     """(Re)send the create of a prepared row with its own key and record the answer."""
-    return drive(_send_flow(client, ledger, record))
+    return drive(client, _send_flow(client, ledger, record))
 
 
 def observe(
@@ -429,7 +430,7 @@ def observe(
     download: bool | None = None,
 ) -> JobRecord:
     """Record a freshly fetched generation; on success, cache its outputs (auto-download)."""
-    return drive(_observe_flow(client, ledger, generation, download))
+    return drive(client, _observe_flow(client, ledger, generation, download))
 
 
 def observe_many(
@@ -442,7 +443,7 @@ def observe_many(
     """Record many fresh generations in one transaction (a bulk poll, a list page), then cache
     the outputs of those that succeeded. A failed download is logged, not raised: the job is
     done, and :func:`resume` fetches missing outputs later."""
-    return drive(_observe_many_flow(client, ledger, generations, download))
+    return drive(client, _observe_many_flow(client, ledger, generations, download))
 
 
 def resume(
@@ -462,7 +463,7 @@ def resume(
     so do earlier successes whose download never finished. Returns the records it handled, in
     submission order.
     """
-    return drive(_resume_flow(client, ledger, env, wait, timeout, download))
+    return drive(client, _resume_flow(client, ledger, env, wait, timeout, download))
 
 
 def cancel(
@@ -476,7 +477,7 @@ def cancel(
     running unseen; if it was certainly never sent (``sent=False``, e.g. a batch cancelled before
     reaching it), the row is just marked ``cancelled``. Terminal jobs are returned unchanged.
     """
-    return drive(_cancel_flow(client, ledger, record, sent))
+    return drive(client, _cancel_flow(client, ledger, record, sent))
 
 
 # -- async -----------------------------------------------------------------------------------
@@ -493,7 +494,8 @@ async def asubmit(
     estimate: float | None = None,
 ) -> JobRecord:
     """:func:`submit` for an ``AsyncClient``."""
-    return await adrive(_submit_flow(client, ledger, kind, request, notebook, cell, estimate))
+    flow = _submit_flow(client, ledger, kind, request, notebook, cell, estimate)
+    return await adrive(client, flow)
 
 
 async def agenerate(
@@ -509,20 +511,20 @@ async def agenerate(
 ) -> JobRecord:
     """:func:`generate` for an ``AsyncClient``."""
     return await adrive(
-        _generate_flow(client, ledger, kind, request, notebook, cell, timeout, download)
+        client, _generate_flow(client, ledger, kind, request, notebook, cell, timeout, download)
     )
 
 
 async def asend(client: Any, ledger: Ledger | None, record: JobRecord) -> JobRecord:
     """:func:`send` for an ``AsyncClient``."""
-    return await adrive(_send_flow(client, ledger, record))
+    return await adrive(client, _send_flow(client, ledger, record))
 
 
 async def aobserve(
     client: Any, ledger: Ledger | None, generation: Any, *, download: bool | None = None
 ) -> JobRecord:
     """:func:`observe` for an ``AsyncClient``."""
-    return await adrive(_observe_flow(client, ledger, generation, download))
+    return await adrive(client, _observe_flow(client, ledger, generation, download))
 
 
 async def aobserve_many(
@@ -533,7 +535,7 @@ async def aobserve_many(
     download: bool | None = None,
 ) -> list[JobRecord]:
     """:func:`observe_many` for an ``AsyncClient``."""
-    return await adrive(_observe_many_flow(client, ledger, generations, download))
+    return await adrive(client, _observe_many_flow(client, ledger, generations, download))
 
 
 async def aresume(
@@ -546,14 +548,14 @@ async def aresume(
     download: bool | None = None,
 ) -> list[JobRecord]:
     """:func:`resume` for an ``AsyncClient``."""
-    return await adrive(_resume_flow(client, ledger, env, wait, timeout, download))
+    return await adrive(client, _resume_flow(client, ledger, env, wait, timeout, download))
 
 
 async def acancel(
     client: Any, ledger: Ledger | None, record: JobRecord, *, sent: bool = True
 ) -> JobRecord:
     """:func:`cancel` for an ``AsyncClient``."""
-    return await adrive(_cancel_flow(client, ledger, record, sent))
+    return await adrive(client, _cancel_flow(client, ledger, record, sent))
 
 
 # -- listing ---------------------------------------------------------------------------------
