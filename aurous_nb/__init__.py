@@ -12,9 +12,8 @@ its layered module (one object, one home), found by a small import hook instead 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.machinery
 import sys
+from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -76,15 +75,18 @@ def _home(fullname: str) -> str | None:
     return PUBLIC[short] + ("." + rest if rest else "")
 
 
-class _PublicNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports ``aurous_nb.<short>`` as the very module at its home (never a second copy)."""
+class _PublicNames:
+    """Imports ``aurous_nb.<short>`` as the very module at its home (never a second copy).
+
+    A finder and loader by protocol (``importlib.abc`` would cost ``import aurous_nb`` 10 ms).
+    """
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if _home(fullname) is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, self)
+        return ModuleSpec(fullname, self)  # type: ignore[arg-type]
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+    def create_module(self, spec: ModuleSpec) -> ModuleType:
         home = _home(spec.name)
         assert home is not None
         module = importlib.import_module(home)
