@@ -24,6 +24,7 @@ __all__ = [
     "BATCH_OK",
     "BATCH_RUNNING",
     "CANCELLED",
+    "CHARACTER_SETTLED",
     "EXPIRED",
     "FAILED",
     "LOCAL_ENDS",
@@ -33,13 +34,16 @@ __all__ = [
     "PROCESSING",
     "QUEUED",
     "QUEUED_SERVER",
+    "READY",
     "REJECTED",
     "RETRYABLE",
     "REUSABLE",
+    "REVIEWING",
     "SERVER_ACTIVE",
     "SERVER_TERMINAL",
     "SUBMITTING",
     "SUCCEEDED",
+    "SYNTHESIZING",
     "TERMINAL",
     "UNKNOWN",
     "batch_status",
@@ -84,6 +88,15 @@ RETRYABLE = frozenset({FAILED, EXPIRED, UNKNOWN})
 
 #: Every status a ledger row or a batch job can have.
 ALL = TERMINAL | ACTIVE | {UNKNOWN, QUEUED_SERVER}
+
+
+# A character's (contract §3): synthesizing -> reviewing -> (save) -> ready, or failed;
+# deleted and cancelled (deleted during a synthesis) are never shown by the API again.
+SYNTHESIZING = "synthesizing"
+REVIEWING = "reviewing"
+READY = "ready"
+#: Where a character's synthesis has stopped moving: ready to review, use, or look at.
+CHARACTER_SETTLED = frozenset({REVIEWING, READY, FAILED})
 
 
 def batch_status(status: str) -> str:

@@ -55,7 +55,9 @@ def parse(module: Any, name: str, answer: dict[str, Any], **extra: Any) -> Any:
 
 def test_every_model_is_pinned() -> None:
     parsed = {n for n in models.__all__ if hasattr(getattr(models, n), "from_json")}
-    assert parsed - {"Cost"} == set(ANSWERS)  # Cost is read inside Generation and Estimate
+    # Cost is read inside Generation and Estimate; Character came after the hand-written
+    # readers (tests/test_characters.py reads its real answers)
+    assert parsed - {"Cost", "Character"} == set(ANSWERS)
 
 
 @pytest.mark.parametrize(("name", "index"), CASES, ids=[f"{n}-{i}" for n, i in CASES])

@@ -1,0 +1,61 @@
+"""A character create or synthesis whose answer is lost after the sandbox did the work is
+retried under its own Idempotency-Key: one character, one charge (the sandbox's ledger counts)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from proxy import Lossy
+
+ATTRS = {"gender": "female", "age": 33}
+
+
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (48, 48), (10, 200, 90)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def characters(lossy: Lossy) -> list[dict[str, object]]:
+    return lossy.book()["characters"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("fault", ["drop", "503"])
+def test_a_lost_synthesis_answer_buys_once(lossy: Lossy, fault: str) -> None:
+    lossy.proxy.arm(fault, "POST", "/v1/characters$", times=1)
+    client = lossy.session.client
+    char = client.characters.synthesize(name="Once", attributes=ATTRS)
+    assert lossy.proxy.count("POST", "/v1/characters") == 2  # the create and its one retry
+    assert char.idempotent_replayed  # the retry collected the first answer
+    client.characters.wait(char, poll_interval=0.05)
+    rows = characters(lossy)
+    assert len(rows) == 1 and rows[0]["credits_charged"] == 4  # before: 2 characters, 8 credits
+    assert lossy.book()["totals"]["credits_charged"] == 4
+
+
+@pytest.mark.parametrize("fault", ["drop", "503"])
+def test_a_lost_resynthesize_or_regenerate_answer_pays_once(lossy: Lossy, fault: str) -> None:
+    client = lossy.session.client
+    char = client.characters.wait(
+        client.characters.synthesize(name="Again", attributes=ATTRS), poll_interval=0.05
+    )
+    lossy.proxy.arm(fault, "POST", f"/v1/characters/{char.id}/resynthesize", times=1)
+    client.characters.wait(client.characters.resynthesize(char), poll_interval=0.05)
+    lossy.proxy.arm(fault, "POST", f"/v1/characters/{char.id}/refs/regenerate", times=1)
+    client.characters.wait(client.characters.regenerate_ref(char, pose="back"), poll_interval=0.05)
+    [row] = characters(lossy)
+    assert row["rounds"] == 3 and row["credits_charged"] == 4 + 4 + 1
+
+
+def test_a_lost_create_answer_makes_one_character(lossy: Lossy) -> None:
+    lossy.proxy.arm("drop", "POST", "/v1/characters$", times=1)
+    client = lossy.session.client
+    char = client.characters.create(name="Uploaded", images=[png(), png()])
+    assert char.is_ready and len(char.refs) == 2
+    assert (
+        lossy.proxy.count("PUT") == 2
+        and lossy.proxy.count("POST", "/v1/characters/uploads/init") == 2
+    )
+    assert len(characters(lossy)) == 1  # the retry replayed; the consumed tickets were not reused
