@@ -59,3 +59,24 @@ def test_a_lost_create_answer_makes_one_character(lossy: Lossy) -> None:
         and lossy.proxy.count("POST", "/v1/characters/uploads/init") == 2
     )
     assert len(characters(lossy)) == 1  # the retry replayed; the consumed tickets were not reused
+
+
+def test_every_answer_lost_then_the_same_request_again_buys_once(lossy: Lossy) -> None:
+    from aurous_nb import character_jobs, character_ledger
+    from aurous_nb.client import APIConnectionError
+
+    s = lossy.session
+    lossy.proxy.arm("drop", "POST", "/v1/characters$")  # the create and all its retries
+    with pytest.raises(APIConnectionError):
+        character_jobs.synthesize(s, "Lost", ATTRS)
+    [row] = character_ledger.jobs(s.ledger, s.env)
+    assert row.status == "submitting" and row.character_id is None  # written before it was sent
+    assert len(characters(lossy)) == 1  # the server made it; only the answers were lost
+    lossy.proxy.disarm()
+    again = character_jobs.synthesize(s, "Lost", ATTRS)
+    assert again.how == "resent" and again.character.idempotent_replayed
+    character_jobs.wait(s, again.character)
+    [row] = character_ledger.jobs(s.ledger, s.env)
+    assert (row.status, row.charged, row.character_id) == ("succeeded", 4, again.character.id)
+    rows = characters(lossy)
+    assert len(rows) == 1 and rows[0]["credits_charged"] == 4  # before: 2 characters, 8 credits
