@@ -12,7 +12,7 @@ recorded after the fact. What reads a character (``wait``, ``get``) settles its 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,9 @@ __all__ = [
     "wait",
 ]
 
+#: Told the price once it is checked, before the request is sent (the magics print it).
+Announce = Callable[["Price"], None]
+
 #: Generations' worth of credits (contract §8): a synthesis or resynthesis, one pose again.
 SYNTH_GENERATIONS = 4
 REGENERATE_GENERATIONS = 1
@@ -54,7 +57,7 @@ class Price:
         card = f", rate card {self.version}" if self.version else ""
         return (
             f"{credits(self.amount)} ({self.generations} generation"
-            f"{'s' if self.generations != 1 else ''} at {number(self.per_generation)}{card})"
+            f"{'s' if self.generations != 1 else ''} at {credits(self.per_generation)}{card})"
         )
 
 
@@ -114,6 +117,7 @@ def _paid(
     fresh: bool,
     budget: float | None,
     context: tuple[str | None, str | None],
+    announce: Announce | None = None,
 ) -> Outcome:
     ledger, env = session.ledger, session.env
     if not fresh:
@@ -128,6 +132,8 @@ def _paid(
             except NotFoundError:
                 pass  # deleted, or a restarted sandbox: buy it again
     quoted = price(session, generations, budget=budget)
+    if announce is not None:
+        announce(quoted)  # said before anything is spent
     job = character_ledger.prepare(
         ledger,
         env,
@@ -150,6 +156,7 @@ def synthesize(
     fresh: bool = False,
     budget: float | None = None,
     context: tuple[str | None, str | None] = (None, None),
+    announce: Announce | None = None,
 ) -> Outcome:
     """Ask for a synthesized character (4 generations), priced first, through the ledger."""
     body = character_body(name, attributes=attributes)  # refused here before a row is written
@@ -171,10 +178,17 @@ def synthesize(
         fresh=fresh,
         budget=budget,
         context=context,
+        announce=announce,
     )
 
 
-def resynthesize(session: Any, character: Any, *, budget: float | None = None) -> Outcome:
+def resynthesize(
+    session: Any,
+    character: Any,
+    *,
+    budget: float | None = None,
+    announce: Announce | None = None,
+) -> Outcome:
     """Draw the four poses again (4 generations); never reused: asking again means again."""
     char_id = _id(character)
     client = session.client
@@ -193,10 +207,18 @@ def resynthesize(session: Any, character: Any, *, budget: float | None = None) -
         fresh=True,
         budget=budget,
         context=(None, None),
+        announce=announce,
     )
 
 
-def regenerate(session: Any, character: Any, pose: str, *, budget: float | None = None) -> Outcome:
+def regenerate(
+    session: Any,
+    character: Any,
+    pose: str,
+    *,
+    budget: float | None = None,
+    announce: Announce | None = None,
+) -> Outcome:
     """Draw one pose again (1 generation)."""
     if pose not in POSES:
         raise ValueError(f"pose must be one of {', '.join(POSES)}, not {pose!r}")
@@ -217,6 +239,7 @@ def regenerate(session: Any, character: Any, pose: str, *, budget: float | None 
         fresh=True,
         budget=budget,
         context=(None, None),
+        announce=announce,
     )
 
 

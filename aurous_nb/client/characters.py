@@ -19,7 +19,14 @@ from typing import Any
 from urllib.parse import quote
 
 from aurous_nb.client._core import Core, Flow, Request, Response, Sleep
-from aurous_nb.client._params import check_bool, check_choice, check_id, check_limit, check_text
+from aurous_nb.client._params import (
+    check_bool,
+    check_choice,
+    check_id,
+    check_int,
+    check_limit,
+    check_text,
+)
 from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import ValidationError, WaitTimeoutError, json_kind
 from aurous_nb.client.files import FileInput, read_image
@@ -379,6 +386,20 @@ def wait_flow(
     return char
 
 
+def download_ref_flow(
+    core: Core, ref: CharacterArg, index: int, version: str | None
+) -> Flow[bytes]:
+    """The bytes of one ref through its signed URL (no key sent; the URL is fetched fresh when
+    a bare id is given)."""
+    check_int("index", index, 0)
+    char = ref if isinstance(ref, Character) else (yield from get_flow(core, ref, version))
+    if index >= len(char.refs):
+        raise ValidationError("index", f"index: {char.id} has {len(char.refs)} ref(s), got {index}")
+    url = checked_url(char.id, char.refs[index].url)
+    req = Request("GET", url, auth=False, idempotent=True, output=True)
+    return (yield from core.call(req)).content
+
+
 def iterate(
     client: Any, limit: int, status: str | None, version: str | None
 ) -> Any:  # Iterator or AsyncIterator, by the client's driver
@@ -510,6 +531,12 @@ class Characters(SyncResource):
         saves a reviewed one. WaitTimeoutError after ``timeout`` s."""
         return self._run(wait_flow(self._core, id, save, timeout, poll_interval, version))
 
+    def download_ref(
+        self, character: CharacterArg, index: int = 0, *, version: str | None = None
+    ) -> bytes:
+        """One reference image's bytes (``refs[index]``; the first is the cover)."""
+        return self._run(download_ref_flow(self._core, character, index, version))
+
 
 class AsyncCharacters(AsyncResource):
     """``client.characters`` on :class:`AsyncClient` (same methods, awaited)."""
@@ -622,3 +649,8 @@ class AsyncCharacters(AsyncResource):
         version: str | None = None,
     ) -> Character:
         return await self._run(wait_flow(self._core, id, save, timeout, poll_interval, version))
+
+    async def download_ref(
+        self, character: CharacterArg, index: int = 0, *, version: str | None = None
+    ) -> bytes:
+        return await self._run(download_ref_flow(self._core, character, index, version))
