@@ -25,6 +25,7 @@ __all__ = [
     "BATCH_OK",
     "BATCH_RUNNING",
     "CANCELLED",
+    "CHARACTER_SETTLED",
     "COLORS",
     "EXPIRED",
     "FAILED",
@@ -35,13 +36,16 @@ __all__ = [
     "PROCESSING",
     "QUEUED",
     "QUEUED_SERVER",
+    "READY",
     "REJECTED",
     "RETRYABLE",
     "REUSABLE",
+    "REVIEWING",
     "SERVER_ACTIVE",
     "SERVER_TERMINAL",
     "SUBMITTING",
     "SUCCEEDED",
+    "SYNTHESIZING",
     "TERMINAL",
     "UNKNOWN",
     "batch_status",
@@ -105,6 +109,14 @@ ACTIVE_COLORS = {
     QUEUED: "#1e88e5",
     PROCESSING: "#42a5f5",
 }
+
+# A character's (contract §3): synthesizing -> reviewing -> (save) -> ready, or failed;
+# deleted and cancelled (deleted during a synthesis) are never shown by the API again.
+SYNTHESIZING = "synthesizing"
+REVIEWING = "reviewing"
+READY = "ready"
+#: Where a character's synthesis has stopped moving: ready to review, use, or look at.
+CHARACTER_SETTLED = frozenset({REVIEWING, READY, FAILED})
 
 
 def batch_status(status: str) -> str:

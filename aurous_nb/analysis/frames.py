@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
 from aurous_nb.statuses import ACTIVE, CANCELLED, REJECTED, SERVER_ACTIVE, SUCCEEDED, TERMINAL
+from aurous_nb.store import characters as character_ledger
 from aurous_nb.store.ledger import Ledger, ledger_or_default, status_in, status_list
 from aurous_nb.store.payloads import parse_time
 
@@ -359,6 +360,11 @@ def history(
     data["env"] = pd.Categorical.from_codes(np.zeros(len(ids), dtype="int8"), categories=envs)
     frame = pd.DataFrame(data, columns=list(HISTORY_COLUMNS), copy=False)
     frame.attrs["env"] = env
+    if lora is None and media_type in (None, "character"):
+        extra = character_ledger.history_frame(ledger, env, low, high)
+        if extra is not None and status is not None:
+            extra = extra[extra["status"].isin(_statuses(status))]
+        frame = character_ledger.with_characters(frame, extra, HISTORY_COLUMNS)
     return frame
 
 

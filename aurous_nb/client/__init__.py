@@ -42,6 +42,8 @@ from aurous_nb.client.errors import (
 )
 from aurous_nb.client.models import (
     Balance,
+    Character,
+    CharacterRef,
     Deleted,
     Estimate,
     Event,
@@ -64,6 +66,8 @@ __all__ = [
     "AurousError",
     "AuthenticationError",
     "Balance",
+    "Character",
+    "CharacterRef",
     "Client",
     "Deleted",
     "Estimate",

@@ -23,6 +23,7 @@ from aurous_nb.client._core import (
 )
 from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
+from aurous_nb.client.characters import AsyncCharacters
 from aurous_nb.client.files import AsyncFiles
 from aurous_nb.client.images import AsyncImages
 from aurous_nb.client.loras import AsyncLoras, AsyncVideoLoras
@@ -159,6 +160,10 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
     @cached_property
     def video_loras(self) -> AsyncVideoLoras:
         return AsyncVideoLoras(self)
+
+    @cached_property
+    def characters(self) -> AsyncCharacters:
+        return AsyncCharacters(self)
 
     @cached_property
     def files(self) -> AsyncFiles:

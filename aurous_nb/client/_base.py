@@ -248,8 +248,8 @@ class ClientBase(Generic[HttpT]):
             out["Aurous-Version"] = req.version
         if req.idempotency_key is not None:
             out["Idempotency-Key"] = req.idempotency_key
-        if req.body is not None:
-            out["Content-Type"] = "application/json"
+        if req.body is not None:  # JSON unless the request says (an upload PUT)
+            out.setdefault("Content-Type", "application/json")
         return out
 
     def _derive_core(

@@ -24,6 +24,7 @@ from aurous_nb.client._core import (
 )
 from aurous_nb.client._limits import FAULTS, Reading, fault
 from aurous_nb.client._params import UsageParams
+from aurous_nb.client.characters import Characters
 from aurous_nb.client.files import Files
 from aurous_nb.client.images import Images
 from aurous_nb.client.loras import Loras, VideoLoras
@@ -145,6 +146,10 @@ class Client(ClientBase[httpx.Client]):
     @cached_property
     def video_loras(self) -> VideoLoras:
         return VideoLoras(self)
+
+    @cached_property
+    def characters(self) -> Characters:
+        return Characters(self)
 
     @cached_property
     def files(self) -> Files:

@@ -32,7 +32,7 @@ def sniff_mime(data: bytes) -> str | None:
     return None
 
 
-def _read(source: FileInput, filename: str | None) -> tuple[str, bytes]:
+def _read(source: FileInput, filename: str | None, param: str = "file") -> tuple[str, bytes]:
     if isinstance(source, (bytes, bytearray)):
         return filename or "upload", bytes(source)
     if isinstance(source, (str, os.PathLike)):
@@ -40,8 +40,21 @@ def _read(source: FileInput, filename: str | None) -> tuple[str, bytes]:
         try:
             return filename or path.name, path.read_bytes()
         except OSError as exc:
-            raise ValidationError("file", f"file: cannot read {path}: {exc.strerror}") from None
-    raise ValidationError("file", "file: pass a path or bytes")
+            raise ValidationError(param, f"{param}: cannot read {path}: {exc.strerror}") from None
+    raise ValidationError(param, f"{param}: pass a path or bytes")
+
+
+def read_image(
+    source: FileInput, filename: str | None, param: str = "file"
+) -> tuple[str, bytes, str]:
+    """(name, bytes, mime type) of an image the API takes: PNG, JPEG or WebP, 10 MB at most."""
+    name, data = _read(source, filename, param)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValidationError(param, f"{param}: at most 10 MB (got {len(data)} bytes)")
+    mime = sniff_mime(data)
+    if mime is None:
+        raise ValidationError(param, f"{param}: must be a PNG, JPEG or WebP image")
+    return name, data, mime
 
 
 def upload_flow(
@@ -54,12 +67,7 @@ def upload_flow(
     version: str | None,
 ) -> Flow[File]:
     fields = file_fields(purpose, metadata)
-    name, data = _read(source, filename)
-    if len(data) > MAX_FILE_BYTES:
-        raise ValidationError("file", f"file: at most 10 MB (got {len(data)} bytes)")
-    mime = sniff_mime(data)
-    if mime is None:
-        raise ValidationError("file", "file: must be a PNG, JPEG or WebP image")
+    name, data, mime = read_image(source, filename)
     req = Request(
         "POST",
         core.url("/v1/files"),

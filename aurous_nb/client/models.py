@@ -17,14 +17,16 @@ from typing import Any, Generic, TypeVar
 
 from aurous_nb.client._reader import LOCAL, Model, obj, read, text, wire
 from aurous_nb.client.errors import InvalidResponseError, json_kind
+from aurous_nb.statuses import CHARACTER_SETTLED, READY, SUCCEEDED
 from aurous_nb.statuses import SERVER_TERMINAL as TERMINAL_STATUSES
-from aurous_nb.statuses import SUCCEEDED
 from aurous_nb.timestamps import parse_datetime
 
 __all__ = [
     "GENERATION_ID",
     "TERMINAL_STATUSES",
     "Balance",
+    "Character",
+    "CharacterRef",
     "Cost",
     "Deleted",
     "Estimate",
@@ -402,3 +404,56 @@ class Event(Model):
         if self.type.startswith(("image.", "video.", "generation.")) and "id" in self.data:
             return Generation.from_json(self.data)
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterRef:
+    """One reference image of a character; ``url`` is a signed proxy URL (about 24 h)."""
+
+    pose: str
+    url: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Character(Model):
+    """A character (GET /v1/characters/{id}): ``synthesizing -> reviewing -> ready``, or
+    ``failed``; pass its ``id`` as ``character_id`` once it is ready.
+
+    ``request_id`` and ``idempotent_replayed`` come from the response that returned it.
+    """
+
+    id: str
+    name: str
+    status: str
+    refs: tuple[CharacterRef, ...]
+    attributes: dict[str, Any]
+    error_message: str | None
+    client_reference_id: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    aurous_version: str | None
+    request_id: str | None = field(default=None, metadata=LOCAL)
+    idempotent_replayed: bool = field(default=False, metadata=LOCAL)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:  # short, and free of signed ref URLs
+        poses = ", ".join(r.pose for r in self.refs)
+        return (
+            f"Character(id={self.id!r}, name={self.name!r}, status={self.status!r}, refs=[{poses}])"
+        )
+
+    @property
+    def is_ready(self) -> bool:
+        """Usable as ``character_id`` on an image create."""
+        return self.status == READY
+
+    @property
+    def is_settled(self) -> bool:
+        """No synthesis running: ``reviewing``, ``ready`` or ``failed``."""
+        return self.status in CHARACTER_SETTLED
+
+    @classmethod
+    def from_json(
+        cls, d: dict[str, Any], *, request_id: str | None = None, replayed: bool = False
+    ) -> Character:
+        return read(cls, d, request_id=request_id, idempotent_replayed=replayed)

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from aurous_nb.sandbox import bodies, catalog, validation
 from aurous_nb.sandbox.chaos import Chaos
+from aurous_nb.sandbox.character_routes import CharacterRoutes
 from aurous_nb.sandbox.config import SandboxConfig
 from aurous_nb.sandbox.endpoint_routes import EndpointRoutes
 from aurous_nb.sandbox.errors import ApiError, bad_request, not_found
@@ -197,7 +198,7 @@ class Api:
 
     async def estimate_image(self, request: Request) -> Response:
         body = await bodies.json_object(request)
-        req = validation.image_request(body, self.state.file_exists)
+        req = validation.image_request(body, self.state.file_exists, self.state.character_status)
         validation.screen(req, self.config.blocked_word)
         return json_response(self._image_cost(req, version(request)).estimate_json())
 
@@ -221,7 +222,9 @@ class Api:
             pinned = version(request)
             req: ImageRequest | VideoRequest
             if kind == "image":
-                req = validation.image_request(body, self.state.file_exists)
+                req = validation.image_request(
+                    body, self.state.file_exists, self.state.character_status
+                )
                 cost = self._image_cost(req, pinned)
             else:
                 req = validation.video_request(body, self.state.file_exists)
@@ -486,6 +489,7 @@ class Api:
             Route("/_sandbox/previews/{name}", self.preview, methods=["GET"]),
             *FileRoutes(self.state, self.config).routes(),
             *EndpointRoutes(self.state, self.config).routes(),
+            *CharacterRoutes(self.state, self.config).routes(),
         ]
 
 

@@ -49,6 +49,8 @@ class SandboxConfig:
             hold released).
         provider_timeout_rate: fraction of image/video creates answered 504 ``provider_timeout``
             before any generation is made.
+        upload_url_ttl: seconds a character upload ticket's signed PUT URL works (15 min).
+        upload_ticket_ttl: seconds a character upload ticket can be used by a create (24 h).
     """
 
     api_key: str = field(default_factory=new_api_key)
@@ -71,6 +73,8 @@ class SandboxConfig:
     blocked_word: str | None = "blockedword"
     expire_rate: float = 0.0
     provider_timeout_rate: float = 0.0
+    upload_url_ttl: float = 15 * 60.0
+    upload_ticket_ttl: float = 24 * 3600.0
 
     def __repr__(self) -> str:
         """Every setting, the keys masked (aurous_nb.secret): a repr is often printed."""
@@ -83,7 +87,15 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         """Refuse settings no server could run with: a NaN latency never finishes a job, a NaN
         credit balance never refuses one (every comparison with NaN is False)."""
-        for name in ("credits", "latency", "latency_spread", "output_ttl", "chaos_delay"):
+        for name in (
+            "credits",
+            "latency",
+            "latency_spread",
+            "output_ttl",
+            "chaos_delay",
+            "upload_url_ttl",
+            "upload_ticket_ttl",
+        ):
             _check(name, getattr(self, name))
         for name in ("failure_rate", "chaos", "expire_rate", "provider_timeout_rate"):
             _check(name, getattr(self, name), hi=1.0)

@@ -197,6 +197,19 @@ def _fixture(event_type: str, base_url: str) -> dict[str, Any]:
             "output_video_url": None,
             "error_message": None if status == "succeeded" else "Synthetic test event",
         }
+    if family == "character":
+        status = {"completed": "ready", "failed": "failed"}.get(outcome, "cancelled")
+        return {
+            "id": "char_00000000000000000000000000",
+            "object": "character",
+            "name": "A synthetic test character",
+            "status": status,
+            "refs": [],
+            "attributes": {},
+            "error_message": None if status == "ready" else "synthetic_test_event",
+            "created_at": "2026-05-15T00:00:00Z",
+            "updated_at": "2026-05-15T00:00:10Z",
+        }
     if family == "usage":
         return {"object": "balance", "credits": 10, "held_credits": 0, "available_credits": 10}
     return {"object": "webhook_endpoint", "id": "we_00000000000000000000000000", "is_active": False}

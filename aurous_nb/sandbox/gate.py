@@ -18,7 +18,7 @@ from aurous_nb.sandbox.chaos import EARLY, Chaos, DropConnection
 from aurous_nb.sandbox.errors import ApiError
 from aurous_nb.sandbox.ids import new_id
 from aurous_nb.sandbox.pricing import DEFAULT_VERSION, KNOWN_VERSIONS
-from aurous_nb.sandbox.ratelimit import Verdict, bucket_for
+from aurous_nb.sandbox.ratelimit import CHOSEN_BY_ROUTE, Verdict, bucket_for
 from aurous_nb.sandbox.state import SandboxState
 
 Scope = MutableMapping[str, Any]
@@ -114,8 +114,11 @@ class Gate:
                 send, err, request_id, extra + self.state.limiter.peek(bucket).headers()
             )
             return
-        verdict: Verdict = self.state.limiter.draw(bucket)
-        extra = extra + verdict.headers()
+        if (scope["method"], path) in CHOSEN_BY_ROUTE:
+            verdict: Verdict = self.state.limiter.peek(bucket)  # the route draws and reports
+        else:
+            verdict = self.state.limiter.draw(bucket)
+            extra = extra + verdict.headers()
         if not verdict.allowed:
             limited = ApiError(
                 429,

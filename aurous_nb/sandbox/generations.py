@@ -107,7 +107,7 @@ class Generation:
             "duration_ms": duration_ms,
             "cost": self.cost_json(),
             "seed": self.seed,
-            "character_id": None,
+            "character_id": getattr(req, "character_id", None),
             "aurous_version": self.aurous_version,
             "creation_request_id": self.creation_request_id,
             "inference_type": req.inference_type,

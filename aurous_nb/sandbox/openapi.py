@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from aurous_nb.sandbox import bodies, catalog
+from aurous_nb.sandbox.characters import ATTRIBUTES, LISTABLE, POSES
 from aurous_nb.sandbox.files import PURPOSES
 from aurous_nb.sandbox.validation import (
     SEED_MAX,
@@ -204,6 +205,72 @@ UPLOAD_BODY = _obj(
     },
     {"metadata": STR},
 )
+CHARACTER_STATUS: Schema = {
+    "type": "string",
+    "enum": ["synthesizing", "reviewing", "ready", "failed", "deleted", "cancelled"],
+}
+CHARACTER = _obj(
+    {
+        "id": STR,
+        "object": {"type": "string", "enum": ["character"]},
+        "name": STR,
+        "status": CHARACTER_STATUS,
+        "refs": {
+            "type": "array",
+            "items": _obj({"pose": {"type": "string", "enum": list(POSES)}, "url": STR}),
+        },
+        "attributes": OBJ,
+        "error_message": _null(STR),
+        "created_at": STR,
+        "updated_at": STR,
+    },
+    {"client_reference_id": _null(STR), "aurous_version": STR},
+)
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 120, "pattern": r"\S"}
+ATTRIBUTES_BODY: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        k: (
+            {"type": "number", "minimum": 0, "maximum": 150}
+            if k == "age"
+            else {"type": "string", "maxLength": 200}
+        )
+        for k in ATTRIBUTES
+    },
+}
+CHARACTER_BODY = _obj(
+    {"name": NAME, "generate": {"type": "boolean", "enum": [True]}, "attributes": ATTRIBUTES_BODY},
+    {"client_reference_id": {"type": "string", "maxLength": 256}},
+)
+# Also accepted (left out so generated bodies stay valid): ``upload_ids`` (1-6 ``upl_`` ids
+# whose bytes were PUT) instead of ``generate``.
+CHARACTER_PATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"name": NAME, "attributes": ATTRIBUTES_BODY},
+}
+UPLOAD_INIT_BODY = _obj(
+    {
+        "filename": {"type": "string", "minLength": 1, "maxLength": 120},
+        "extension": {"type": "string", "enum": ["png"]},
+        "content_type": {"type": "string", "enum": ["image/png"]},
+    }
+)
+UPLOAD_TICKET = _obj(
+    {"upload_id": STR, "upload_url": STR, "upload_headers": OBJ, "expires_at": STR},
+    {"ticket_expires_at": STR},
+)
+CLASSIFIED = _obj(
+    {"upload_id": STR, "pose": {"type": "string", "enum": list(POSES)}, "confidence": NUM}
+)
+RESYNTH_BODY = {"type": "object", "properties": {"force_all": BOOL}}
+REGENERATE_BODY = _obj({"pose": {"type": "string", "enum": list(POSES)}}, {"prompt_override": STR})
+CHARACTER_QUERY = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+    "starting_after": STR,
+    "status": {"type": "string", "enum": list(LISTABLE)},
+}
 
 
 def _json(schema: Schema, description: str = "OK") -> Schema:
@@ -239,10 +306,12 @@ class Op:
         query: dict[str, Schema] | None = None,
         public: bool = False,
         tag: str = "v1",
+        raw_body: str | None = None,
     ) -> None:
         self.summary = summary
         self.responses = responses
         self.body = body
+        self.raw_body = raw_body
         self.multipart = multipart
         self.query = query or {}
         self.public = public
@@ -331,6 +400,36 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             body=TEST_FIRE_BODY,
         )
     },
+    "/v1/characters/uploads/init": {
+        "post": Op(
+            "An upload ticket: a signed PUT URL (15 min)", _ok(UPLOAD_TICKET), body=UPLOAD_INIT_BODY
+        )
+    },
+    "/v1/characters/uploads/classify": {
+        "post": Op(
+            "The pose of an uploaded image (free)", _ok(CLASSIFIED), body=_obj({"upload_id": STR})
+        )
+    },
+    "/v1/characters": {
+        "post": Op(
+            "Create a character from uploads or by synthesis (4 generations)",
+            _ok(CHARACTER, "201"),
+            body=CHARACTER_BODY,
+        ),
+        "get": Op("Characters, newest first", _ok(_list_of(CHARACTER)), query=CHARACTER_QUERY),
+    },
+    "/v1/characters/{id}": {
+        "get": Op("One character", _ok(CHARACTER)),
+        "patch": Op("Rename or replace the attributes", _ok(CHARACTER), body=CHARACTER_PATCH),
+        "delete": Op("Delete (hard in reviewing, soft otherwise)", _ok(DELETED)),
+    },
+    "/v1/characters/{id}/save": {"post": Op("reviewing -> ready (free)", _ok(CHARACTER))},
+    "/v1/characters/{id}/resynthesize": {
+        "post": Op("Render the four poses again (4 generations)", _ok(CHARACTER), body=RESYNTH_BODY)
+    },
+    "/v1/characters/{id}/refs/regenerate": {
+        "post": Op("Render one pose again (1 generation)", _ok(CHARACTER), body=REGENERATE_BODY)
+    },
     **{
         path: {
             m: Op("Deprecated route (308 to /v1/images or /v1/videos)", REDIRECT) for m in LEGACY
@@ -376,6 +475,33 @@ OPERATIONS: dict[str, dict[str, Op]] = {
             tag="sandbox",
         )
     },
+    "/_sandbox/uploads/{id}": {
+        "put": Op(
+            "The bytes of a character upload ticket (signed URL, no key)",
+            {"200": {"description": "Stored"}},
+            query={"token": STR},
+            public=True,
+            tag="sandbox",
+            raw_body="image/png",
+        )
+    },
+    "/_sandbox/character_refs/{id}/{name}": {
+        "get": Op(
+            "A character ref's bytes (signed token)",
+            _bytes("image/png", "image/jpeg", "image/webp"),
+            query={"token": STR},
+            public=True,
+            tag="sandbox",
+        )
+    },
+    "/_sandbox/characters/foreign": {
+        "post": Op(
+            "Plant a character and an upload of another team (sandbox only)",
+            _ok(_obj({"character_id": STR, "upload_id": STR}), "201"),
+            public=True,
+            tag="sandbox",
+        )
+    },
     "/_sandbox/files/{id}": {
         "get": Op(
             "An uploaded file's bytes (signed token)",
@@ -408,6 +534,14 @@ LINKS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     ("/v1/videos", "post"): [("/v1/images/{id}", "get"), ("/v1/videos/{id}/output", "get")],
     ("/v1/files", "post"): [("/v1/files/{id}", "get"), ("/v1/files/{id}", "delete")],
+    ("/v1/characters", "post"): [
+        ("/v1/characters/{id}", "get"),
+        ("/v1/characters/{id}", "patch"),
+        ("/v1/characters/{id}/save", "post"),
+        ("/v1/characters/{id}/resynthesize", "post"),
+        ("/v1/characters/{id}/refs/regenerate", "post"),
+        ("/v1/characters/{id}", "delete"),
+    ],
     ("/v1/webhook_endpoints", "post"): [
         ("/v1/webhook_endpoints/{id}", "get"),
         ("/v1/webhook_endpoints/{id}", "patch"),
@@ -457,6 +591,13 @@ def _operation(path: str, method: str, op: Op) -> Schema:
             "413 request_too_large; another encoding is 400 invalid_format).",
             "content": {"application/json": {"schema": op.body}},
         }
+    elif op.raw_body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "description": f"The image bytes, at most {bodies.UPLOAD_LIMIT // bodies.MiB} MiB "
+            "(more is 413 request_too_large).",
+            "content": {op.raw_body: {"schema": BINARY}},
+        }
     elif op.multipart is not None:
         out["requestBody"] = {
             "required": True,
@@ -496,7 +637,7 @@ def _build() -> Schema:
                 "api-key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},
             },
-            "schemas": {"Error": ERROR, "Generation": GENERATION},
+            "schemas": {"Error": ERROR, "Generation": GENERATION, "Character": CHARACTER},
             "responses": {
                 "Error": _json(ERROR, "The error envelope (every non-2xx answer)"),
                 "TooLarge": _json(ERROR, "The body is over its cap (request_too_large)"),

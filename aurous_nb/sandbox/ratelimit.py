@@ -15,14 +15,25 @@ BUCKETS: dict[str, tuple[int, float]] = {
     "files": (60, 30.0),
     "webhook_endpoints": (10, 10.0),
     "webhooks_test": (30, 30.0),
+    "characters_post": (60, 30.0),
+    "characters_get": (240, 120.0),
+    "characters_synthesize": (12, 6.0),
 }
 
 _CANCEL = re.compile(r"^/v1/images/[^/]+/cancel$")
 _WEBHOOK_TEST = re.compile(r"^/v1/webhook_endpoints/[^/]+/test$")
+_CHARACTER_PAID = re.compile(r"^/v1/characters/[^/]+/(resynthesize|refs/regenerate)$")
+#: POST /v1/characters draws from ``characters_post`` (uploads) or ``characters_synthesize``
+#: (generate): only its body says which, so the route draws, not the gate
+CHOSEN_BY_ROUTE = (("POST", "/v1/characters"),)
 
 
 def bucket_for(method: str, path: str) -> str:
     """Which bucket a request draws from; unknown writes fall back to ``read``."""
+    if path == "/v1/characters" or path.startswith("/v1/characters/"):
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return "characters_get"
+        return "characters_synthesize" if _CHARACTER_PAID.match(path) else "characters_post"
     if method in ("GET", "HEAD", "OPTIONS"):
         return "read"
     if path in ("/v1/images", "/v1/videos") or _CANCEL.match(path):

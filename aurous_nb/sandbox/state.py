@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aurous_nb.sandbox.characters import CharacterStore
 from aurous_nb.sandbox.config import SandboxConfig
 from aurous_nb.sandbox.errors import ApiError
 from aurous_nb.sandbox.files import StoredFile
@@ -108,6 +109,11 @@ class SandboxState:
         self.timeout_rng = random.Random(f"provider_timeout:{config.seed}")
         self.on_terminal: list[TerminalHook] = []
         self.on_balance_low: list[Callable[[], None]] = []
+        self.characters = CharacterStore(
+            self.team, config.seed, config.latency, config.failure_rate
+        )
+        self.characters.moderation_word = config.moderation_word
+        self.characters.on_charge.append(self._check_balance_low)
 
     # -- auth -------------------------------------------------------------------------------
 
@@ -219,6 +225,7 @@ class SandboxState:
 
     def settle(self, now: float | None = None) -> None:
         """Apply every transition that is due (idempotent, cheap when nothing is running)."""
+        self.characters.settle(now)
         if not self.active:
             return
         now = time.time() if now is None else now
@@ -282,12 +289,18 @@ class SandboxState:
     def file_exists(self, file_id: str) -> bool:
         return self.file(file_id) is not None
 
+    def character_status(self, char_id: str) -> str | None:
+        """The status of the team's character ``char_id`` (None: unknown, deleted, not ours)."""
+        char = self.characters.find(char_id, self.team.id)
+        return None if char is None else char.status
+
     def ledger_json(self) -> dict[str, Any]:
         self.settle()
-        charged = sum(g.debited for g in self.order)
+        charged = sum(g.debited for g in self.order) + self.characters.charged
         return {
             "object": "sandbox.ledger",
             "generations": [g.ledger_json() for g in self.order],
+            "characters": self.characters.ledger_json(),
             "totals": {
                 "generation_count": len(self.order),
                 "starting_credits": num(self.config.credits),

@@ -34,6 +34,8 @@ URL_MAX = 2048
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 FileExists = Callable[[str], bool]
+#: the status of the team's visible character with this id, None when there is none for it
+CharacterStatus = Callable[[str], "str | None"]
 
 
 def snap32(value: float) -> int:
@@ -236,6 +238,7 @@ class ImageRequest:
     enhance_prompt: bool
     webhook_url: str | None
     raw: dict[str, Any] = field(default_factory=dict)
+    character_id: str | None = None
 
     @property
     def style(self) -> str | None:
@@ -246,7 +249,7 @@ class ImageRequest:
 
     @property
     def inference_type(self) -> str:
-        return "i2i" if self.reference_image_urls else "t2i"
+        return "i2i" if self.reference_image_urls or self.character_id else "t2i"
 
 
 def _image_lora(ref: Any, param: str) -> catalog.ImageLora:
@@ -337,18 +340,29 @@ def _references(body: dict[str, Any], file_exists: FileExists) -> list[str]:
     ]
 
 
-def _character(body: dict[str, Any]) -> None:
+def _character(body: dict[str, Any], status_of: CharacterStatus | None) -> str | None:
+    """``character_id``: the team's character, ``ready`` (404 for unknown, deleted or another
+    team's; 400 ``character_not_ready`` while it synthesizes, awaits review or has failed)."""
     if body.get("character_id") is None:
-        return
-    get_str(body, "character_id")
+        return None
+    char_id = get_str(body, "character_id")
+    assert char_id is not None
     if body.get("reference_image_urls") is not None:
         raise bad_request(
             "mutually_exclusive_input",
             "Send either 'character_id' or 'reference_image_urls', not both.",
             "character_id",
         )
-    # The sandbox has no characters API, so no character can be found.
-    raise not_found("Character", "character_id")
+    status = status_of(char_id) if status_of is not None else None
+    if status is None:
+        raise not_found("Character", "character_id")
+    if status != "ready":
+        raise bad_request(
+            "character_not_ready",
+            f"The character is '{status}'; only a 'ready' character can be used.",
+            "character_id",
+        )
+    return char_id
 
 
 def _webhook_url(body: dict[str, Any]) -> str | None:
@@ -356,7 +370,9 @@ def _webhook_url(body: dict[str, Any]) -> str | None:
     return None if url is None else check_url(url, "webhook_url", allow_loopback_http=True)
 
 
-def image_request(body: dict[str, Any], file_exists: FileExists) -> ImageRequest:
+def image_request(
+    body: dict[str, Any], file_exists: FileExists, character_status: CharacterStatus | None = None
+) -> ImageRequest:
     """Validate an image body (create and estimate share it)."""
     prompt = get_text(body, "prompt", required=True)
     assert prompt is not None
@@ -371,7 +387,7 @@ def image_request(body: dict[str, Any], file_exists: FileExists) -> ImageRequest
     enhance = get_bool(body, "enhance_prompt")
     webhook_url = _webhook_url(body)
     loras = _loras(body)
-    _character(body)
+    character_id = _character(body, character_status)
     refs = _references(body, file_exists)
     style = loras[0].lora if loras else None
     return ImageRequest(
@@ -395,6 +411,7 @@ def image_request(body: dict[str, Any], file_exists: FileExists) -> ImageRequest
         enhance_prompt=bool(enhance),
         webhook_url=webhook_url,
         raw=body,
+        character_id=character_id,
     )
 
 

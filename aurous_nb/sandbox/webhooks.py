@@ -32,6 +32,9 @@ EVENT_TYPES = (
     "video.cancelled",
     "usage.balance_low",
     "webhook.endpoint_disabled",
+    "character.completed",
+    "character.failed",
+    "character.cancelled",
 )
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 ROTATION_GRACE_S = 24 * 3600.0

@@ -164,6 +164,32 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE balances SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
         "DELETE FROM meta WHERE key LIKE 'history_synced_through:sandbox%'",
     ),
+    # 4: characters and what making them cost, one row per create, synthesis, resynthesis or
+    # one-pose regeneration (read and written by aurous_nb.store.characters).
+    (
+        """CREATE TABLE character_jobs (
+            row_id          INTEGER PRIMARY KEY,
+            env             TEXT NOT NULL,
+            idempotency_key TEXT UNIQUE,
+            action          TEXT NOT NULL,
+            character_id    TEXT,
+            name            TEXT,
+            request         TEXT,
+            request_hash    TEXT,
+            notebook        TEXT,
+            cell            TEXT,
+            poses           INTEGER,
+            estimate        REAL,
+            charged         REAL,
+            status          TEXT NOT NULL,
+            submitted_at    REAL NOT NULL,
+            completed_at    REAL,
+            updated_at      REAL NOT NULL,
+            error_code      TEXT,
+            error_message   TEXT
+        )""",
+        "CREATE INDEX character_jobs_env_character ON character_jobs (env, character_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

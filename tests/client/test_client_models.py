@@ -92,7 +92,9 @@ def fits(value: Any, hint: Any) -> bool:
 
 def test_every_model_is_pinned() -> None:
     parsed = {n for n in models.__all__ if hasattr(getattr(models, n), "from_json")}
-    assert parsed - {"Cost"} == set(ANSWERS)  # Cost is read inside Generation and Estimate
+    # Cost is read inside Generation and Estimate; Character came after the hand-written
+    # readers (tests/test_characters.py reads its real answers)
+    assert parsed - {"Cost", "Character"} == set(ANSWERS)
 
 
 @pytest.mark.parametrize(("name", "index"), CASES, ids=[f"{n}-{i}" for n, i in CASES])

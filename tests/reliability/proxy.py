@@ -45,7 +45,8 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "prox
 
 @dataclass
 class Rule:
-    """Spoil matching requests: ``times`` of them (``None``: until disarmed).
+    """Spoil matching requests: ``times`` of them (``None``: until disarmed). ``path`` is a
+    prefix, or with a trailing ``$`` the whole path.
 
     ``after_relay`` runs once the server has answered and before the client hears anything
     (where a test presses Stop).
@@ -63,7 +64,8 @@ class Rule:
         if self.times is not None and self.times <= 0:
             return False
         return (self.method is None or method == self.method) and (
-            self.path is None or path.startswith(self.path)
+            self.path is None
+            or (path == self.path[:-1] if self.path.endswith("$") else path.startswith(self.path))
         )
 
 

@@ -58,7 +58,7 @@ def test_create_shape_and_secret_only_once(hooks: Any, receiver: Receiver) -> No
     assert body["secret"].startswith("whsec_")
     assert body["secret_preview"].startswith("whsec_") and "..." in body["secret_preview"]
     assert body["secret_preview"].endswith(body["secret"][-4:])
-    assert len(body["events"]) == 8 and "image.completed" in body["events"]
+    assert len(body["events"]) == 11 and "image.completed" in body["events"]
     assert body["is_active"] is True
     assert body["consecutive_failures"] == 0
     assert body["last_success_at"] is None and body["last_failure_at"] is None

@@ -203,6 +203,7 @@ _IMAGE_OPTIONS = [
     _opt("--enhance", action="store_true", help="let the platform enhance the prompt"),
     _opt("--steps", type=int, metavar="N", help="sampling steps"),
     _opt("--guidance", type=float, metavar="F", help="guidance scale"),
+    _opt("--character", metavar="NAME_OR_ID", help="a ready character (see %%aurous character)"),
 ]
 _RUN_OPTIONS = [
     _opt("--no-wait", action="store_true", help="submit and return at once (then %%aurous wait)"),
@@ -227,6 +228,33 @@ _VIDEO_OPTIONS = [
     _opt("--last-frame", metavar="URL", help="a file_ id or https URL for the last frame"),
     _opt("--enhance", action="store_true", help="let the platform enhance the prompt"),
     _opt("--estimate", action="store_true", help="show the cost only; spend nothing"),
+]
+
+
+def _age(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an age in years") from None
+    return int(value) if value.is_integer() else value
+
+
+_age.__name__ = "age"
+
+_CHARACTER_OPTIONS = [
+    _opt("--from", dest="images", action="append", metavar="PATH", help="create: image files"),
+    _opt("--gender", metavar="G", help="synth: e.g. female"),
+    _opt("--age", type=_age, metavar="N", help="synth: years"),
+    _opt("--ethnicity", metavar="E", help="synth: e.g. east-asian"),
+    _opt("--hair-color", metavar="C", help="synth: e.g. black"),
+    _opt("--hair-style", metavar="S", help="synth: e.g. shoulder-length straight"),
+    _opt("--eye-color", metavar="C", help="synth: e.g. brown"),
+    _opt("--body-type", metavar="B", help="synth: e.g. athletic"),
+    _opt("--details", metavar="TEXT", help="synth: anything else (additional_details)"),
+    _opt("--pose", metavar="P", help="regenerate: portrait, front, side, back or other"),
+    _opt("--status", metavar="S", help="list: only synthesizing, reviewing, ready or failed"),
+    _opt("--save", action="store_true", help="synth: save it once its poses are drawn"),
+    *_RUN_OPTIONS,
 ]
 
 COMMANDS: dict[str, Command] = {
@@ -319,6 +347,17 @@ COMMANDS: dict[str, Command] = {
                 _opt("--seeds", metavar="N,M", help="comma-separated seeds"),
                 _opt("--budget", type=_credits, metavar="CREDITS", help="spending cap"),
             ],
+        ),
+        Command(
+            "character",
+            "Characters for --character: create NAME --from A.png B.png (free) | synth NAME "
+            "--gender ... --age ... (4 generations, priced first) | list | show NAME | save "
+            "NAME | delete NAME | regenerate NAME --pose side (1 generation).",
+            "words",
+            "ACTION [NAME]",
+            True,
+            _CHARACTER_OPTIONS,
+            epilog="A synth waits until its poses are drawn (reviewing); look, then save.",
         ),
         Command("panel", "Open the generation panel widget."),
         Command("config", "The effective settings (the key masked)."),

@@ -241,10 +241,12 @@ class Aurous(Magics):
 
     def _cmd_estimate(self, args: argparse.Namespace) -> None:
         from aurous_nb.notebook import styles
+        from aurous_nb.notebook.magics import characters as character_magic
         from aurous_nb.notebook.magics import generation as generating
 
         s = self._session()
         params = generating.image_params(args, self)
+        params.update(character_magic.character_param(s, args))  # a name resolved to its id
         styles.check_request(s, params)
         est = s.client.images.estimate(args.positional, **params)
         print(generating.describe_estimate(est))
@@ -252,10 +254,17 @@ class Aurous(Magics):
     # -- generations ---------------------------------------------------------------------
 
     def _cmd_generate(self, args: argparse.Namespace) -> Any:
+        from aurous_nb.notebook.magics import characters as character_magic
         from aurous_nb.notebook.magics import generation as generating
 
         request = {"prompt": args.positional, **generating.image_params(args, self)}
+        request.update(character_magic.character_param(self._session(), args))
         return self._run_job("image", request, args)
+
+    def _cmd_character(self, args: argparse.Namespace) -> Any:
+        from aurous_nb.notebook.magics import characters as character_magic
+
+        return character_magic.run(self, args)
 
     def _cmd_video(self, args: argparse.Namespace) -> Any:
         from aurous_nb.notebook import styles

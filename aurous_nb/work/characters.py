@@ -1,0 +1,312 @@
+"""Characters through the ledger: the paid calls priced first and written before they are sent.
+
+``synthesize`` / ``resynthesize`` / ``regenerate`` price the request from the rate card (a
+synthesis is 4 generations' worth, a regeneration 1), refuse it past a budget or the available
+balance, write the ledger row, then send it under the row's key: a lost answer, an interrupt or
+a crash leaves the row ``submitting``, and running the same request again re-sends it with that
+key (the API replays it) instead of buying another. An unchanged request that already bought a
+character shows that one again, for 0 credits. ``create`` (from your images) is free and
+recorded after the fact. What reads a character (``wait``, ``get``) settles its rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aurous_nb.client.characters import POSES, character_body, check_attributes
+from aurous_nb.store import characters as character_ledger
+from aurous_nb.text import credits, number
+from aurous_nb.work.reuse import settled
+
+__all__ = [
+    "REGENERATE_GENERATIONS",
+    "SYNTH_GENERATIONS",
+    "Outcome",
+    "Price",
+    "create",
+    "delete",
+    "find",
+    "price",
+    "regenerate",
+    "resynthesize",
+    "synthesize",
+    "wait",
+]
+
+#: Told the price once it is checked, before the request is sent (the magics print it).
+Announce = Callable[["Price"], None]
+
+#: Generations' worth of credits (contract §8): a synthesis or resynthesis, one pose again.
+SYNTH_GENERATIONS = 4
+REGENERATE_GENERATIONS = 1
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a character call will cost, from the rate card of the applied version."""
+
+    amount: float
+    generations: int
+    per_generation: float
+    version: str | None
+
+    def __str__(self) -> str:
+        card = f", rate card {self.version}" if self.version else ""
+        return (
+            f"{credits(self.amount)} ({self.generations} generation"
+            f"{'s' if self.generations != 1 else ''} at {credits(self.per_generation)}{card})"
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A character call's result: the character, and how it came (``new``, ``reused`` for 0
+    credits, or ``resent`` with the earlier unanswered request's own key)."""
+
+    character: Any
+    how: str
+    price: Price | None = None
+
+
+def price(session: Any, generations: int, *, budget: float | None = None) -> Price:
+    """The price of ``generations`` under the rate card; refuses it past ``budget`` or the
+    available balance (nothing is sent)."""
+    card = session.client.pricing()
+    quoted = Price(
+        round(card.image.base * generations, 4), generations, card.image.base, card.version
+    )
+    if budget is not None and quoted.amount > budget:
+        raise ValueError(
+            f"this costs {credits(quoted.amount)}, over the budget of {number(budget)} by "
+            f"{number(quoted.amount - budget)}; nothing was spent (raise --budget)"
+        )
+    balance = session.client.balance()
+    gated = balance.billing_mode in (None, "metered")
+    if gated and quoted.amount > balance.available_credits:
+        raise ValueError(
+            f"this costs {credits(quoted.amount)}, more than the "
+            f"{number(balance.available_credits)} available; nothing was spent"
+        )
+    return quoted
+
+
+def _send(session: Any, job: character_ledger.CharacterJob, call: Any) -> Any:
+    """Send the prepared row's request with its key; record the answer or the refusal."""
+    try:
+        char = call(job.key)
+    except BaseException as exc:
+        if settled(exc):
+            character_ledger.rejected(session.ledger, job.key, exc)
+        raise  # anything else leaves the row submitting: the same request re-sends it
+    character_ledger.answered(session.ledger, job.key, char)
+    return char
+
+
+def _paid(
+    session: Any,
+    action: str,
+    request: Mapping[str, Any],
+    character_id: str | None,
+    generations: int,
+    poses: int,
+    call: Any,
+    *,
+    fresh: bool,
+    budget: float | None,
+    context: tuple[str | None, str | None],
+    announce: Announce | None = None,
+) -> Outcome:
+    ledger, env = session.ledger, session.env
+    if not fresh:
+        prior = character_ledger.reusable(ledger, env, action, request, character_id)
+        if prior is not None and not prior.answered:
+            return Outcome(_send(session, prior, call), "resent")
+        if prior is not None and prior.character_id is not None:
+            from aurous_nb.client.errors import NotFoundError
+
+            try:
+                return Outcome(get(session, prior.character_id), "reused")
+            except NotFoundError:
+                pass  # deleted, or a restarted sandbox: buy it again
+    quoted = price(session, generations, budget=budget)
+    if announce is not None:
+        announce(quoted)  # said before anything is spent
+    job = character_ledger.prepare(
+        ledger,
+        env,
+        action,
+        request,
+        character_id=character_id,
+        estimate=quoted.amount,
+        poses=poses,
+        notebook=context[0],
+        cell=context[1],
+    )
+    return Outcome(_send(session, job, call), "new", quoted)
+
+
+def synthesize(
+    session: Any,
+    name: str,
+    attributes: Mapping[str, Any],
+    *,
+    fresh: bool = False,
+    budget: float | None = None,
+    context: tuple[str | None, str | None] = (None, None),
+    announce: Announce | None = None,
+) -> Outcome:
+    """Ask for a synthesized character (4 generations), priced first, through the ledger."""
+    body = character_body(name, attributes=attributes)  # refused here before a row is written
+    client = session.client
+
+    def call(key: str) -> Any:
+        return client.characters.synthesize(
+            name=name, attributes=body["attributes"], idempotency_key=key
+        )
+
+    return _paid(
+        session,
+        "synthesize",
+        body,
+        None,
+        SYNTH_GENERATIONS,
+        SYNTH_GENERATIONS,
+        call,
+        fresh=fresh,
+        budget=budget,
+        context=context,
+        announce=announce,
+    )
+
+
+def resynthesize(
+    session: Any,
+    character: Any,
+    *,
+    budget: float | None = None,
+    announce: Announce | None = None,
+) -> Outcome:
+    """Draw the four poses again (4 generations); never reused: asking again means again."""
+    char_id = _id(character)
+    client = session.client
+
+    def call(key: str) -> Any:
+        return client.characters.resynthesize(char_id, idempotency_key=key)
+
+    return _paid(
+        session,
+        "resynthesize",
+        {"id": char_id},
+        char_id,
+        SYNTH_GENERATIONS,
+        SYNTH_GENERATIONS,
+        call,
+        fresh=True,
+        budget=budget,
+        context=(None, None),
+        announce=announce,
+    )
+
+
+def regenerate(
+    session: Any,
+    character: Any,
+    pose: str,
+    *,
+    budget: float | None = None,
+    announce: Announce | None = None,
+) -> Outcome:
+    """Draw one pose again (1 generation)."""
+    if pose not in POSES:
+        raise ValueError(f"pose must be one of {', '.join(POSES)}, not {pose!r}")
+    char_id = _id(character)
+    client = session.client
+
+    def call(key: str) -> Any:
+        return client.characters.regenerate_ref(char_id, pose=pose, idempotency_key=key)
+
+    return _paid(
+        session,
+        "regenerate",
+        {"id": char_id, "pose": pose},
+        char_id,
+        REGENERATE_GENERATIONS,
+        1,
+        call,
+        fresh=True,
+        budget=budget,
+        context=(None, None),
+        announce=announce,
+    )
+
+
+def create(
+    session: Any,
+    name: str,
+    images: Sequence[str | os.PathLike[str] | bytes],
+    *,
+    attributes: Mapping[str, Any] | None = None,
+    context: tuple[str | None, str | None] = (None, None),
+) -> Outcome:
+    """A character from your images (free: nothing to price); recorded once it exists."""
+    attrs = check_attributes(attributes)
+    char = session.client.characters.create(
+        name=name, images=list(images), attributes=attrs or None
+    )
+    request = {"name": name, "images": len(images), "attributes": attrs or None}
+    job = character_ledger.prepare(
+        session.ledger,
+        session.env,
+        "create",
+        request,
+        estimate=0.0,
+        poses=len(char.refs),
+        notebook=context[0],
+        cell=context[1],
+    )
+    character_ledger.answered(session.ledger, job.key, char)
+    return Outcome(char, "new")
+
+
+def get(session: Any, character: Any) -> Any:
+    """The character as the API has it now (its ledger rows settled from it)."""
+    char = session.client.characters.get(_id(character))
+    character_ledger.observe(session.ledger, session.env, char)
+    return char
+
+
+def wait(session: Any, character: Any, *, save: bool = False, timeout: float = 300.0) -> Any:
+    """Poll until the synthesis stops; record the outcome (the charge) in the ledger."""
+    char = session.client.characters.wait(_id(character), save=save, timeout=timeout)
+    character_ledger.observe(session.ledger, session.env, char)
+    return char
+
+
+def delete(session: Any, character: Any) -> bool:
+    char_id = _id(character)
+    gone = bool(session.client.characters.delete(char_id))
+    character_ledger.deleted(session.ledger, session.env, char_id)
+    return gone
+
+
+def find(session: Any, name_or_id: str) -> Any:
+    """A character by id (``char_...``), else the newest one with that name (the API's list)."""
+    if name_or_id.startswith("char_"):
+        return get(session, name_or_id)
+    for char in session.client.characters.list():
+        if char.name == name_or_id:
+            return char
+    from aurous_nb.client.errors import NotFoundError
+
+    raise NotFoundError(
+        f"no character named {name_or_id!r} (see %aurous character list)",
+        code="resource_not_found",
+        param="character",
+    )
+
+
+def _id(character: Any) -> str:
+    return character if isinstance(character, str) else str(character.id)
