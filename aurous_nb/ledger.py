@@ -164,6 +164,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE balances SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
         "DELETE FROM meta WHERE key LIKE 'history_synced_through:sandbox%'",
     ),
+    # 4: reference files uploaded (aurous_nb.uploads): content or output -> file_ id, expiry.
+    (
+        """CREATE TABLE uploads (
+            env        TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            purpose    TEXT NOT NULL,
+            file_id    TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (env, key, purpose)
+        )""",
+        "CREATE INDEX uploads_file ON uploads (file_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -708,6 +721,32 @@ class Ledger:
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def upload(self, env: str, key: str, purpose: str) -> tuple[str, float, float] | None:
+        """``(file_id, expires_at, created_at)`` of a reference file (see aurous_nb.uploads)."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT file_id, expires_at, created_at FROM uploads "
+                "WHERE env = ? AND key = ? AND purpose = ?",
+                (env, key, purpose),
+            )
+            .fetchone()
+        )
+        return None if row is None else (str(row[0]), float(row[1]), float(row[2]))
+
+    def record_upload(
+        self, env: str, keys: Iterable[str], purpose: str, file_id: str, expires: float, at: float
+    ) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                [(env, key, purpose, file_id, expires, at) for key in keys],
+            )
+
+    def forget_upload(self, env: str, file_id: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM uploads WHERE env = ? AND file_id = ?", (env, file_id))
 
     def envs(self) -> list[str]:
         """Every environment label the ledger has rows for."""

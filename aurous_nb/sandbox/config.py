@@ -31,6 +31,7 @@ class SandboxConfig:
         moderation_word: prompts containing this word (any case) end ``moderation_rejected``.
         time_factor: speeds up rate-limit refill and webhook retry delays (10 = ten times faster).
         output_ttl: seconds an output stays downloadable after completion (then 410).
+        file_ttl: seconds an uploaded file lives before it is purged (the contract's 24 h).
         concurrency_limit: non-terminal generations a team may have before 429
             ``concurrency_limit_exceeded``.
         chaos: fraction of ``/v1`` requests that fail on purpose (500, 503, 429, a dropped response
@@ -60,6 +61,7 @@ class SandboxConfig:
     moderation_word: str | None = "forbidden"
     time_factor: float = 1.0
     output_ttl: float = 24 * 3600.0
+    file_ttl: float = 24 * 3600.0
     concurrency_limit: int = 50
     chaos: float = 0.0
     chaos_delay: float = 30.0
@@ -83,7 +85,14 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         """Refuse settings no server could run with: a NaN latency never finishes a job, a NaN
         credit balance never refuses one (every comparison with NaN is False)."""
-        for name in ("credits", "latency", "latency_spread", "output_ttl", "chaos_delay"):
+        for name in (
+            "credits",
+            "latency",
+            "latency_spread",
+            "output_ttl",
+            "file_ttl",
+            "chaos_delay",
+        ):
             _check(name, getattr(self, name))
         for name in ("failure_rate", "chaos", "expire_rate", "provider_timeout_rate"):
             _check(name, getattr(self, name), hi=1.0)
