@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -103,6 +103,14 @@ def resolve_flow(
     return (yield from references.resolve_flow(core, source, purpose, param, version))
 
 
+def resolve_many_flow(
+    core: Core, sources: Sequence[ReferenceSource], purpose: str, version: str | None
+) -> Flow[list[str]]:
+    from aurous_nb.client import references
+
+    return (yield from references.resolve_many_flow(core, sources, purpose, "sources", version))
+
+
 class Files(SyncResource):
     """``client.files``: reference images for ``reference_image_urls`` and video frames."""
 
@@ -134,6 +142,16 @@ class Files(SyncResource):
         """A reference as the wire takes it (a ``file_`` id or https URL): a path, PIL image,
         bytes or generation is uploaded, once while its file lives (``client.references``)."""
         return self._run(resolve_flow(self._core, source, _purpose(purpose), "source", version))
+
+    def resolve_many(
+        self,
+        sources: Sequence[ReferenceSource],
+        *,
+        purpose: str = "reference",
+        version: str | None = None,
+    ) -> list[str]:
+        """:meth:`resolve` for a list, every source read and checked before the first upload."""
+        return self._run(resolve_many_flow(self._core, sources, _purpose(purpose), version))
 
     def delete(self, id: str, *, version: str | None = None) -> Deleted:
         return self._run(delete_flow(self._core, id, version))
@@ -167,6 +185,15 @@ class AsyncFiles(AsyncResource):
         return await self._run(
             resolve_flow(self._core, source, _purpose(purpose), "source", version)
         )
+
+    async def resolve_many(
+        self,
+        sources: Sequence[ReferenceSource],
+        *,
+        purpose: str = "reference",
+        version: str | None = None,
+    ) -> list[str]:
+        return await self._run(resolve_many_flow(self._core, sources, _purpose(purpose), version))
 
     async def delete(self, id: str, *, version: str | None = None) -> Deleted:
         return await self._run(delete_flow(self._core, id, version))
