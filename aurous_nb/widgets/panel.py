@@ -66,8 +66,9 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     ``GenerationPanel(session=None, prompt="", lora=None, size="2k_1_1", count=1, seed=None,
     enhance=False, budget=None, references=())``; ``references`` (paths, bytes, generations,
     ids) start the reference row, which the upload control and each result's "Use as
-    reference" add to; they are uploaded once each, when Generate sends them. ``budget`` caps what this panel may spend in credits; the
-    sizes and the default are the magics' (``client._params.IMAGE_SIZE_PRESETS``).
+    reference" add to; they are uploaded once each, when Generate sends them. ``budget`` caps
+    what this panel may spend in credits; the sizes and the default are the magics'
+    (``client._params.IMAGE_SIZE_PRESETS``).
     From code: ``await panel.generate()`` (raises what stopped it); ``panel.request()`` is what
     Generate would send.
     """
