@@ -504,7 +504,7 @@ class Ledger:
                     key,
                     media_type,
                     canonical,
-                    request_hash(media_type, request),
+                    self._request_hash(env, media_type, request),
                     notebook,
                     cell,
                     as_float(estimate),
@@ -689,13 +689,41 @@ class Ledger:
         """
         among, wanted = status_in(statuses)
         sql = f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? AND {among}"
-        params: list[Any] = [env, request_hash(media_type, request), *wanted]
+        params: list[Any] = [env, self._request_hash(env, media_type, request), *wanted]
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 params.append(value)
         rows = self._connection().execute(sql + " ORDER BY row_id DESC LIMIT 1", params).fetchall()
         return _to_record(rows[0]) if rows else None
+
+    def _request_hash(self, env: str, media_type: str, request: Mapping[str, Any]) -> str:
+        """``request_hash``, with each uploaded reference read as its content: a picture
+        uploaded again after its file expired gets a new ``file_`` id, and the same request
+        must still find the earlier job (re-running the cell buys nothing)."""
+        refs = {
+            name: request[name]
+            for name in ("reference_image_urls", "first_frame_url", "last_frame_url")
+            if request.get(name)
+        }
+        ids = [r for v in refs.values() for r in ([v] if isinstance(v, str) else v)]
+        ids = [r for r in ids if isinstance(r, str) and r.startswith("file_")]
+        if not ids:
+            return request_hash(media_type, request)
+        marks = ",".join("?" * len(ids))
+        content = dict(
+            self._connection().execute(
+                f"SELECT file_id, min(key) FROM uploads WHERE env = ? AND file_id IN ({marks}) "
+                "AND key LIKE 'sha256:%' GROUP BY file_id",
+                [env, *ids],
+            )
+        )
+
+        def read(ref: Any) -> Any:
+            return content.get(ref, ref) if isinstance(ref, str) else ref
+
+        seen = {k: read(v) if isinstance(v, str) else [read(r) for r in v] for k, v in refs.items()}
+        return request_hash(media_type, {**request, **seen})
 
     def statuses(self, env: str, generation_ids: Iterable[str]) -> dict[str, str]:
         """The known status of each of ``generation_ids`` (missing ids are left out)."""
