@@ -220,6 +220,13 @@ def test_an_undecodable_file_name_still_reads(client: Client, tmp_path: Path, sb
     assert uploads(sb) == 1
 
 
+def test_more_than_eight_is_refused_before_uploading(client: Client, sb: Sandbox) -> None:
+    pictures = [picture((i, i, i)) for i in range(9)]
+    with pytest.raises(ValidationError, match="at most 8 references"):
+        client.images.create("a fox", reference_images=pictures)
+    assert uploads(sb) == 0
+
+
 def test_other_fields_are_checked_before_uploading(
     client: Client, sb: Sandbox, photo: Path
 ) -> None:

@@ -125,7 +125,7 @@ def body_flow(
     refs = params.get("reference_images")
     if refs is None:
         return image_body(prompt, params)
-    from aurous_nb.client.references import resolve_many_flow
+    from aurous_nb.client.references import MAX_REFERENCES, resolve_many_flow
 
     rest: dict[str, Any] = {k: v for k, v in params.items() if k != "reference_images"}
     for other in ("reference_image_urls", "character_id"):
@@ -134,6 +134,11 @@ def body_flow(
                 "reference_images", f"reference_images: cannot be used with {other}; pass one"
             )
     image_body(prompt, rest)  # nothing is uploaded for a request that would be refused
+    if isinstance(refs, (list, tuple)) and len(refs) > MAX_REFERENCES:
+        raise ValidationError(
+            "reference_images",
+            f"reference_images: at most {MAX_REFERENCES} references (got {len(refs)})",
+        )
     rest["reference_image_urls"] = yield from resolve_many_flow(
         core, refs, "reference", "reference_images", version
     )

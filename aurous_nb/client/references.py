@@ -38,7 +38,7 @@ from aurous_nb.client.models import GENERATION_ID, File, Generation
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["MAX_PX", "ReferenceSource", "resolve_flow", "resolve_many_flow"]
+__all__ = ["MAX_PX", "MAX_REFERENCES", "ReferenceSource", "resolve_flow", "resolve_many_flow"]
 
 #: Anything a reference may be given as.
 ReferenceSource: TypeAlias = Union[
@@ -46,6 +46,8 @@ ReferenceSource: TypeAlias = Union[
 ]
 
 MAX_PX = 4096
+#: [inferred] the contract gives no maximum; the sandbox takes at most 8 (contract-decisions)
+MAX_REFERENCES = 8
 #: How long a remembered file, once seen alive, is trusted without asking again.
 RECHECK_S = 600.0
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}

@@ -14,11 +14,11 @@ from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb.client.references import MAX_REFERENCES
 from aurous_nb.widgets._static import esc, image_format, thumbnail
 
 __all__ = ["ReferencePicker"]
 
-MAX_REFERENCES = 8  # [inferred] the contract gives no maximum; a row stays readable
 _THUMB = 72
 
 
