@@ -27,7 +27,7 @@ def current(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
     buf = io.BytesIO()
     Image.new("RGB", (24, 24), (90, 10, 160)).save(buf, format="PNG")
     (home / "photo.png").write_bytes(buf.getvalue())
-    with Sandbox(latency=0.05, latency_spread=0.0, file_ttl=1.0, time_factor=20) as sb:
+    with Sandbox(latency=0.05, latency_spread=0.0, file_ttl=3.0, time_factor=20) as sb:
         s = Session(Client(api_key=sb.api_key, base_url=sb.base_url), sandbox=sb)
         sessions._set_current(s)
         try:
@@ -48,7 +48,7 @@ def test_the_cell_run_again_after_the_file_expired_is_reused(current: Session, c
     cell = "%aurous generate a violet moth --ref photo.png --seed 5"
     first, out = run(ip, capsys, cell)
     assert first.success, out
-    time.sleep(1.1)  # the file is purged; the next run uploads the picture again
+    time.sleep(3.1)  # the file is purged; the next run uploads the picture again
     again, out = run(ip, capsys, cell)
     assert again.success, out
     assert totals(current)["files_uploaded"] == 2

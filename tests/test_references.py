@@ -106,10 +106,10 @@ def test_a_generation_becomes_a_reference_without_downloading_it_twice(
 
 
 def test_an_expired_file_is_uploaded_again(photo: Path) -> None:
-    with Sandbox(latency=0.05, file_ttl=1.0) as sb:
+    with Sandbox(latency=0.05, file_ttl=3.0) as sb:
         with Client(api_key=sb.api_key, base_url=sb.base_url) as c:
             first = c.files.resolve(photo)
-            time.sleep(1.1)  # the sandbox purges it; the client knows its expiry
+            time.sleep(3.1)  # the sandbox purges it; the client knows its expiry (to the second)
             second = c.files.resolve(photo)
         assert first != second
         assert uploads(sb) == 2  # (the replayed, expired first file was not used)
@@ -237,3 +237,34 @@ def test_other_fields_are_checked_before_uploading(
     with pytest.raises(ValidationError, match="requires first_frame_url"):
         client.videos.create("lora_x", last_frame=photo)
     assert uploads(sb) == 0
+
+
+def test_a_ledger_that_cannot_be_used_leaves_references_working(
+    sb: Sandbox, photo: Path, home: Path
+) -> None:
+    import sqlite3
+
+    from aurous_nb.ledger import SCHEMA_VERSION
+
+    with sqlite3.connect(home / "ledger.sqlite3") as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")  # a newer aurous_nb's
+    s = Session(Client(api_key=sb.api_key, base_url=sb.base_url))
+    first = s.client.files.resolve(photo)
+    assert s.client.files.resolve(photo) == first  # remembered in memory instead
+    assert uploads(sb) == 1
+    s.close()
+
+
+def test_a_request_written_down_first_takes_file_ids(
+    client: Client, photo: Path, home: Path
+) -> None:
+    from aurous_nb import jobs
+    from aurous_nb.ledger import Ledger
+
+    ledger = Ledger()
+    with pytest.raises(ValidationError, match=r"client\.files\.resolve"):
+        jobs.submit(client, ledger, "image", {"prompt": "a fox", "reference_images": [photo]})
+    assert ledger.jobs() == []  # no row for a refused request
+    urls = client.files.resolve_many([photo])
+    record = jobs.submit(client, ledger, "image", {"prompt": "a fox", "reference_image_urls": urls})
+    assert record.request["reference_image_urls"] == urls
