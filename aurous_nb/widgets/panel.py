@@ -304,7 +304,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._budget = budget_value(value)
 
     def request(self) -> dict[str, Any]:
-        """The create request the fields describe (what Generate sends)."""
+        """The create request the fields describe (what Generate sends, with the picked
+        references added as ``reference_image_urls`` once they are uploaded)."""
         req: dict[str, Any] = {"prompt": self.prompt.value.strip()}
         if self.negative.value.strip():
             req["negative_prompt"] = self.negative.value.strip()
@@ -458,7 +459,10 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             if self.references.picked:  # uploaded once each, after the rest is checked
                 jobs.validate("image", request)
                 self._set_status("Uploading the references…", "submitting")
-                urls = await aclient.files.resolve_many(self.references.sources())
+                from aurous_nb.references import source
+
+                picked = [source(self.session, x) for x in self.references.sources()]
+                urls = await aclient.files.resolve_many(picked)
                 request["reference_image_urls"] = urls
             notebook, cell = _notebook(), _cell()
             self.record = None

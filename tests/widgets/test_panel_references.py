@@ -97,3 +97,20 @@ async def test_references_given_to_the_constructor(session: Session, tmp_path) -
     record = panel.record
     assert record.status == "succeeded", panel.error
     assert totals(session)["files_uploaded"] == 1
+
+
+async def test_a_generation_given_is_read_from_the_outputs_cache(session: Session) -> None:
+    panel = await GenerationPanel(session, prompt="a lamp", seed=8).ready()
+    await panel.generate()
+    gen = panel.generation
+    sent: list[str] = []
+    session.aclient._http.event_hooks["request"].append(lambda r: _note(sent, r))
+    other = await GenerationPanel(session, prompt="a lamp, lit", references=[gen]).ready()
+    await other.generate()
+    assert other.record.status == "succeeded", other.error
+    assert not any(f"{gen.id}/output" in p for p in sent)  # the cached copy was uploaded
+    assert totals(session)["files_uploaded"] == 1
+
+
+async def _note(sent: list[str], request) -> None:
+    sent.append(request.url.path)
