@@ -25,6 +25,7 @@ from aurous_nb.client._core import (
     check_version,
 )
 from aurous_nb.client._params import check_float
+from aurous_nb.client._uploads import UploadCache
 from aurous_nb.client.errors import AuthenticationError, InsecureURLWarning, ValidationError
 from aurous_nb.secret import Secret, mask, redact
 
@@ -298,6 +299,16 @@ class ClientBase(Generic[HttpT]):
     @property
     def api_key_preview(self) -> str:
         return mask(self._key.reveal())
+
+    @property
+    def uploads(self) -> UploadCache:
+        """Where uploaded reference files are remembered (``client.references``): this
+        client's memory, or the ledger's table when a notebook session lends it."""
+        return self._core.uploads
+
+    @uploads.setter
+    def uploads(self, cache: UploadCache) -> None:
+        self._core.uploads = cache
 
     @property
     def rate_limits(self) -> dict[str, RateLimit]:

@@ -26,6 +26,7 @@ from urllib.parse import urljoin, urlsplit
 
 from aurous_nb.canonical import canonical_json
 from aurous_nb.client._params import check_encodable
+from aurous_nb.client._uploads import MemoryUploads, UploadCache
 from aurous_nb.client.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -370,6 +371,10 @@ class Core:
     #: Idempotency-Key -> fingerprint of the request it succeeded with (bounded, shared with
     #: with_options variants): reusing a key for another request fails fast, not after 409s.
     used_keys: dict[str, str] = field(default_factory=dict)
+    #: Reference files uploaded (content -> file_ id), and the remembered ones this process has
+    #: seen alive (file_ id -> monotonic time of the check): see ``client.references``.
+    uploads: UploadCache = field(default_factory=MemoryUploads)
+    checked_files: dict[str, float] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return path if "://" in path else self.base_url + path

@@ -12,11 +12,14 @@ import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, cast
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import urlsplit
 
 from aurous_nb.canonical import canonical_json
 from aurous_nb.client.errors import ValidationError
+
+if TYPE_CHECKING:
+    from aurous_nb.client.references import ReferenceSource
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
@@ -78,6 +81,8 @@ class ImageParams(TypedDict, total=False):
     denoise_strength: float
     enhance_prompt: bool
     reference_image_urls: Sequence[str]
+    #: paths, PIL images, bytes, generations, file_ ids or https URLs (client.references)
+    reference_images: Sequence[ReferenceSource]
     character_id: str
     webhook_url: str
 
@@ -88,6 +93,9 @@ class VideoParams(TypedDict, total=False):
     prompt: str
     first_frame_url: str
     last_frame_url: str
+    #: any reference (client.references): uploaded when local, sent as first_frame_url
+    first_frame: ReferenceSource
+    last_frame: ReferenceSource
     resolution: str
     ratio: str
     duration: int
@@ -362,6 +370,11 @@ def _reject_unknown(params: Mapping[str, Any], known: type) -> None:
 
 # ---------------------------------------------------------------- bodies
 
+_RESOLVE_FIRST = (
+    "local images are uploaded by the client's create / estimate / generate; a request "
+    "written down first (a ledger job, a Batch) takes {} (file_ ids from client.files.resolve)"
+)
+
 
 def image_body(prompt: object, params: Mapping[str, Any]) -> dict[str, Any]:
     """Validate an image request and return its JSON body (None values are dropped)."""
@@ -402,6 +415,8 @@ def image_body(prompt: object, params: Mapping[str, Any]) -> dict[str, Any]:
         body["denoise_strength"] = check_float("denoise_strength", p["denoise_strength"], 0, 1)
     if "enhance_prompt" in p:
         body["enhance_prompt"] = check_bool("enhance_prompt", p["enhance_prompt"])
+    if "reference_images" in p:
+        raise _fail("reference_images", _RESOLVE_FIRST.format("reference_image_urls"))
     if "reference_image_urls" in p and "character_id" in p:
         raise ValidationError(
             "reference_image_urls",
@@ -429,6 +444,9 @@ def video_body(video_lora_id: object, params: Mapping[str, Any]) -> dict[str, An
     p = {k: v for k, v in params.items() if v is not None}
     _reject_unknown(p, VideoParams)
     body: dict[str, Any] = {"video_lora_id": check_id("video_lora_id", video_lora_id)}
+    for name in ("first_frame", "last_frame"):
+        if name in p:
+            raise _fail(name, _RESOLVE_FIRST.format(f"{name}_url"))
     if "prompt" in p:
         body["prompt"] = check_text("prompt", p["prompt"])
     for name in ("first_frame_url", "last_frame_url"):

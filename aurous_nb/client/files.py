@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aurous_nb.client._core import Core, Flow, Request
@@ -14,6 +14,9 @@ from aurous_nb.client._resource import AsyncResource, SyncResource
 from aurous_nb.client.errors import ValidationError
 from aurous_nb.client.images import idempotency_key
 from aurous_nb.client.models import Deleted, File
+
+if TYPE_CHECKING:
+    from aurous_nb.client.references import ReferenceSource
 
 __all__ = ["AsyncFiles", "Files"]
 
@@ -89,9 +92,31 @@ def get_flow(core: Core, file_id: str, version: str | None) -> Flow[File]:
 def delete_flow(core: Core, file_id: str, version: str | None) -> Flow[Deleted]:
     path = f"/v1/files/{quote(check_id('id', file_id), safe='')}"
     req = core.send_json("DELETE", path, bucket="files", idempotent=True, version=version)
+    core.uploads.forget(file_id)  # never offered again as a reference
+    core.checked_files.pop(file_id, None)
     resp = yield from core.call(req)
     body = resp.json() if resp.content else None
     return Deleted.from_json(body if isinstance(body, dict) else {"id": file_id, "deleted": True})
+
+
+def _purpose(purpose: str) -> str:
+    return file_fields(purpose, None)["purpose"]
+
+
+def resolve_flow(
+    core: Core, source: ReferenceSource, purpose: str, param: str, version: str | None
+) -> Flow[str]:
+    from aurous_nb.client import references
+
+    return (yield from references.resolve_flow(core, source, purpose, param, version))
+
+
+def resolve_many_flow(
+    core: Core, sources: Sequence[ReferenceSource], purpose: str, version: str | None
+) -> Flow[list[str]]:
+    from aurous_nb.client import references
+
+    return (yield from references.resolve_many_flow(core, sources, purpose, "sources", version))
 
 
 class Files(SyncResource):
@@ -119,6 +144,23 @@ class Files(SyncResource):
         """The file with a freshly minted signed ``url``."""
         return self._run(get_flow(self._core, id, version))
 
+    def resolve(
+        self, source: ReferenceSource, *, purpose: str = "reference", version: str | None = None
+    ) -> str:
+        """A reference as the wire takes it (a ``file_`` id or https URL): a path, PIL image,
+        bytes or generation is uploaded, once while its file lives (``client.references``)."""
+        return self._run(resolve_flow(self._core, source, _purpose(purpose), "source", version))
+
+    def resolve_many(
+        self,
+        sources: Sequence[ReferenceSource],
+        *,
+        purpose: str = "reference",
+        version: str | None = None,
+    ) -> list[str]:
+        """:meth:`resolve` for a list, every source read and checked before the first upload."""
+        return self._run(resolve_many_flow(self._core, sources, _purpose(purpose), version))
+
     def delete(self, id: str, *, version: str | None = None) -> Deleted:
         return self._run(delete_flow(self._core, id, version))
 
@@ -144,6 +186,22 @@ class AsyncFiles(AsyncResource):
 
     async def get(self, id: str, *, version: str | None = None) -> File:
         return await self._run(get_flow(self._core, id, version))
+
+    async def resolve(
+        self, source: ReferenceSource, *, purpose: str = "reference", version: str | None = None
+    ) -> str:
+        return await self._run(
+            resolve_flow(self._core, source, _purpose(purpose), "source", version)
+        )
+
+    async def resolve_many(
+        self,
+        sources: Sequence[ReferenceSource],
+        *,
+        purpose: str = "reference",
+        version: str | None = None,
+    ) -> list[str]:
+        return await self._run(resolve_many_flow(self._core, sources, _purpose(purpose), version))
 
     async def delete(self, id: str, *, version: str | None = None) -> Deleted:
         return await self._run(delete_flow(self._core, id, version))

@@ -118,17 +118,45 @@ def post_create_flow(
     return generation((yield from core.call(req)))
 
 
+def body_flow(
+    core: Core, prompt: str, params: ImageParams, version: str | None
+) -> Flow[dict[str, Any]]:
+    """The request body; ``reference_images`` (anything, see ``client.references``) become
+    ``reference_image_urls``, uploading local data once, after every other field is checked."""
+    refs = params.get("reference_images")
+    if refs is None:
+        return image_body(prompt, params)
+    from aurous_nb.client.references import MAX_REFERENCES, resolve_many_flow
+
+    rest: dict[str, Any] = {k: v for k, v in params.items() if k != "reference_images"}
+    for other in ("reference_image_urls", "character_id"):
+        if rest.get(other) is not None:
+            raise ValidationError(
+                "reference_images", f"reference_images: cannot be used with {other}; pass one"
+            )
+    image_body(prompt, rest)  # nothing is uploaded for a request that would be refused
+    if isinstance(refs, (list, tuple)) and len(refs) > MAX_REFERENCES:
+        raise ValidationError(
+            "reference_images",
+            f"reference_images: at most {MAX_REFERENCES} references (got {len(refs)})",
+        )
+    rest["reference_image_urls"] = yield from resolve_many_flow(
+        core, refs, "reference", "reference_images", version
+    )
+    return image_body(prompt, rest)
+
+
 def estimate_flow(
     core: Core, prompt: str, params: ImageParams, version: str | None
 ) -> Flow[Estimate]:
-    body = image_body(prompt, params)
+    body = yield from body_flow(core, prompt, params, version)
     return (yield from post_estimate_flow(core, "/v1/images/estimate", body, version))
 
 
 def create_flow(
     core: Core, prompt: str, params: ImageParams, key: str | None, version: str | None
 ) -> Flow[Generation]:
-    body = image_body(prompt, params)
+    body = yield from body_flow(core, prompt, params, version)
     return (yield from post_create_flow(core, "/v1/images", body, key, version))
 
 

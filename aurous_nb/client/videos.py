@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from aurous_nb.client._core import Core, Flow
 from aurous_nb.client._params import VideoParams, video_body
 from aurous_nb.client._resource import AsyncResource, SyncResource
+from aurous_nb.client.errors import ValidationError
 from aurous_nb.client.images import (
     GenerationRef,
     download_bytes_flow,
@@ -31,17 +33,41 @@ else:  # pragma: no cover
 __all__ = ["AsyncVideos", "Videos"]
 
 
+def body_flow(
+    core: Core, video_lora_id: str, params: VideoParams, version: str | None
+) -> Flow[dict[str, Any]]:
+    """The request body; ``first_frame`` / ``last_frame`` (anything, see ``client.references``)
+    become ``first_frame_url`` / ``last_frame_url``, uploaded once after the rest is checked."""
+    frames = {n: params.get(n) for n in _FRAMES if params.get(n) is not None}
+    if not frames:
+        return video_body(video_lora_id, params)
+    from aurous_nb.client.references import resolve_flow
+
+    rest: dict[str, Any] = {k: v for k, v in params.items() if k not in _FRAMES}
+    for name in frames:
+        if rest.get(f"{name}_url") is not None:
+            raise ValidationError(name, f"{name}: cannot be used with {name}_url; pass one")
+    # checked with stand-ins first, so a refused request uploads nothing
+    video_body(video_lora_id, {**rest, **{f"{n}_url": "file_checked" for n in frames}})
+    for name, source in frames.items():
+        rest[f"{name}_url"] = yield from resolve_flow(core, source, name, name, version)
+    return video_body(video_lora_id, rest)
+
+
+_FRAMES = ("first_frame", "last_frame")
+
+
 def estimate_flow(
     core: Core, video_lora_id: str, params: VideoParams, version: str | None
 ) -> Flow[Estimate]:
-    body = video_body(video_lora_id, params)
+    body = yield from body_flow(core, video_lora_id, params, version)
     return (yield from post_estimate_flow(core, "/v1/videos/estimate", body, version))
 
 
 def create_flow(
     core: Core, video_lora_id: str, params: VideoParams, key: str | None, version: str | None
 ) -> Flow[Generation]:
-    body = video_body(video_lora_id, params)
+    body = yield from body_flow(core, video_lora_id, params, version)
     return (yield from post_create_flow(core, "/v1/videos", body, key, version))
 
 

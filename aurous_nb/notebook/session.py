@@ -146,6 +146,9 @@ class Session:
         self._aclient_loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._closed = False
+        from aurous_nb.store.uploads import LedgerUploads
+
+        client.uploads = LedgerUploads(lambda: self.ledger, self.env)  # one upload per picture
 
     @property
     def base_url(self) -> str:

@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="speed-up of rate-limit refill and webhook retry delays",
     )
     p.add_argument("--output-ttl", type=float, default=defaults.output_ttl, help="seconds")
+    p.add_argument(
+        "--file-ttl", type=float, default=defaults.file_ttl, help="seconds an upload lives"
+    )
     p.add_argument("--concurrency-limit", type=int, default=defaults.concurrency_limit)
     p.add_argument(
         "--chaos", type=float, default=defaults.chaos, help="fraction of faulty requests"
@@ -106,6 +109,7 @@ def _config(args: argparse.Namespace, generated: bool) -> SandboxConfig:
         moderation_word=args.moderation_word or None,
         time_factor=args.time_factor,
         output_ttl=args.output_ttl,
+        file_ttl=args.file_ttl,
         concurrency_limit=args.concurrency_limit,
         chaos=args.chaos,
         chaos_delay=args.chaos_delay,

@@ -31,6 +31,7 @@ class SandboxConfig:
         moderation_word: prompts containing this word (any case) end ``moderation_rejected``.
         time_factor: speeds up rate-limit refill and webhook retry delays (10 = ten times faster).
         output_ttl: seconds an output stays downloadable after completion (then 410).
+        file_ttl: seconds an uploaded file lives before it is purged (the contract's 24 h).
         concurrency_limit: non-terminal generations a team may have before 429
             ``concurrency_limit_exceeded``.
         chaos: fraction of ``/v1`` requests that fail on purpose (500, 503, 429, a dropped response
@@ -62,6 +63,7 @@ class SandboxConfig:
     moderation_word: str | None = "forbidden"
     time_factor: float = 1.0
     output_ttl: float = 24 * 3600.0
+    file_ttl: float = 24 * 3600.0
     concurrency_limit: int = 50
     chaos: float = 0.0
     chaos_delay: float = 30.0
@@ -92,6 +94,7 @@ class SandboxConfig:
             "latency",
             "latency_spread",
             "output_ttl",
+            "file_ttl",
             "chaos_delay",
             "upload_url_ttl",
             "upload_ticket_ttl",

@@ -71,8 +71,10 @@ class FileRoutes:
                 height=height,
                 metadata=metadata,
                 created_at=time.time(),
+                ttl=self.config.file_ttl,
             )
             self.state.files[stored.id] = stored
+            self.state.files_uploaded += 1
             base = base_url(request, self.config)
             return json_response(stored.to_json(self.state.signer, base, time.time()), 201)
 

@@ -54,10 +54,11 @@ class StoredFile:
     height: int
     metadata: dict[str, Any] | None
     created_at: float
+    ttl: float = TTL_S
 
     @property
     def expires_at(self) -> float:
-        return self.created_at + TTL_S
+        return self.created_at + self.ttl
 
     def to_json(self, signer: Signer, base_url: str, now: float) -> dict[str, Any]:
         token = signer.mint("file", self.id, "0", min(now + URL_TTL_S, self.expires_at))

@@ -103,6 +103,7 @@ class SandboxState:
         self.order: list[Generation] = []
         self.active: dict[str, Generation] = {}
         self.files: dict[str, StoredFile] = {}
+        self.files_uploaded = 0  # files stored by POST /v1/files (replays not counted)
         self.rng = random.Random(config.seed)
         # separate streams, so the new knobs leave the seeded outcomes of the old ones unchanged
         self.expire_rng = random.Random(f"expire:{config.seed}")
@@ -309,5 +310,6 @@ class SandboxState:
                 "available_credits": num(self.team.available),
                 "credits_charged": num(charged),
                 "billing_mode": self.team.billing_mode,
+                "files_uploaded": self.files_uploaded,
             },
         }

@@ -190,6 +190,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX character_jobs_env_character ON character_jobs (env, character_id)",
     ),
+    # 5: reference files uploaded (aurous_nb.store.uploads): content or output -> file_ id, expiry.
+    (
+        """CREATE TABLE uploads (
+            env        TEXT NOT NULL,
+            key        TEXT NOT NULL,
+            purpose    TEXT NOT NULL,
+            file_id    TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (env, key, purpose)
+        )""",
+        "CREATE INDEX uploads_file ON uploads (file_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -517,7 +530,7 @@ class Ledger:
                     key,
                     media_type,
                     canonical,
-                    request_hash(media_type, request),
+                    self._request_hash(env, media_type, request),
                     notebook,
                     cell,
                     as_float(estimate),
@@ -702,13 +715,41 @@ class Ledger:
         """
         among, wanted = status_in(statuses)
         sql = f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? AND {among}"
-        params: list[Any] = [env, request_hash(media_type, request), *wanted]
+        params: list[Any] = [env, self._request_hash(env, media_type, request), *wanted]
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 params.append(value)
         rows = self._connection().execute(sql + " ORDER BY row_id DESC LIMIT 1", params).fetchall()
         return _to_record(rows[0]) if rows else None
+
+    def _request_hash(self, env: str, media_type: str, request: Mapping[str, Any]) -> str:
+        """``request_hash``, with each uploaded reference read as its content: a picture
+        uploaded again after its file expired gets a new ``file_`` id, and the same request
+        must still find the earlier job (re-running the cell buys nothing)."""
+        refs = {
+            name: request[name]
+            for name in ("reference_image_urls", "first_frame_url", "last_frame_url")
+            if request.get(name)
+        }
+        ids = [r for v in refs.values() for r in ([v] if isinstance(v, str) else v)]
+        ids = [r for r in ids if isinstance(r, str) and r.startswith("file_")]
+        if not ids:
+            return request_hash(media_type, request)
+        marks = ",".join("?" * len(ids))
+        content = dict(
+            self._connection().execute(
+                f"SELECT file_id, min(key) FROM uploads WHERE env = ? AND file_id IN ({marks}) "
+                "AND key LIKE 'sha256:%' GROUP BY file_id",
+                [env, *ids],
+            )
+        )
+
+        def read(ref: Any) -> Any:
+            return content.get(ref, ref) if isinstance(ref, str) else ref
+
+        seen = {k: read(v) if isinstance(v, str) else [read(r) for r in v] for k, v in refs.items()}
+        return request_hash(media_type, {**request, **seen})
 
     def statuses(self, env: str, generation_ids: Iterable[str]) -> dict[str, str]:
         """The known status of each of ``generation_ids`` (missing ids are left out)."""
@@ -734,6 +775,32 @@ class Ledger:
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def upload(self, env: str, key: str, purpose: str) -> tuple[str, float, float] | None:
+        """``(file_id, expires_at, created_at)`` of a reference file (see store/uploads.py)."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT file_id, expires_at, created_at FROM uploads "
+                "WHERE env = ? AND key = ? AND purpose = ?",
+                (env, key, purpose),
+            )
+            .fetchone()
+        )
+        return None if row is None else (str(row[0]), float(row[1]), float(row[2]))
+
+    def record_upload(
+        self, env: str, keys: Iterable[str], purpose: str, file_id: str, expires: float, at: float
+    ) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                [(env, key, purpose, file_id, expires, at) for key in keys],
+            )
+
+    def forget_upload(self, env: str, file_id: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM uploads WHERE env = ? AND file_id = ?", (env, file_id))
 
     def envs(self) -> list[str]:
         """Every environment label the ledger has rows for."""

@@ -204,6 +204,13 @@ _IMAGE_OPTIONS = [
     _opt("--steps", type=int, metavar="N", help="sampling steps"),
     _opt("--guidance", type=float, metavar="F", help="guidance scale"),
     _opt("--character", metavar="NAME_OR_ID", help="a ready character (see %%aurous character)"),
+    _opt(
+        "--ref",
+        action="append",
+        metavar="IMAGE",
+        help="a reference image: a path, an img_ id, a file_ id or an https URL (repeatable; "
+        "local images are uploaded once)",
+    ),
 ]
 _RUN_OPTIONS = [
     _opt("--no-wait", action="store_true", help="submit and return at once (then %%aurous wait)"),
@@ -224,8 +231,14 @@ _VIDEO_OPTIONS = [
     _opt("--ratio", metavar="R", help="16:9, 4:3, 1:1, 3:4, 9:16 or 21:9"),
     _opt("--seed", type=int, metavar="N", help="seed"),
     _opt("--camera-fixed", action="store_true", help="keep the camera still"),
-    _opt("--first-frame", metavar="URL", help="a file_ id or https URL for the first frame"),
-    _opt("--last-frame", metavar="URL", help="a file_ id or https URL for the last frame"),
+    _opt(
+        "--from",
+        dest="from_image",
+        metavar="IMAGE",
+        help="image to video: the first frame from an img_ id, a path, a file_ id or a URL",
+    ),
+    _opt("--first-frame", metavar="IMAGE", help="the first frame (as --from)"),
+    _opt("--last-frame", metavar="IMAGE", help="the last frame (with a first frame)"),
     _opt("--enhance", action="store_true", help="let the platform enhance the prompt"),
     _opt("--estimate", action="store_true", help="show the cost only; spend nothing"),
 ]

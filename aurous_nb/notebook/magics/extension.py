@@ -123,8 +123,9 @@ class Aurous(Magics):
 
     def _interpolate(self, text: str) -> str:
         from aurous_nb.notebook.magics.interpolate import interpolate
+        from aurous_nb.notebook.references import as_text
 
-        return interpolate(text, self.shell.user_ns if self.shell is not None else {})
+        return interpolate(text, self.shell.user_ns if self.shell is not None else {}, as_text)
 
     def _session(self) -> Session:
         from aurous_nb.notebook import rendering, session
@@ -248,6 +249,7 @@ class Aurous(Magics):
         params = generating.image_params(args, self)
         params.update(character_magic.character_param(s, args))  # a name resolved to its id
         styles.check_request(s, params)
+        params.update(self._references(s, args))
         est = s.client.images.estimate(args.positional, **params)
         print(generating.describe_estimate(est))
 
@@ -259,12 +261,28 @@ class Aurous(Magics):
 
         request = {"prompt": args.positional, **generating.image_params(args, self)}
         request.update(character_magic.character_param(self._session(), args))
+        if args.ref:
+            from aurous_nb.notebook import styles
+            from aurous_nb.work import jobs
+
+            s = self._session()
+            jobs.validate("image", request)  # the rest is checked before anything is uploaded
+            styles.check_request(s, request)
+            request.update(self._references(s, args))
         return self._run_job("image", request, args)
 
     def _cmd_character(self, args: argparse.Namespace) -> Any:
         from aurous_nb.notebook.magics import characters as character_magic
 
         return character_magic.run(self, args)
+
+    def _references(self, s: Session, args: argparse.Namespace) -> dict[str, Any]:
+        """``--ref`` as ``reference_image_urls`` (local images uploaded once)."""
+        from aurous_nb.notebook import references
+
+        if not args.ref:
+            return {}
+        return {"reference_image_urls": references.resolve(s, args.ref)}
 
     def _cmd_video(self, args: argparse.Namespace) -> Any:
         from aurous_nb.notebook import styles
@@ -277,14 +295,36 @@ class Aurous(Magics):
                 "%config Aurous.default_video_lora)"
             )
         params = generating.video_params(args)
+        if args.from_image is not None:
+            if "first_frame_url" in params:
+                raise UsageError("%aurous video: --from and --first-frame: pass one")
+            params["first_frame_url"] = args.from_image
         styles.check(
             self._session(), lora, param="video_lora_id", hint="%aurous video-loras", video=True
         )
+        self._frames(params, lora, args)
         if args.estimate:
             est = self._session().client.videos.estimate(lora, **params)
             print(generating.describe_estimate(est))
             return None
         return self._run_job("video", {"video_lora_id": lora, **params}, args)
+
+    def _frames(self, params: dict[str, Any], lora: str, args: argparse.Namespace) -> None:
+        """The frames as ``file_`` ids or URLs, checked with the rest before any upload."""
+        from aurous_nb.notebook import references
+        from aurous_nb.work import jobs
+
+        names = [n for n in ("first_frame", "last_frame") if f"{n}_url" in params]
+        if not names:
+            return
+        stand_ins = {f"{n}_url": "file_checked" for n in names}
+        jobs.validate("video", {"video_lora_id": lora, **params, **stand_ins})
+        s = self._session()
+        for name in names:
+            option = f"--{name.replace('_', '-')}"
+            if name == "first_frame" and args.from_image is not None:
+                option = "--from"
+            [params[f"{name}_url"]] = references.resolve(s, [params[f"{name}_url"]], name, option)
 
     def _run_job(self, kind: str, request: dict[str, Any], args: argparse.Namespace) -> Any:
         from aurous_nb.notebook import styles

@@ -9,7 +9,7 @@ Single braces are left alone, so a prompt like ``a {json: "object"}`` works as w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -43,10 +43,12 @@ def _resolve(name: str, path: str, namespace: Mapping[str, Any]) -> Any:
     return value
 
 
-def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
-    """Replace each ``{{name}}`` in ``text`` with the variable's ``str()``."""
+def interpolate(text: str, namespace: Mapping[str, Any], render: Callable[[Any], str] = str) -> str:
+    """Replace each ``{{name}}`` in ``text`` with ``render`` of the variable (its ``str()``;
+    the magics pass :func:`aurous_nb.notebook.references.as_text`, so a PIL image or a
+    Generation can be named as a reference)."""
     if "{{" not in text:
         return text
     protected = text.replace(_ESCAPED, _PLACEHOLDER)
-    result = _FIELD.sub(lambda m: str(_resolve(m.group(1), m.group(2), namespace)), protected)
+    result = _FIELD.sub(lambda m: render(_resolve(m.group(1), m.group(2), namespace)), protected)
     return result.replace(_PLACEHOLDER, "{{")

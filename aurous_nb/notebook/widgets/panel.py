@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -20,6 +21,7 @@ from aurous_nb.client.backoff import Backoff
 from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.widgets import _catalog, _pricing
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
+from aurous_nb.notebook.widgets._references import ReferencePicker
 from aurous_nb.notebook.widgets._static import (
     esc,
     fmt_credits,
@@ -63,8 +65,11 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     """Prompt, LoRA(s), size, count, seed and enhance; a live price; Generate / Cancel; a gallery.
 
     ``GenerationPanel(session=None, prompt="", lora=None, size="2k_1_1", count=1, seed=None,
-    enhance=False, budget=None)``. ``budget`` caps what this panel may spend in credits; the
-    sizes and the default are the magics' (``client._params.IMAGE_SIZE_PRESETS``).
+    enhance=False, budget=None, references=())``; ``references`` (paths, bytes, generations,
+    ids) start the reference row, which the upload control and each result's "Use as
+    reference" add to; they are uploaded once each, when Generate sends them. ``budget`` caps
+    what this panel may spend in credits; the sizes and the default are the magics'
+    (``client._params.IMAGE_SIZE_PRESETS``).
     From code: ``await panel.generate()`` (raises what stopped it); ``panel.request()`` is what
     Generate would send.
     """
@@ -81,6 +86,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         seed: int | None = None,
         enhance: bool = False,
         budget: float | None = None,
+        references: Sequence[Any] = (),
     ) -> None:
         self.budget = budget  # checked first: nothing is built for a refused budget
         self.session = resolve_session(session)
@@ -99,6 +105,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._run = TaskSlot(on_done=self._update_button, shown=True)
         self._pricer = Debouncer(self._reprice)
         self._build(prompt, negative_prompt, size, count, seed, enhance)
+        self.references = ReferencePicker()
+        self.references.extend(references)
         super().__init__(children=self._layout())
         self.add_class("aurous-panel")
         self._pending_lora = lora
@@ -221,6 +229,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 [self.lora2, self.lora2_weight, self.lora2_preview, self.lora2_about], layout=row
             ),
             w.HBox([self.size, self.count, self.seed, self.enhance], layout=row),
+            self.references,
             w.HBox([self.generate_button, self.cancel_button, self.cost], layout=row),
             w.HBox([self.progress, self.status], layout=row),
             self.errors,
@@ -296,7 +305,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._budget = budget_value(value)
 
     def request(self) -> dict[str, Any]:
-        """The create request the fields describe (what Generate sends)."""
+        """The create request the fields describe (what Generate sends, with the picked
+        references added as ``reference_image_urls`` once they are uploaded)."""
         req: dict[str, Any] = {"prompt": self.prompt.value.strip()}
         if self.negative.value.strip():
             req["negative_prompt"] = self.negative.value.strip()
@@ -447,6 +457,14 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             request = self.request()
             quote = self.quote
             aclient, ledger = self.session.aclient, self.session.ledger
+            if self.references.picked:  # uploaded once each, after the rest is checked
+                jobs.validate("image", request)
+                self._set_status("Uploading the references…", "submitting")
+                from aurous_nb.notebook.references import source
+
+                picked = [source(self.session, x) for x in self.references.sources()]
+                urls = await aclient.files.resolve_many(picked)
+                request["reference_image_urls"] = urls
             notebook, cell = cell_context()
             self.record = None
             jobs.validate("image", request)  # before the ledger is asked (or written)
@@ -554,8 +572,14 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         for i, data in enumerate(self.images):
             caption = w.HTML(f"<span class='aurous-muted'>#{i + 1} · seed {esc(seed)}</span>")
             image = w.Image(value=data, format=image_format(data), layout=w.Layout(width="192px"))
-            cells.append(w.VBox([image, caption], layout=w.Layout(align_items="center")))
+            use = w.Button(description="Use as reference", icon="image")
+            use.on_click(self._use_as_reference(raw[i], f"{generation.id} #{i + 1}"))
+            cells.append(w.VBox([image, caption, use], layout=w.Layout(align_items="center")))
         self.gallery.children = tuple(cells)
+
+    def _use_as_reference(self, data: bytes, label: str) -> Callable[[Any], object]:
+        """A result's "Use as reference": its full-size bytes join the next request."""
+        return lambda _: self.references.add(data, label)
 
     async def _quiet_balance(self) -> None:
         with contextlib.suppress(Exception):
@@ -611,6 +635,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             "charged": fmt_credits(getattr(self.record, "charged", None)),
             "generation": getattr(self.record, "generation_id", None) or UNKNOWN,
         }
+        if self.references.picked:
+            row["references"] = self.references.static_text()
         parts = [table([row])]
         if self.error:
             parts.append(f"<p class='aurous-err'>{esc(self.error)}</p>")
