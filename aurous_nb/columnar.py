@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Column", "Kind", "read_columns"]
+__all__ = ["Column", "Kind", "columns_from_rows", "read_columns"]
 
 Kind = Literal["real", "integer", "time", "text", "category"]
 _TEXTS = ("text", "category")
@@ -88,6 +88,22 @@ def read_columns(
         return reader.result()
     finally:
         reader.close()
+
+
+def columns_from_rows(columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Plain rows read elsewhere (a PostgreSQL cursor), one value per column in ``columns``
+    order and times already in microseconds, as the typed columns :func:`read_columns` gives
+    (the same conversion rules as its plain-rows path)."""
+    statement = _Statement("", "", tuple(columns), "", ())
+    chunk = statement.convert(rows)
+    out: dict[str, Any] = {}
+    for column in columns:
+        part = chunk.columns[column.name]
+        if column.kind == "category":
+            out[column.name] = _categorical([part])
+        else:
+            out[column.name] = part if column.kind == "text" else _finish(column.kind, part)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

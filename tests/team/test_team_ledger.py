@@ -1,0 +1,113 @@
+"""One ledger schema on PostgreSQL: the same calls as on the SQLite file, with who and where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aurous_nb.ledger import SCHEMA_VERSION, Ledger
+
+
+def test_a_team_ledger_keeps_what_a_file_keeps(pg_url: str, home: Path) -> None:
+    ledger = Ledger(url=pg_url, user="ana", host="laptop-a")
+    assert ledger.shared and ledger.schema_version == SCHEMA_VERSION
+    job = ledger.prepare("sandbox", "image", {"prompt": "a fox"}, estimate=2.0, notebook="n.ipynb")
+    assert (job.status, job.user_name, job.host) == ("submitting", "ana", "laptop-a")
+    done = ledger.record_generation(
+        "sandbox",
+        {"id": "gen_1", "status": "succeeded", "cost": {"amount": 2.0}, "prompt": "a fox"},
+        key=job.key,
+    )
+    assert (done.generation_id, done.status, done.charged) == ("gen_1", "succeeded", 2.0)
+    out = home / "outputs" / "sandbox" / "gen_1" / "0.png"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"png")
+    ledger.record_output("sandbox", "gen_1", 0, out, size=3, sha256="x", content_type="image/png")
+    ledger.record_output("sandbox", "gen_1", 0, out, size=3, sha256="y", content_type="image/png")
+    assert [f.sha256 for f in ledger.outputs("gen_1")] == ["y"]
+    ledger.record_pricing("sandbox", {"version": "v1", "image": {"base": 1}})
+    snap = ledger.record_pricing("sandbox", {"version": "v1", "image": {"base": 1}})
+    assert snap.times_seen == 2
+    ledger.record_balance("sandbox", {"credits": 10})
+    ledger.set_meta("k", "1")
+    ledger.set_meta("k", "2")
+    assert ledger.get_meta("k") == "2"
+    # a second person, elsewhere, sees the same rows; their listing is their own
+    other = Ledger(url=pg_url, user="bo", host="laptop-b")
+    assert other.find("gen_1") == done
+    assert other.jobs() == [] and len(other.jobs(scope="team")) == 1
+    assert other.reusable("sandbox", "image", {"prompt": "a fox"}) is None
+    assert other.reusable("sandbox", "image", {"prompt": "a fox"}, scope="team") == done
+    assert ledger.reusable("sandbox", "image", {"prompt": "a fox"}) == done
+    assert "postgresql://postgres@" in repr(ledger)
+    ledger.close()
+    other.close()
+
+
+def test_opening_twice_migrates_once(pg_url: str, home: Path) -> None:
+    Ledger(url=pg_url).close()
+    again = Ledger(url=pg_url)
+    assert again.schema_version == SCHEMA_VERSION
+    again.close()
+
+
+def test_a_database_of_another_program_is_left_alone(pg_url: str, home: Path) -> None:
+    import psycopg
+
+    from aurous_nb.ledger import LedgerError
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE generations (x int)")
+    with pytest.raises(LedgerError, match="not an aurous_nb ledger"):
+        Ledger(url=pg_url)
+
+
+def _fill(ledger: Ledger, n: int, who: str) -> None:
+    for i in range(n):
+        job = ledger.prepare(
+            "sandbox",
+            "image",
+            {"prompt": f"{who} {i}", "size": "1k_1_1", "seed": 2**40 + i},
+            estimate=1.5,
+            key=f"{who}-{i}",
+            notebook=f"{who}.ipynb",
+        )
+        ledger.record_generation(
+            "sandbox",
+            {
+                "id": f"gen_{who}_{i}",
+                "status": "succeeded" if i % 3 else "failed",
+                "cost": {"amount": 1.25 if i % 3 else 0.0},
+                "created_at": 1_780_000_000.123457 + i,
+                "prompt": f"{who} {i}",
+                "width": 1024,
+                "height": 1024,
+            },
+            key=job.key,
+        )
+
+
+def test_history_reads_the_same_from_either_engine(pg_url: str, home: Path) -> None:
+    import pandas as pd
+
+    from aurous_nb import frames
+
+    local = Ledger(home / "ledger.sqlite3", user="ana", host="a")
+    team = Ledger(url=pg_url, user="ana", host="a")
+    for ledger in (local, team):
+        _fill(ledger, 7, "ana")
+    mine = frames.history(ledger=team, env="sandbox")
+    written = ["submitted_at"]  # the clock when each was written
+    pd.testing.assert_frame_equal(
+        frames.history(ledger=local, env="sandbox").drop(columns=written),
+        mine.drop(columns=written),
+    )
+    _fill(Ledger(url=pg_url, user="bo", host="b"), 5, "bo")
+    assert len(frames.history(ledger=team, env="sandbox")) == 7
+    everyone = frames.history(ledger=team, env="sandbox", scope="team")
+    assert len(everyone) == 12 and set(everyone["user"]) == {"ana", "bo"}
+    by_user = frames.spend("user", ledger=team, env="sandbox", scope="team")
+    assert dict(zip(by_user["user"], by_user["cost"], strict=True)) == {"ana": 5.0, "bo": 3.75}
+    by_notebook = frames.spend("notebook", ledger=team, env="sandbox", scope="team")
+    assert list(by_notebook["notebook"]) == ["ana.ipynb", "bo.ipynb"]
