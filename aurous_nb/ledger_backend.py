@@ -183,8 +183,8 @@ class PostgresBackend(Backend):
             raw = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=max(1, int(self.timeout))
             )
-        except psycopg.Error as exc:
-            raise self.error(exc) from None
+        except psycopg.Error as exc:  # libpq's messages name host and user, never a password
+            raise self.error(exc) from exc
         return _PgConnection(raw)
 
     def usable(self, conn: Any) -> bool:
