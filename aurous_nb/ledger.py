@@ -69,6 +69,7 @@ __all__ = [
     "OutputFile",
     "PricingSnapshot",
     "default_ledger",
+    "migrate",
     "request_hash",
     "sanitize",
     "status_in",
@@ -1103,6 +1104,30 @@ def default_ledger() -> Ledger:
         if ledger is None or (not url and not path.exists()):
             ledger = _DEFAULTS[where] = Ledger(url=url) if url else Ledger(path)
         return ledger
+
+
+def migrate(
+    src: Ledger | str | os.PathLike[str], dst: Ledger | str | os.PathLike[str]
+) -> dict[str, int]:
+    """Copy the ledger ``src`` into ``dst`` (a ledger, a SQLite path or a ``postgresql://``
+    URL), e.g. a person's local file into the team's database. Idempotent: a second run adds
+    nothing. Returns how many rows each table gained (see :mod:`aurous_nb.ledger_copy`)."""
+    from aurous_nb.ledger_copy import copy_ledger
+
+    opened = [_open(x) for x in (src, dst)]
+    try:
+        return copy_ledger(opened[0][0], opened[1][0])
+    finally:
+        for ledger, mine in opened:
+            if mine:
+                ledger.close()
+
+
+def _open(target: Ledger | str | os.PathLike[str]) -> tuple[Ledger, bool]:
+    if isinstance(target, Ledger):
+        return target, False
+    text = str(target)
+    return (Ledger(url=text) if "://" in text else Ledger(text)), True
 
 
 def ledger_or_default(ledger: Ledger | None) -> Ledger:

@@ -157,6 +157,9 @@ class _PgConnection:
             text = self._sql[sql] = sql.replace("%", "%%").replace("?", "%s")
         return self.raw.execute(text, tuple(params))
 
+    def executemany(self, sql: str, rows: Any) -> None:
+        self.raw.cursor().executemany(sql.replace("%", "%%").replace("?", "%s"), rows)
+
     def close(self) -> None:
         self.raw.close()
 

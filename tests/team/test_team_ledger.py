@@ -111,3 +111,26 @@ def test_history_reads_the_same_from_either_engine(pg_url: str, home: Path) -> N
     assert dict(zip(by_user["user"], by_user["cost"], strict=True)) == {"ana": 5.0, "bo": 3.75}
     by_notebook = frames.spend("notebook", ledger=team, env="sandbox", scope="team")
     assert list(by_notebook["notebook"]) == ["ana.ipynb", "bo.ipynb"]
+
+
+def test_migrate_copies_a_local_ledger_into_the_team_one_once(pg_url: str, home: Path) -> None:
+    from aurous_nb import frames
+    from aurous_nb.ledger import migrate
+
+    local = Ledger(home / "ledger.sqlite3", user="ana", host="a")
+    _fill(local, 6, "ana")
+    out = home / "outputs" / "sandbox" / "gen_ana_1" / "0.png"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"png")
+    local.record_output("sandbox", "gen_ana_1", 0, out, size=3, sha256="x")
+    local.record_pricing("sandbox", {"version": "v1", "image": {"base": 1}})
+    local.record_balance("sandbox", {"credits": 10}, at=5.0)
+    team = Ledger(url=pg_url, user="bo", host="b")
+    _fill(team, 2, "bo")
+    first = migrate(local, pg_url)
+    assert first == {"generations": 6, "outputs": 1, "pricing": 1, "balances": 1}
+    assert migrate(local.path, pg_url) == dict.fromkeys(first, 0)  # nothing twice
+    everyone = frames.history(ledger=team, env="sandbox", scope="team")
+    assert len(everyone) == 8 and everyone["cost"].sum() == 5.0 + 1.25
+    assert dict(zip(everyone["generation_id"], everyone["user"], strict=True))["gen_ana_1"] == "ana"
+    assert Ledger(url=pg_url, user="ana", host="a").outputs("gen_ana_1")[0].path == out
