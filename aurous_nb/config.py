@@ -116,7 +116,8 @@ def ledger_url() -> str | None:
 def set_ledger_url(url: str | None) -> None:
     """Point this process's ledger elsewhere (``None``: back to the environment)."""
     global _ledger_url_override
-    _ledger_url_override = url
+    # A plain copy: a masked setting (aurous_nb.secret.MaskedUrl) prints masked, connects whole.
+    _ledger_url_override = None if url is None else str.__str__(url)
 
 
 def user_name() -> str:

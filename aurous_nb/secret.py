@@ -13,7 +13,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["PREFIXES", "Secret", "looks_like_key", "mask", "mask_url", "redact"]
+__all__ = ["PREFIXES", "MaskedUrl", "Secret", "looks_like_key", "mask", "mask_url", "redact"]
 
 #: Public prefixes: API keys (hosted, test, legacy ``og_``) and webhook signing secrets.
 PREFIXES = ("al_live_", "al_test_", "og_", "whsec_")
@@ -145,3 +145,23 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("the API key is not picklable")
+
+
+class MaskedUrl(str):
+    """A URL that may carry a password: the text itself, but its repr and str are
+    :func:`mask_url`'s (for settings that are printed, such as ``%config Aurous``)."""
+
+    __slots__ = ()
+
+    def reveal(self) -> str:
+        """The URL itself: only for the driver that connects with it."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return repr(mask_url(self.reveal()))
+
+    def __str__(self) -> str:
+        return mask_url(self.reveal())
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
