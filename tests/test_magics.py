@@ -16,8 +16,8 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from aurous_nb import session
-from aurous_nb.frames import HISTORY_COLUMNS
 from aurous_nb.client import Generation
+from aurous_nb.frames import HISTORY_COLUMNS
 from tests.magic_cells import run
 
 LATENCY = 0.2
