@@ -391,10 +391,19 @@ def _read_team(
         "AND (host = ? OR host IS NULL) GROUP BY generation_id) AS cached",
         (env, ledger.host),
     )
-    wanted = _history_columns()
-    select = ", ".join(f"round(({c.sql}) * 1000000)" if c.kind == "time" else c.sql for c in wanted)
-    _, rows = ledger.query(f"SELECT {select} FROM generations g WHERE {where}", params)
-    return cached_ids, cached_counts, columns_from_rows(wanted, rows)
+    _, rows = ledger.query(f"{team_select()} WHERE {where}", params)
+    return cached_ids, cached_counts, columns_from_rows(_history_columns(), rows)
+
+
+def team_select() -> str:
+    """The SELECT of :func:`history`'s columns from PostgreSQL, times in whole microseconds
+    rounded half up as SQLite's ``round`` does (PostgreSQL's rounds half to even; the ledger's
+    times are never negative)."""
+    select = ", ".join(
+        f"floor(({c.sql}) * 1000000 + 0.5)" if c.kind == "time" else c.sql
+        for c in _history_columns()
+    )
+    return f"SELECT {select} FROM generations g"
 
 
 #: SQL (over ``generations g``) for rows that are generations: not a refused create, and not a
