@@ -927,11 +927,14 @@ class Ledger:
 
     @_patient
     def outputs(self, generation_id: str, env: str | None = None) -> list[OutputFile]:
-        """Recorded output files of a generation, by index."""
+        """Recorded output files of a generation, by index (on a team's ledger, those cached on
+        this host: another machine's paths mean nothing here)."""
         sql = "SELECT * FROM outputs WHERE generation_id = ?"
         params: list[Any] = [generation_id]
         if env is not None:
             sql, params = sql + " AND env = ?", [*params, env]
+        if self.shared:
+            sql, params = sql + " AND (host = ? OR host IS NULL)", [*params, self.host]
         rows = self._connection().execute(sql + " ORDER BY idx", params).fetchall()
         return [OutputFile(r[0], r[1], r[2], self._abs(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 

@@ -134,3 +134,21 @@ def test_migrate_copies_a_local_ledger_into_the_team_one_once(pg_url: str, home:
     assert len(everyone) == 8 and everyone["cost"].sum() == 5.0 + 1.25
     assert dict(zip(everyone["generation_id"], everyone["user"], strict=True))["gen_ana_1"] == "ana"
     assert Ledger(url=pg_url, user="ana", host="a").outputs("gen_ana_1")[0].path == out
+
+
+def test_outputs_cached_on_another_host_are_not_this_hosts(pg_url: str, home: Path) -> None:
+    from aurous_nb import frames, outputs
+
+    ana, bo = Ledger(url=pg_url, user="ana", host="a"), Ledger(url=pg_url, user="bo", host="b")
+    _fill(ana, 2, "ana")
+    out = home / "outputs" / "sandbox" / "gen_ana_1" / "0.png"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"png")
+    ana.record_output("sandbox", "gen_ana_1", 0, out, size=3, sha256="x")
+    assert len(ana.outputs("gen_ana_1")) == 1 and bo.outputs("gen_ana_1") == []
+    team = frames.history(ledger=bo, env="sandbox", scope="team")
+    assert team["cached"].sum() == 0 and team["cache_dir"].isna().all()
+    assert frames.history(ledger=ana, env="sandbox")["cached"].sum() == 1
+    # bo's machine never fetches ana's outputs on its own; ana's has nothing missing
+    assert outputs.missing_outputs(bo, "sandbox") == []
+    assert outputs.missing_outputs(ana, "sandbox") == []
