@@ -383,7 +383,7 @@ def _read_team(
     """:func:`history`'s reads from a team's database: this host's cached outputs, then the
     rows as plain tuples (times in microseconds, computed by the server), typed by
     :func:`aurous_nb.columnar.columns_from_rows`."""
-    from aurous_nb.columnar import columns_from_rows
+    from aurous_nb.columnar import columns_from_bulk, columns_from_rows
 
     _, [(cached_ids, cached_counts)] = ledger.query(
         "SELECT COALESCE(json_agg(generation_id)::text, '[]'), string_agg(n::text, ',') FROM "
@@ -391,17 +391,30 @@ def _read_team(
         "AND (host = ? OR host IS NULL) GROUP BY generation_id) AS cached",
         (env, ledger.host),
     )
-    _, rows = ledger.query(f"{team_select()} WHERE {where}", params)
-    return cached_ids, cached_counts, columns_from_rows(_history_columns(), rows)
+    wanted = _history_columns()
+    joined = ", ".join(  # one text per column, as the SQLite reader's bulk path
+        f"COALESCE(json_agg(c{i})::text, '[]')"
+        if c.kind in ("text", "category")
+        else f"COALESCE(string_agg(COALESCE(c{i}::text, 'nan'), ','), '')"
+        for i, c in enumerate(wanted)
+    )
+    _, [row] = ledger.query(
+        f"SELECT count(*), {joined} FROM ({team_select()} WHERE {where}) AS s", params
+    )
+    try:
+        return cached_ids, cached_counts, columns_from_bulk(wanted, row)
+    except ValueError:  # not exactly representable in bulk (an integer beyond 2**53): rows
+        _, rows = ledger.query(f"{team_select()} WHERE {where}", params)
+        return cached_ids, cached_counts, columns_from_rows(wanted, rows)
 
 
 def team_select() -> str:
-    """The SELECT of :func:`history`'s columns from PostgreSQL, times in whole microseconds
-    rounded half up as SQLite's ``round`` does (PostgreSQL's rounds half to even; the ledger's
-    times are never negative)."""
+    """The SELECT of :func:`history`'s columns from PostgreSQL (``c0``, ``c1``...), times in
+    whole microseconds rounded half up as SQLite's ``round`` does (PostgreSQL's rounds half to
+    even; the ledger's times are never negative)."""
     select = ", ".join(
-        f"floor(({c.sql}) * 1000000 + 0.5)" if c.kind == "time" else c.sql
-        for c in _history_columns()
+        (f"floor(({c.sql}) * 1000000 + 0.5)" if c.kind == "time" else c.sql) + f" AS c{i}"
+        for i, c in enumerate(_history_columns())
     )
     return f"SELECT {select} FROM generations g"
 

@@ -152,3 +152,14 @@ def test_outputs_cached_on_another_host_are_not_this_hosts(pg_url: str, home: Pa
     # bo's machine never fetches ana's outputs on its own; ana's has nothing missing
     assert outputs.missing_outputs(bo, "sandbox") == []
     assert outputs.missing_outputs(ana, "sandbox") == []
+
+
+def test_integers_beyond_float_range_come_back_exact(pg_url: str, home: Path) -> None:
+    from aurous_nb import frames
+
+    team = Ledger(url=pg_url)
+    _fill(team, 3, "ana")
+    for n, seed in enumerate((7, 2**60 + 1)):  # the second one sends history to plain rows
+        team.record_generation("sandbox", {"id": f"gen_{n}", "status": "succeeded", "seed": seed})
+        seeds = frames.history(ledger=team, env="sandbox", scope="team")["seed"]
+        assert seed in set(seeds.dropna()) and len(seeds) == 4 + n
