@@ -392,20 +392,24 @@ def _read_team(
         (env, ledger.host),
     )
     wanted = _history_columns()
-    joined = ", ".join(  # one text per column, as the SQLite reader's bulk path
-        f"COALESCE(json_agg(c{i})::text, '[]')"
-        if c.kind in ("text", "category")
-        else f"COALESCE(string_agg(COALESCE(c{i}::text, 'nan'), ','), '')"
-        for i, c in enumerate(wanted)
-    )
-    _, [row] = ledger.query(
-        f"SELECT count(*), {joined} FROM ({team_select()} WHERE {where}) AS s", params
-    )
+    _, [row] = ledger.query(team_bulk_select(where), params)
     try:
         return cached_ids, cached_counts, columns_from_bulk(wanted, row)
     except ValueError:  # not exactly representable in bulk (an integer beyond 2**53): rows
         _, rows = ledger.query(f"{team_select()} WHERE {where}", params)
         return cached_ids, cached_counts, columns_from_rows(wanted, rows)
+
+
+def team_bulk_select(where: str) -> str:
+    """:func:`team_select` as one row: the count, then one text per column (a JSON array for
+    text, comma-joined numbers with ``nan`` for missing), as the SQLite reader's bulk path."""
+    joined = ", ".join(
+        f"COALESCE(json_agg(c{i})::text, '[]')"
+        if c.kind in ("text", "category")
+        else f"COALESCE(string_agg(COALESCE(c{i}::text, 'nan'), ','), '')"
+        for i, c in enumerate(_history_columns())
+    )
+    return f"SELECT count(*), {joined} FROM ({team_select()} WHERE {where}) AS s"
 
 
 def team_select() -> str:

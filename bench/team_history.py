@@ -7,11 +7,12 @@ and times, best of ``--repeat`` runs each:
 
 * ``history()`` from SQLite (the columnar reader) and ``history(scope="team")`` from PostgreSQL
   (psycopg rows typed by :func:`aurous_nb.columnar.columns_from_rows`), checked equal;
-* the raw fetch of the same SELECT from PostgreSQL with psycopg (tuples) and, when installed,
-  with ADBC (``adbc-driver-postgresql``, an Arrow table), to see what a faster driver would buy.
+* the raw fetches alone: the one-text-per-column row ``history()`` reads, and the same SELECT
+  as psycopg tuples and, when installed, with ADBC (``adbc-driver-postgresql``, an Arrow
+  table), to see what another driver would buy.
 
 The last line is machine-readable: ``team_history: rows=100000 sqlite_s=... postgres_s=...
-ratio=... psycopg_fetch_s=... adbc_fetch_s=...``
+ratio=... bulk_fetch_s=... psycopg_fetch_s=... adbc_fetch_s=...``
 """
 
 from __future__ import annotations
@@ -75,19 +76,23 @@ def main() -> None:
         postgres_s, _ = best_of(args.repeat, from_postgres)
         sql = f"{frames.team_select()} WHERE g.env = 'sandbox'"
         psycopg_s, _ = best_of(args.repeat, lambda: team.query(sql))
+        bulk = frames.team_bulk_select("g.env = 'sandbox'")
+        bulk_s, _ = best_of(args.repeat, lambda: team.query(bulk))
         adbc_s = _adbc(url, sql, args.repeat)
         local.close()
         team.close()
     print(f"filled {args.rows} rows in {fill_s:.2f} s, copied to PostgreSQL in {copy_s:.2f} s")
     print(f"history() from SQLite:              {sqlite_s:.3f} s")
     print(f"history(scope='team') from Postgres: {postgres_s:.3f} s ({postgres_s / sqlite_s:.2f}x)")
+    print(f"raw fetch, psycopg, one text per column (what history() reads): {bulk_s:.3f} s")
     print(f"raw fetch, psycopg tuples:          {psycopg_s:.3f} s")
     shown = "not installed" if adbc_s is None else f"{adbc_s:.3f} s"
     print(f"raw fetch, ADBC Arrow table:        {shown}")
     adbc = "nan" if adbc_s is None else f"{adbc_s:.3f}"
     print(
         f"team_history: rows={args.rows} sqlite_s={sqlite_s:.3f} postgres_s={postgres_s:.3f} "
-        f"ratio={postgres_s / sqlite_s:.2f} psycopg_fetch_s={psycopg_s:.3f} adbc_fetch_s={adbc}"
+        f"ratio={postgres_s / sqlite_s:.2f} bulk_fetch_s={bulk_s:.3f} "
+        f"psycopg_fetch_s={psycopg_s:.3f} adbc_fetch_s={adbc}"
     )
 
 
