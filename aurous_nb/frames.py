@@ -388,7 +388,7 @@ def _read_team(
     _, [(cached_ids, cached_counts)] = ledger.query(
         "SELECT COALESCE(json_agg(generation_id)::text, '[]'), string_agg(n::text, ',') FROM "
         "(SELECT generation_id, count(*) AS n FROM outputs WHERE env = ? "
-        "AND (host = ? OR host IS NULL) GROUP BY generation_id) AS cached",
+        "AND host IN (?, '') GROUP BY generation_id) AS cached",
         (env, ledger.host),
     )
     wanted = _history_columns()

@@ -224,14 +224,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE balances SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
         "DELETE FROM meta WHERE key LIKE 'history_synced_through:sandbox%'",
     ),
-    # 4: who and where (a team's ledger holds many people's rows): the writer, the host whose
-    # outputs cache has the files, the team. Older rows stay NULL: the ledger's one owner.
+    # 4: who and where (a team's ledger holds many people's rows): the writer, the host of the
+    # machine that wrote the row, the team (older rows stay NULL: the ledger's one owner); and
+    # which host caches each output file, part of its key, since two machines may each cache
+    # one generation ('' is "this machine", in a local ledger).
     (
         "ALTER TABLE generations ADD COLUMN user_name TEXT",
         "ALTER TABLE generations ADD COLUMN host TEXT",
         "ALTER TABLE generations ADD COLUMN team TEXT",
-        "ALTER TABLE outputs ADD COLUMN host TEXT",
         "CREATE INDEX generations_env_user ON generations (env, user_name)",
+        """CREATE TABLE outputs_by_host (
+            env           TEXT NOT NULL,
+            generation_id TEXT NOT NULL,
+            idx           INTEGER NOT NULL,
+            path          TEXT NOT NULL,
+            bytes         INTEGER NOT NULL,
+            sha256        TEXT NOT NULL,
+            content_type  TEXT,
+            downloaded_at REAL NOT NULL,
+            host          TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (env, generation_id, idx, host)
+        )""",
+        """INSERT INTO outputs_by_host SELECT env, generation_id, idx, path, bytes, sha256,
+               content_type, downloaded_at, '' FROM outputs""",
+        "DROP TABLE outputs",
+        "ALTER TABLE outputs_by_host RENAME TO outputs",
     ),
 )
 #: The statements of the schema text that differ between engines are written with
@@ -444,6 +461,12 @@ class Ledger:
     def where(self) -> str:
         """Where the rows are, as a person may see it (a database URL without its password)."""
         return self._db.where
+
+    @property
+    def files_host(self) -> str:
+        """The ``host`` of the output files this machine caches: its name on a team's ledger,
+        ``''`` (this machine) in a local one."""
+        return self.host if self.shared else ""
 
     @property
     def home(self) -> Path:
@@ -916,11 +939,20 @@ class Ledger:
             conn.execute(
                 "INSERT INTO outputs (env, generation_id, idx, path, bytes, sha256, content_type, "
                 "downloaded_at, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (env, generation_id, idx) DO UPDATE SET path = excluded.path, "
+                "ON CONFLICT (env, generation_id, idx, host) DO UPDATE SET path = excluded.path, "
                 "bytes = excluded.bytes, sha256 = excluded.sha256, "
-                "content_type = excluded.content_type, downloaded_at = excluded.downloaded_at, "
-                "host = excluded.host",
-                (env, generation_id, index, stored, size, sha256, content_type, now, self.host),
+                "content_type = excluded.content_type, downloaded_at = excluded.downloaded_at",
+                (
+                    env,
+                    generation_id,
+                    index,
+                    stored,
+                    size,
+                    sha256,
+                    content_type,
+                    now,
+                    self.files_host,
+                ),
             )
         return OutputFile(env, generation_id, index, self._abs(stored), size, sha256,
                           content_type, now)  # fmt: skip
@@ -934,18 +966,26 @@ class Ledger:
         if env is not None:
             sql, params = sql + " AND env = ?", [*params, env]
         if self.shared:
-            sql, params = sql + " AND (host = ? OR host IS NULL)", [*params, self.host]
+            sql, params = sql + " AND host IN (?, '')", [*params, self.host]
         rows = self._connection().execute(sql + " ORDER BY idx", params).fetchall()
         return [OutputFile(r[0], r[1], r[2], self._abs(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     @_patient
     def forget_output(self, env: str, generation_id: str, index: int) -> None:
-        """Drop an output's record (its file went missing or is damaged)."""
+        """Drop an output's record (its file went missing or is damaged); on a team's ledger
+        only this host's (another machine may still have it)."""
+        sql, params = (
+            "DELETE FROM outputs WHERE env = ? AND generation_id = ? AND idx = ?",
+            [
+                env,
+                generation_id,
+                index,
+            ],
+        )
+        if self.shared:
+            sql, params = sql + " AND host IN (?, '')", [*params, self.host]
         with self._write() as conn:
-            conn.execute(
-                "DELETE FROM outputs WHERE env = ? AND generation_id = ? AND idx = ?",
-                (env, generation_id, index),
-            )
+            conn.execute(sql, params)
 
     def _abs(self, stored: str) -> Path:
         path = Path(stored)

@@ -43,7 +43,9 @@ def copy_ledger(src: Ledger, dst: Ledger) -> dict[str, int]:
     _insert(dst, f"INSERT INTO generations ({names}) VALUES ({_marks(_GENERATION_COLUMNS)}) "
                  "ON CONFLICT DO NOTHING", rows)  # fmt: skip
     _, rows = src.query(
-        f"SELECT {', '.join(_OUTPUT_COLUMNS[:-1])}, COALESCE(host, ?) FROM outputs", (src.host,)
+        f"SELECT {', '.join(_OUTPUT_COLUMNS[:-1])}, CASE WHEN host = '' THEN ? ELSE host END "
+        "FROM outputs",
+        (src.host,),
     )
     _insert(dst, f"INSERT INTO outputs ({', '.join(_OUTPUT_COLUMNS)}) VALUES "
                  f"({_marks(_OUTPUT_COLUMNS)}) ON CONFLICT DO NOTHING", rows)  # fmt: skip

@@ -77,7 +77,7 @@ def missing_outputs(ledger: Ledger | None, env: str) -> list[JobRecord]:
     the caller's own, not all cached on this host)."""
     ledger = ledger_or_default(ledger)
     mine, who = ledger.mine("me", "g.user_name")
-    here = "WHERE host = ? OR host IS NULL " if ledger.shared else ""
+    here = "WHERE host IN (?, '') " if ledger.shared else ""
     _, rows = ledger.query(
         "SELECT g.generation_id FROM generations g "
         "LEFT JOIN (SELECT env, generation_id, count(*) AS n FROM outputs "

@@ -113,7 +113,9 @@ def test_history_reads_the_same_from_either_engine(pg_url: str, home: Path) -> N
     assert list(by_notebook["notebook"]) == ["ana.ipynb", "bo.ipynb"]
 
 
-def test_migrate_copies_a_local_ledger_into_the_team_one_once(pg_url: str, home: Path) -> None:
+def test_migrate_copies_a_local_ledger_into_the_team_one_once(
+    pg_url: str, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aurous_nb import frames
     from aurous_nb.ledger import migrate
 
@@ -129,6 +131,7 @@ def test_migrate_copies_a_local_ledger_into_the_team_one_once(pg_url: str, home:
     _fill(team, 2, "bo")
     first = migrate(local, pg_url)
     assert first == {"generations": 6, "outputs": 1, "pricing": 1, "balances": 1}
+    monkeypatch.setenv("AUROUS_NB_HOST", "a")  # the same machine, opened by path this time
     assert migrate(local.path, pg_url) == dict.fromkeys(first, 0)  # nothing twice
     everyone = frames.history(ledger=team, env="sandbox", scope="team")
     assert len(everyone) == 8 and everyone["cost"].sum() == 5.0 + 1.25
@@ -163,3 +166,17 @@ def test_integers_beyond_float_range_come_back_exact(pg_url: str, home: Path) ->
         team.record_generation("sandbox", {"id": f"gen_{n}", "status": "succeeded", "seed": seed})
         seeds = frames.history(ledger=team, env="sandbox", scope="team")["seed"]
         assert seed in set(seeds.dropna()) and len(seeds) == 4 + n
+
+
+def test_two_hosts_each_cache_one_generation(pg_url: str, home: Path, tmp_path: Path) -> None:
+    ana, bo = Ledger(url=pg_url, user="ana", host="a"), Ledger(url=pg_url, user="bo", host="b")
+    _fill(ana, 2, "ana")
+    for ledger in (ana, bo):  # bo collected ana's purchase (reuse="team") into his own cache
+        out = ledger.home / "outputs" / "sandbox" / "gen_ana_1" / f"{ledger.host}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(b"png")
+        ledger.record_output("sandbox", "gen_ana_1", 0, out, size=3, sha256=ledger.host)
+    assert [f.sha256 for f in ana.outputs("gen_ana_1")] == ["a"]
+    assert [f.sha256 for f in bo.outputs("gen_ana_1")] == ["b"]
+    bo.forget_output("sandbox", "gen_ana_1", 0)
+    assert bo.outputs("gen_ana_1") == [] and len(ana.outputs("gen_ana_1")) == 1
