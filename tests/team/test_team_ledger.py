@@ -180,3 +180,34 @@ def test_two_hosts_each_cache_one_generation(pg_url: str, home: Path, tmp_path: 
     assert [f.sha256 for f in bo.outputs("gen_ana_1")] == ["b"]
     bo.forget_output("sandbox", "gen_ana_1", 0)
     assert bo.outputs("gen_ana_1") == [] and len(ana.outputs("gen_ana_1")) == 1
+
+
+def test_two_writers_at_once_lose_nothing(pg_url: str, home: Path) -> None:
+    import threading
+
+    from aurous_nb import frames
+
+    opened: list[Ledger] = []  # first opens at once, as two kernels starting: one schema
+    starts = [threading.Thread(target=lambda u=u: opened.append(Ledger(url=pg_url, user=u, host=u)))
+              for u in ("ana", "bo", "cy")]  # fmt: skip
+    for t in starts:
+        t.start()
+    for t in starts:
+        t.join()
+    assert len(opened) == 3
+    writers = [ledger for ledger in opened if ledger.user != "cy"]
+
+    def write(ledger: Ledger) -> None:
+        _fill(ledger, 60, ledger.user)
+        ledger.record_pricing("sandbox", {"version": "v1", "image": {"base": 1}})
+        ledger.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    team = frames.history(ledger=Ledger(url=pg_url, user="lead"), env="sandbox", scope="team")
+    assert len(team) == 120 and set(team["status"]) == {"succeeded", "failed"}
+    assert team["cost"].sum() == 2 * 40 * 1.25
+    assert Ledger(url=pg_url).pricing_snapshots()[0].times_seen == 2
