@@ -850,6 +850,9 @@ class Ledger:
         mine, who = self.mine(scope)
         sql += "".join(f" AND {clause}" for clause in mine)
         params += who
+        if scope == "team" and self.shared:  # a teammate's unanswered create is theirs to re-send
+            sql += " AND (user_name = ? OR generation_id IS NOT NULL)"
+            params.append(self.user)
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
                 sql += f" AND {column} = ?"

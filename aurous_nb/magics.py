@@ -65,12 +65,25 @@ class Aurous(Magics):
     reuse = Bool(
         True, help="Re-running an unchanged generate cell reuses the earlier result (0 credits)."
     ).tag(config=True)
+    reuse_scope = Unicode(
+        "me",
+        help="Whose earlier purchases a re-run reuses on a team's ledger: 'me', or 'team' "
+        "(anyone's result of the same request).",
+    ).tag(config=True)
     ledger_url = Unicode(
         None,
         allow_none=True,
         help="A team's ledger, postgresql://user@host/db (password from PGPASSWORD or "
         "~/.pgpass); None: $AUROUS_NB_LEDGER, else the local SQLite file.",
     ).tag(config=True)
+
+    @validate("reuse_scope")
+    def _scope(self, proposal: Any) -> Any:
+        if proposal["value"] not in ("me", "team"):
+            raise TraitError(
+                f"Aurous.reuse_scope must be 'me' or 'team', not {proposal['value']!r}"
+            )
+        return proposal["value"]
 
     @validate("ledger_url")
     def _masked(self, proposal: Any) -> Any:
@@ -319,6 +332,7 @@ class Aurous(Magics):
             progress=self.show_progress,
             download=self.auto_download,
             context=generating.cell_context(self.shell),
+            reuse_scope=self.reuse_scope,
         )
         result = run.execute()
         return self._deliver(result, args.out)
