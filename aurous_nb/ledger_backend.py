@@ -163,6 +163,12 @@ class _PgConnection:
     def close(self) -> None:
         self.raw.close()
 
+    def __del__(self) -> None:
+        # A ledger dropped without close() (as a SQLite one may be) closes its connections
+        # quietly, instead of psycopg's ResourceWarning at some later collection.
+        with suppress(Exception):
+            self.raw.close()
+
 
 class PostgresBackend(Backend):
     """A team's ledger in PostgreSQL at ``url`` (``postgresql://user@host:port/db``)."""

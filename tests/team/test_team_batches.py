@@ -101,7 +101,7 @@ def test_two_people_one_ledger_kills_lose_nothing(pg_url: str, tmp_path: Path) -
         _wait_for_rows(pg_url, 4)  # both mid-batch: kill both
         for proc in first.values():
             proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            proc.communicate()  # reaps it and closes its pipes
         killed_at = _server(sb)["totals"]["generation_count"]
         assert 0 < killed_at < 2 * n
         again = {u: _start(e, n) for u, e in envs.items()}
