@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck pytest nbval browser browser-deps bench soak readme-picture labextension clean
+.PHONY: demo test install lint typecheck pytest pg-deps nbval browser browser-deps bench soak readme-picture labextension clean
 
 # The prebuilt labextension is installed as shared data: reinstall when it changes.
 $(STAMP): pyproject.toml aurous_nb/labextension/package.json
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 
 # Test files run on two workers (pytest-xdist), a whole file per worker so module fixtures hold.
 PYTEST_WORKERS ?= 2
-pytest: $(STAMP)
+pytest: $(STAMP) pg-deps
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --ignore=tests/browser
 
 # Notebooks run against the sandbox, each with its own throwaway ledger (never the user's own),
@@ -41,9 +41,16 @@ nbval: $(STAMP)
 test: lint typecheck pytest nbval browser
 
 # Benchmarks print ratios measured in one run; each ends with one machine-readable line.
-bench: $(STAMP)
-	@for b in sandbox_rps client_overhead import_time history grid; do \
+bench: $(STAMP) pg-deps
+	@for b in sandbox_rps client_overhead import_time history team_history grid; do \
 		echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
+
+# The team-ledger tests (tests/team) start a throwaway PostgreSQL cluster with Debian's server.
+PG_BIN := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) $(shell command -v initdb))
+pg-deps:
+	@test -n "$(PG_BIN)" || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null; fi; }
 
 # The browser test drives Debian's Chromium through Playwright (never `playwright install`).
 CHROMIUM ?= /usr/bin/chromium

@@ -34,8 +34,13 @@ __all__ = [
     "aurous_home",
     "auto_download",
     "env_for",
+    "host_name",
     "is_sandbox_env",
+    "ledger_url",
     "set_auto_download",
+    "set_ledger_url",
+    "team_name",
+    "user_name",
 ]
 
 #: The one environment label of every loopback sandbox.
@@ -94,3 +99,52 @@ def env_for(base_url: str) -> str:
 def is_sandbox_env(env: str) -> bool:
     """True for the sandbox label (and the ``sandbox-<port>`` labels of older ledgers)."""
     return env == SANDBOX_ENV or env.startswith(SANDBOX_ENV + "-")
+
+
+_ledger_url_override: str | None = None
+
+
+def ledger_url() -> str | None:
+    """Where the ledger lives: :func:`set_ledger_url` (``%config Aurous.ledger_url``), else
+    ``$AUROUS_NB_LEDGER``; ``None`` (unset or empty) is the SQLite file in :func:`aurous_home`.
+    A ``postgresql://`` URL is a team's shared ledger (:mod:`aurous_nb.store.backend`)."""
+    raw = _ledger_url_override
+    if raw is None:
+        raw = os.environ.get("AUROUS_NB_LEDGER")
+    return raw.strip() or None if raw else None
+
+
+def set_ledger_url(url: str | None) -> None:
+    """Point this process's ledger elsewhere (``None``: back to the environment)."""
+    global _ledger_url_override
+    # A plain copy: a masked setting (aurous_nb.secret.MaskedUrl) prints masked, connects whole.
+    _ledger_url_override = None if url is None else str.__str__(url)
+
+
+def user_name() -> str:
+    """Who writes the ledger's rows: ``$AUROUS_NB_USER``, else the login name."""
+    raw = os.environ.get("AUROUS_NB_USER", "").strip()
+    if raw:
+        return raw
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers)
+        return "unknown"
+
+
+def host_name() -> str:
+    """Which machine holds the outputs cache of the rows it writes: ``$AUROUS_NB_HOST``, else
+    the host name."""
+    raw = os.environ.get("AUROUS_NB_HOST", "").strip()
+    if raw:
+        return raw
+    import socket
+
+    return socket.gethostname() or "unknown"
+
+
+def team_name() -> str | None:
+    """The team a row is spent for, when ``$AUROUS_NB_TEAM`` names it (None: not said)."""
+    return os.environ.get("AUROUS_NB_TEAM", "").strip() or None

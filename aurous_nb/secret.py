@@ -13,7 +13,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["PREFIXES", "Secret", "looks_like_key", "mask", "redact"]
+__all__ = ["PREFIXES", "MaskedUrl", "Secret", "looks_like_key", "mask", "mask_url", "redact"]
 
 #: Public prefixes: API keys (hosted, test, legacy ``og_``) and webhook signing secrets.
 PREFIXES = ("al_live_", "al_test_", "og_", "whsec_")
@@ -22,6 +22,9 @@ PREFIXES = ("al_live_", "al_test_", "og_", "whsec_")
 _SHAPE = re.compile(r"\b(al_live_|al_test_|og_|whsec_)[A-Za-z0-9_\-]{16,}")
 #: A signed URL's token.
 _TOKEN = re.compile(r"([?&](?:token|sig|signature)=)[^&\s\"')]+", re.IGNORECASE)
+#: A password in a URL (``postgresql://user:password@host``) or a connection string.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/:@\s]*:)[^@\s/]+(@)", re.IGNORECASE)
+_PARAM_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('[^']*'|[^&\s]+)", re.IGNORECASE)
 #: Held keys shorter than this are hidden in text only where they stand alone (not inside a
 #: longer word); keys shorter than ``_MIN_HELD`` are not held (they protect nothing), but still
 #: never show in a repr, since those print only :func:`mask`.
@@ -58,11 +61,17 @@ def mask(key: str) -> str:
 def redact(text: str) -> str:
     """``text`` with every held key, anything shaped like a key and every signed-URL token
     hidden."""
-    text = _TOKEN.sub(r"\1[redacted]", text)
+    text = mask_url(_TOKEN.sub(r"\1[redacted]", text))
     for key in _keys:
         if key in text:
             text = _pattern(key).sub(mask(key), text)
     return _SHAPE.sub(lambda m: m.group(1) + "…", text)
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL or ``password=`` setting shown as ``…``
+    (``postgresql://ana:…@db/team``): where a ledger is, never how to get in."""
+    return _PARAM_PASSWORD.sub(r"\1…", _URL_PASSWORD.sub(r"\1…\2", text))
 
 
 def looks_like_key(text: str) -> bool:
@@ -136,3 +145,23 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("the API key is not picklable")
+
+
+class MaskedUrl(str):
+    """A URL that may carry a password: the text itself, but its repr and str are
+    :func:`mask_url`'s (for settings that are printed, such as ``%config Aurous``)."""
+
+    __slots__ = ()
+
+    def reveal(self) -> str:
+        """The URL itself: only for the driver that connects with it."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return repr(mask_url(self.reveal()))
+
+    def __str__(self) -> str:
+        return mask_url(self.reveal())
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)

@@ -92,7 +92,11 @@ def fill(path: Path, rows: int, seed: int = 0) -> None:
                        ?, ?, ?, ?, ?, ?, ?)""",
             gens,
         )
-        conn.executemany("INSERT INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", outs)
+        conn.executemany(
+            "INSERT INTO outputs (env, generation_id, idx, path, bytes, sha256, content_type, "
+            "downloaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            outs,
+        )
     conn.close()
 
 

@@ -17,6 +17,7 @@ from aurous_nb.client import Client
 from aurous_nb.notebook.session import Session
 from aurous_nb.sandbox import Sandbox
 from aurous_nb.store import characters as character_ledger
+from aurous_nb.store.backend import SQLITE
 from aurous_nb.store.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger
 from aurous_nb.work import characters as character_jobs
 
@@ -156,7 +157,7 @@ def test_an_older_ledger_gains_the_table(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     for migration in MIGRATIONS[:3]:
         for statement in migration:
-            conn.execute(statement)
+            conn.execute(SQLITE.ddl(statement))
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()

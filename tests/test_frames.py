@@ -256,7 +256,7 @@ def test_history_of_a_big_ledger_matches_its_rows(tmp_path: Path) -> None:
         conn.execute("INSERT INTO generations (env, origin, media_type, status, updated_at) "
                      "VALUES ('other-env', 'local', 'image', 'pending', 0)")  # fmt: skip
         conn.executemany(
-            "INSERT INTO outputs VALUES (?, ?, ?, ?, 1, '0', 'image/png', 0)",
+            "INSERT INTO outputs VALUES (?, ?, ?, ?, 1, '0', 'image/png', 0, '')",
             [(env, f"img_{i}", k, f"p{i}-{k}") for i in range(0, 25_000, 7) for k in range(2)],
         )
     frame = frames.history(ledger=ledger, env=env)

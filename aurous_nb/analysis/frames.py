@@ -72,6 +72,8 @@ HISTORY_COLUMNS = (
     "error_code",
     "error_message",
     "env",
+    "user",
+    "host",
 )
 
 
@@ -110,6 +112,8 @@ def _history_columns() -> tuple[Column, ...]:
         Column("submitted_at", "g.submitted_at", "time"),
         Column("error_code", "g.error_code", "text"),
         Column("error_message", "g.error_message", "text"),
+        Column("user", "g.user_name", "category"),
+        Column("host", "g.host", "category"),
         Column("row_id", "g.row_id", "integer"),
     )
 
@@ -280,8 +284,13 @@ def history(
     media_type: str | None = None,
     refresh: bool = True,
     refused: bool = False,
+    scope: str = "me",
 ) -> pd.DataFrame:
     """One row per generation of one environment, newest first, with typed columns.
+
+    On a team's ledger (PostgreSQL) ``scope="me"`` (the default) is the caller's own rows and
+    ``scope="team"`` everyone's; ``user`` and ``host`` say who bought each and which machine
+    caches its files (``cached`` and ``cache_dir`` count this machine's cache only).
 
     Requests that created nothing (refused by the API, status ``rejected``, or cancelled before
     they were sent) are not generations: they are left out, so they never count as failed jobs
@@ -311,8 +320,12 @@ def history(
     if client is not None and refresh:
         sync_history(client, ledger, since=since)
     env = env or current_env(client, ledger)
-    clauses = ["+g.env = ?"]  # a full scan beats an index walk when most rows match
+    # A full scan beats an index walk when most rows match (SQLite's unary + skips the index).
+    clauses = ["+g.env = ?" if not ledger.shared else "g.env = ?"]
     params: list[Any] = [env]
+    mine, who = ledger.mine(scope, "g.user_name")
+    clauses += mine
+    params += who
     if not refused and not (status is not None and REJECTED in _statuses(status)):
         clauses.append(NOT_REFUSED)
     low, high = _epoch(since), _epoch(until)
@@ -334,15 +347,18 @@ def history(
             "(g.lora = ? OR ',' || g.lora_id || ',' LIKE ? OR ' + ' || g.lora || ' + ' LIKE ?)"
         )
         params.extend([lora, f"%,{lora},%", f"% + {lora} + %"])
-    _, [(cached_ids, cached_counts)] = ledger.query(  # two texts: no Python tuple per output
-        "SELECT json_group_array(generation_id), group_concat(n, ',') FROM "
-        "(SELECT generation_id, count(*) AS n FROM outputs WHERE env = ? GROUP BY generation_id)",
-        (env,),
-    )
     where = " AND ".join(clauses)
-    columns = read_columns(
-        ledger.reader, "generations g", "g.row_id", _history_columns(), where, params
-    )
+    if ledger.shared:
+        cached_ids, cached_counts, columns = _read_team(ledger, env, where, params)
+    else:
+        _, [(cached_ids, cached_counts)] = ledger.query(  # two texts: no tuple per output
+            "SELECT json_group_array(generation_id), group_concat(n, ',') FROM (SELECT "
+            "generation_id, count(*) AS n FROM outputs WHERE env = ? GROUP BY generation_id)",
+            (env,),
+        )
+        columns = read_columns(
+            ledger.reader, "generations g", "g.row_id", _history_columns(), where, params
+        )
     row_ids = columns.pop("row_id").to_numpy("int64")
     order = np.lexsort((row_ids, columns["created_at"].asi8))[::-1]  # newest first, then last row
     data: dict[str, Any] = {}
@@ -366,6 +382,52 @@ def history(
             extra = extra[extra["status"].isin(_statuses(status))]
         frame = character_ledger.with_characters(frame, extra, HISTORY_COLUMNS)
     return frame
+
+
+def _read_team(
+    ledger: Ledger, env: str | None, where: str, params: list[Any]
+) -> tuple[str, str | None, dict[str, Any]]:
+    """:func:`history`'s reads from a team's database: this host's cached outputs, then the
+    rows as plain tuples (times in microseconds, computed by the server), typed by
+    :func:`aurous_nb.store.columnar.columns_from_rows`."""
+    from aurous_nb.store.columnar import columns_from_bulk, columns_from_rows
+
+    _, [(cached_ids, cached_counts)] = ledger.query(
+        "SELECT COALESCE(json_agg(generation_id)::text, '[]'), string_agg(n::text, ',') FROM "
+        "(SELECT generation_id, count(*) AS n FROM outputs WHERE env = ? "
+        "AND host IN (?, '') GROUP BY generation_id) AS cached",
+        (env, ledger.host),
+    )
+    wanted = _history_columns()
+    _, [row] = ledger.query(team_bulk_select(where), params)
+    try:
+        return cached_ids, cached_counts, columns_from_bulk(wanted, row)
+    except ValueError:  # not exactly representable in bulk (an integer beyond 2**53): rows
+        _, rows = ledger.query(f"{team_select()} WHERE {where}", params)
+        return cached_ids, cached_counts, columns_from_rows(wanted, rows)
+
+
+def team_bulk_select(where: str) -> str:
+    """:func:`team_select` as one row: the count, then one text per column (a JSON array for
+    text, comma-joined numbers with ``nan`` for missing), as the SQLite reader's bulk path."""
+    joined = ", ".join(
+        f"COALESCE(json_agg(c{i})::text, '[]')"
+        if c.kind in ("text", "category")
+        else f"COALESCE(string_agg(COALESCE(c{i}::text, 'nan'), ','), '')"
+        for i, c in enumerate(_history_columns())
+    )
+    return f"SELECT count(*), {joined} FROM ({team_select()} WHERE {where}) AS s"
+
+
+def team_select() -> str:
+    """The SELECT of :func:`history`'s columns from PostgreSQL (``c0``, ``c1``...), times in
+    whole microseconds rounded half up as SQLite's ``round`` does (PostgreSQL's rounds half to
+    even; the ledger's times are never negative)."""
+    select = ", ".join(
+        (f"floor(({c.sql}) * 1000000 + 0.5)" if c.kind == "time" else c.sql) + f" AS c{i}"
+        for i, c in enumerate(_history_columns())
+    )
+    return f"SELECT {select} FROM generations g"
 
 
 #: SQL (over ``generations g``) for rows that are generations: not a refused create, and not a
@@ -537,7 +599,9 @@ def usage(
     return frame
 
 
-_SPEND_KEYS = {"day", "week", "month", "lora", "size", "media_type", "status", "notebook"}
+_SPEND_KEYS = {
+    "day", "week", "month", "lora", "size", "media_type", "status", "notebook", "user", "host"
+}  # fmt: skip
 
 
 def spend(
@@ -549,7 +613,8 @@ def spend(
     **history_filters: Any,
 ) -> pd.DataFrame:
     """Credits grouped by ``day`` / ``week`` / ``month`` / ``lora`` / ``size`` / ``media_type`` /
-    ``status`` / ``notebook`` (one or several), with estimate versus charge.
+    ``status`` / ``notebook`` / ``user`` / ``host`` (one or several), with estimate versus
+    charge; ``scope="team"`` (a history filter) covers everyone on a team's ledger.
 
     Columns: ``jobs``, ``succeeded``, ``failed`` (any unsuccessful end), ``estimate`` (expected
     credits of the terminal jobs whose estimate is known; NaN when none is), ``cost`` (charged),

@@ -46,7 +46,8 @@ _SECOND = "#f9a825"
 
 class CostReport(dict[str, "Figure"]):
     """Named figures (``spend_over_time``, ``spend_by_lora_size``, ``outcomes``,
-    ``balance_trend``, ``price_changes``) that render inline and save as PNG files."""
+    ``balance_trend``, ``price_changes``; for a team also ``spend_by_person_notebook``) that
+    render inline and save as PNG files."""
 
     env: str | None = None
 
@@ -83,12 +84,14 @@ def cost_report(
     until: Any = None,
     *,
     history: pd.DataFrame | None = None,
+    scope: str = "me",
 ) -> CostReport:
     """Build every cost figure for one environment (default: the client's, else the last used).
 
     With a ``client`` the server's history, the balance and the rate card are refreshed (and
-    kept in the ledger) first. ``history`` reuses a frame from
-    :func:`aurous_nb.analysis.frames.history`.
+    kept in the ledger) first. ``history`` reuses a frame from :func:`aurous_nb.frames.history`.
+    ``scope="team"`` covers everyone's rows of a team's ledger and adds spend by person and by
+    notebook (``spend_by_person_notebook``).
     """
     from aurous_nb.analysis import frames
     from aurous_nb.store import snapshots
@@ -100,13 +103,20 @@ def cost_report(
     frame = (
         history
         if history is not None
-        else frames.history(client, ledger, since=since, until=until, env=env)
+        else frames.history(client, ledger, since=since, until=until, env=env, scope=scope)
     )
     env = env or frame.attrs.get("env") or frames.current_env(client, ledger)
     report = CostReport()
     report.env = env
     report["spend_over_time"] = _spend_over_time(frame, env)
     report["spend_by_lora_size"] = _spend_by_lora_size(frame, env)
+    if scope == "team":
+        report["spend_by_person_notebook"] = _spend_bars(
+            frame,
+            env,
+            (("user", "person", text.UNKNOWN), ("notebook", "notebook", text.UNKNOWN)),
+            "Who spent it, and in which notebook",
+        )
     report["outcomes"] = _outcomes(frame, env)
     report["balance_trend"] = _balance_trend(ledger, env, frames._epoch(since))
     report["price_changes"] = _price_changes(frames.pricing_history(ledger=ledger, env=env), env)
@@ -264,18 +274,26 @@ def _spend_over_time(frame: pd.DataFrame, env: str | None) -> Figure:
 
 
 def _spend_by_lora_size(frame: pd.DataFrame, env: str | None) -> Figure:
+    return _spend_bars(
+        frame,
+        env,
+        (("lora", "LoRA", text.NO_LORA), ("size", "size", text.UNKNOWN)),
+        "Where the credits went",
+    )
+
+
+def _spend_bars(
+    frame: pd.DataFrame, env: str | None, by: tuple[tuple[str, str, str], ...], title: str
+) -> Figure:
+    """Two bar charts of finished spend, each by one ``(column, label, missing)``."""
     figure = _figure(11.0, 4.8)
     left, right = figure.subplots(1, 2)
     done = _terminal(frame)
-    for axes, column, label in ((left, "lora", "LoRA"), (right, "size", "size")):
+    for axes, (column, label, missing) in zip((left, right), by, strict=True):
         if done.empty:
             _empty(axes, "No finished generations")
         else:
-            keys = (
-                done[column]
-                .astype(object)
-                .fillna(text.NO_LORA if column == "lora" else text.UNKNOWN)
-            )
+            keys = done[column].astype(object).fillna(missing)
             totals = _fold(done["cost"].groupby(keys.to_numpy()).sum())
             bars = axes.barh([str(k) for k in totals.index], totals.to_numpy(), color=_ACCENT)
             _label_bars(bars, totals.to_numpy())
@@ -283,7 +301,7 @@ def _spend_by_lora_size(frame: pd.DataFrame, env: str | None) -> Figure:
             axes.set_xlabel(UNIT)
             axes.margins(x=0.15)
         axes.set_title(f"Spend by {label}")
-    figure.suptitle(_title("Where the credits went", env))
+    figure.suptitle(_title(title, env))
     return figure
 
 

@@ -28,6 +28,7 @@ from aurous_nb.client._params import (
     check_text,
 )
 from aurous_nb.client._resource import AsyncResource, SyncResource
+from aurous_nb.client.backoff import Backoff
 from aurous_nb.client.errors import ValidationError, WaitTimeoutError, json_kind
 from aurous_nb.client.files import FileInput, read_image
 from aurous_nb.client.images import check_wait, checked_url, idempotency_key
@@ -368,7 +369,7 @@ def wait_flow(
     ``reviewing`` character is saved (so it comes back ``ready``)."""
     check_wait(timeout, poll_interval)
     deadline = core.monotonic() + timeout
-    interval = poll_interval
+    gaps = Backoff.for_client(poll_interval)
     char = ref if isinstance(ref, Character) else None
     while char is None or not char.is_settled:
         char = yield from get_flow(core, ref, version)
@@ -379,8 +380,7 @@ def wait_flow(
             raise WaitTimeoutError(
                 f"{char.id} was still {char.status} after {timeout:g}s", generation=char
             )
-        yield Sleep(min(interval, left))
-        interval = min(interval * 1.5, max(poll_interval, 10.0))
+        yield Sleep(min(gaps.next(), left))
     if save and char.status == REVIEWING:
         char = yield from save_flow(core, char, version)
     return char

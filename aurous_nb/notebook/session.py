@@ -176,6 +176,11 @@ class Session:
                 outputs.sweep(self._ledger)  # what downloads killed in earlier sessions left
             return self._ledger
 
+    def reopen_ledger(self) -> None:
+        """Open the ledger again on next use (``%config Aurous.ledger_url`` moved it)."""
+        with self._lock:
+            self._ledger = None
+
     @property
     def aclient(self) -> AsyncClient:
         """An :class:`AsyncClient` for the running event loop (made on first use per loop).

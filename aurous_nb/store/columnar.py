@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Column", "Kind", "read_columns"]
+__all__ = ["Column", "Kind", "columns_from_bulk", "columns_from_rows", "read_columns"]
 
 Kind = Literal["real", "integer", "time", "text", "category"]
 _TEXTS = ("text", "category")
@@ -88,6 +88,34 @@ def read_columns(
         return reader.result()
     finally:
         reader.close()
+
+
+def columns_from_rows(columns: Sequence[Column], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Plain rows read elsewhere (a PostgreSQL cursor), one value per column in ``columns``
+    order and times already in microseconds, as the typed columns :func:`read_columns` gives
+    (the same conversion rules as its plain-rows path)."""
+    statement = _Statement("", "", tuple(columns), "", ())
+    return _finished(columns, statement.convert(rows))
+
+
+def columns_from_bulk(columns: Sequence[Column], row: tuple[Any, ...]) -> dict[str, Any]:
+    """One bulk row read elsewhere (a PostgreSQL aggregate: the row count, then per column a
+    JSON array for text or comma-joined numbers, ``nan`` for missing, times in microseconds)
+    as typed columns. ``ValueError`` when a value would not come back exactly (read rows then).
+    """
+    statement = _Statement("", "", tuple(columns), "", ())
+    return _finished(columns, statement.parse(row))
+
+
+def _finished(columns: Sequence[Column], chunk: _Chunk) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for column in columns:
+        part = chunk.columns[column.name]
+        if column.kind == "category":
+            out[column.name] = _categorical([part])
+        else:
+            out[column.name] = part if column.kind == "text" else _finish(column.kind, part)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

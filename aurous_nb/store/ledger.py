@@ -1,4 +1,6 @@
-"""The local ledger: one SQLite file that remembers every job, credit, output and rate card.
+"""The ledger: every job, credit, output and rate card, in a local SQLite file (the default)
+or a team's PostgreSQL database (``AUROUS_NB_LEDGER=postgresql://...``; the engines differ only
+in :mod:`aurous_nb.store.backend`).
 
 Signed output URLs die after a day and the platform keeps no long-term history, so the toolkit
 keeps its own. The ledger is written *before* a create is sent (so a kernel killed mid-request can
@@ -11,6 +13,12 @@ list of migrations, each applied exactly once, under the write lock. The file it
 whole, checked, a damaged one moved aside, errors as :class:`LedgerError`) is
 :mod:`aurous_nb.store.ledger_file`'s.
 
+On a team's database every row also says who wrote it (``user_name``, from
+``$AUROUS_NB_USER`` or the login), on which host its outputs are cached (``host``) and for which
+team; listings, resume and reuse cover only the caller's own rows unless asked for the team's.
+Writes that find the database gone (a restart) wait and write again, for up to
+``$AUROUS_NB_LEDGER_WAIT`` seconds (300), so a batch pauses instead of losing a row.
+
 What is never stored: the API key, or any signed output URL (output URLs are dropped from stored
 responses; other URLs lose their query string when it carries a token). Only the standard library
 is imported here.
@@ -18,6 +26,7 @@ is imported here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -25,17 +34,19 @@ import sqlite3
 import threading
 import time
 import uuid
+import warnings
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aurous_nb.canonical import canonical_json
-from aurous_nb.config import aurous_home
+from aurous_nb.config import aurous_home, host_name, ledger_url, team_name, user_name
 from aurous_nb.statuses import ACTIVE, ALL, LOCAL_ENDS, REUSABLE, SUBMITTING, SUCCEEDED, TERMINAL
 from aurous_nb.store import ledger_file
+from aurous_nb.store.backend import SQLITE, Backend, backend_for
 from aurous_nb.store.ledger_file import LedgerError, LedgerWarning
 from aurous_nb.store.payloads import (
     as_float,
@@ -58,6 +69,7 @@ __all__ = [
     "OutputFile",
     "PricingSnapshot",
     "default_ledger",
+    "migrate",
     "request_hash",
     "sanitize",
     "status_in",
@@ -65,6 +77,54 @@ __all__ = [
 ]
 
 _BUSY_TIMEOUT_S = 30.0
+_WAIT_DEFAULT_S = 300.0
+
+_T = TypeVar("_T")
+
+
+def _wait_s() -> float:
+    """How long a team ledger's calls wait for a database that went away (a restart)."""
+    try:
+        return max(0.0, float(os.environ.get("AUROUS_NB_LEDGER_WAIT", _WAIT_DEFAULT_S)))
+    except ValueError:
+        return _WAIT_DEFAULT_S
+
+
+def _patient(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run a ledger call again, on a new connection, while the database is away (a PostgreSQL
+    restart cuts every connection). Every call so wrapped is safe to repeat: a write either
+    committed whole or not at all, and writing it twice changes nothing that matters (the
+    row of a prepared job is keyed by its idempotency key)."""
+
+    @functools.wraps(method)
+    def patient(self: Ledger, *args: Any, **kwargs: Any) -> _T:
+        if not self.shared:
+            return method(self, *args, **kwargs)
+        deadline, delay = None, 0.05
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                if not self._db.transient(exc):
+                    raise
+                self._drop_connection()
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + _wait_s()
+                if now >= deadline:
+                    raise self._db.error(exc) from None
+                if not self._waited:
+                    self._waited = True
+                    warnings.warn(
+                        LedgerWarning(
+                            f"The ledger {self.where} is unreachable; waiting for it (up to "
+                            f"{_wait_s():g} s, AUROUS_NB_LEDGER_WAIT) before writing again."
+                        ),
+                        stacklevel=3,
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    return patient
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,16 +210,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # rate cards seen under several ports merge; the old history-sync marks are dropped (the next
     # sync walks the list once). Output paths are stored relative to home and stay valid.
     (
-        "UPDATE OR IGNORE generations SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
-        "UPDATE OR IGNORE outputs SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
+        "UPDATE{or_ignore} generations SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
+        "UPDATE{or_ignore} outputs SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
         """INSERT INTO pricing
            SELECT 'sandbox', version, card_sha256, max(card), min(first_seen), max(last_seen),
                   sum(times_seen)
            FROM pricing WHERE substr(env, 1, 8) = 'sandbox-' GROUP BY version, card_sha256
            ON CONFLICT (env, version, card_sha256) DO UPDATE SET
-               first_seen = min(first_seen, excluded.first_seen),
-               last_seen = max(last_seen, excluded.last_seen),
-               times_seen = times_seen + excluded.times_seen""",
+               first_seen = {least}(pricing.first_seen, excluded.first_seen),
+               last_seen = {greatest}(pricing.last_seen, excluded.last_seen),
+               times_seen = pricing.times_seen + excluded.times_seen""",
         "DELETE FROM pricing WHERE substr(env, 1, 8) = 'sandbox-'",
         "UPDATE balances SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
         "DELETE FROM meta WHERE key LIKE 'history_synced_through:sandbox%'",
@@ -203,7 +263,35 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX uploads_file ON uploads (file_id)",
     ),
+    # 6: who and where (a team's ledger holds many people's rows): the writer, the host of the
+    # machine that wrote the row, the team (older rows stay NULL: the ledger's one owner); and
+    # which host caches each output file, part of its key, since two machines may each cache
+    # one generation ('' is "this machine", in a local ledger).
+    (
+        "ALTER TABLE generations ADD COLUMN user_name TEXT",
+        "ALTER TABLE generations ADD COLUMN host TEXT",
+        "ALTER TABLE generations ADD COLUMN team TEXT",
+        "CREATE INDEX generations_env_user ON generations (env, user_name)",
+        """CREATE TABLE outputs_by_host (
+            env           TEXT NOT NULL,
+            generation_id TEXT NOT NULL,
+            idx           INTEGER NOT NULL,
+            path          TEXT NOT NULL,
+            bytes         INTEGER NOT NULL,
+            sha256        TEXT NOT NULL,
+            content_type  TEXT,
+            downloaded_at REAL NOT NULL,
+            host          TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (env, generation_id, idx, host)
+        )""",
+        """INSERT INTO outputs_by_host SELECT env, generation_id, idx, path, bytes, sha256,
+               content_type, downloaded_at, '' FROM outputs""",
+        "DROP TABLE outputs",
+        "ALTER TABLE outputs_by_host RENAME TO outputs",
+    ),
 )
+#: The statements of the schema text that differ between engines are written with
+#: ``{least}``, ``{greatest}`` and ``{or_ignore}``, rendered by :meth:`Backend.ddl`.
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Columns a JobRecord is built from, in SELECT order.
@@ -236,6 +324,8 @@ _JOB_COLUMNS = (
     "seed",
     "image_count",
     "response",
+    "user_name",
+    "host",
 )
 _JOB_SELECT = f"SELECT {', '.join(_JOB_COLUMNS)} FROM generations"
 
@@ -282,6 +372,8 @@ class JobRecord:
     seed: int | None
     image_count: int | None
     generation: dict[str, Any] | None
+    user_name: str | None = None
+    host: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -360,94 +452,137 @@ class BalanceSnapshot:
 
 
 class Ledger:
-    """The SQLite ledger at ``path`` (default ``$AUROUS_NB_HOME/ledger.sqlite3``).
+    """The ledger at ``path`` (a SQLite file) or ``url`` (a team's PostgreSQL database); by
+    default ``$AUROUS_NB_LEDGER``, else ``$AUROUS_NB_HOME/ledger.sqlite3``.
 
-    Cheap to create; connections open lazily, one per thread. The outputs cache lives beside the
-    file, in ``<home>/outputs``.
+    Cheap to create; connections open lazily, one per thread. The outputs cache is always local:
+    beside the file, or in ``$AUROUS_NB_HOME/outputs`` for a team's database (each row says which
+    ``host`` has its files). ``user`` and ``host`` name who writes and where (see
+    :func:`aurous_nb.config.user_name`).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else aurous_home() / "ledger.sqlite3"
-        ledger_file.prepare(self.path, _build)
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        url: str | None = None,
+        user: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        target: str | os.PathLike[str] = (
+            path if path is not None else url or ledger_url() or aurous_home() / "ledger.sqlite3"
+        )
+        self._db: Backend = backend_for(target, _BUSY_TIMEOUT_S)
+        self.user = user or user_name()
+        self.host = host or host_name()
+        self.team = team_name()
+        #: The SQLite file (``None`` for a database server).
+        self.path: Path | None = None if self._db.shared else self._db.path
+        self._home = self._db.path.parent if self.path is not None else aurous_home()
+        if self.path is not None:
+            ledger_file.prepare(self.path, _build)
         self._local = threading.local()
         self._lock = threading.Lock()
         # Every open connection with the thread that owns it, so close() reaches them all and
         # connections of finished threads are closed instead of piling up.
-        self._connections: list[tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = []
+        self._connections: list[tuple[weakref.ref[threading.Thread], Any]] = []
+        self._waited = False
         self._migrate()
 
     # -- plumbing ----------------------------------------------------------------------------
 
     @property
+    def shared(self) -> bool:
+        """A team's database: rows of several people, so listings, resume and reuse are scoped."""
+        return self._db.shared
+
+    @property
+    def where(self) -> str:
+        """Where the rows are, as a person may see it (a database URL without its password)."""
+        return self._db.where
+
+    @property
+    def files_host(self) -> str:
+        """The ``host`` of the output files this machine caches: its name on a team's ledger,
+        ``''`` (this machine) in a local one."""
+        return self.host if self.shared else ""
+
+    @property
     def home(self) -> Path:
-        """The directory that holds the ledger and the outputs cache."""
-        return self.path.parent
+        """The directory that holds the outputs cache (and the SQLite file, when local)."""
+        return self._home
 
     @property
     def outputs_root(self) -> Path:
         return self.home / "outputs"
 
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+    def _connection(self) -> Any:
+        conn: Any = getattr(self._local, "conn", None)
+        if (
+            conn is not None
+            and getattr(self._local, "pid", None) == os.getpid()
+            and self._db.usable(conn)
+        ):
             return conn
-        conn = ledger_file.connect(self.path, _BUSY_TIMEOUT_S)
-        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-        _enable_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn = self._db.connect()
         self._local.conn, self._local.pid = conn, os.getpid()
         with self._lock:
             alive = []
             for owner, other in self._connections:
                 thread = owner()
-                if thread is not None and thread.is_alive():
+                if thread is not None and thread.is_alive() and other is not conn:
                     alive.append((owner, other))
                 else:
-                    with suppress(sqlite3.Error):
-                        other.close()
+                    self._db.close(other)
             alive.append((weakref.ref(threading.current_thread()), conn))
             self._connections = alive
         return conn
 
+    def _drop_connection(self) -> None:
+        """Forget this thread's connection (the server cut it); the next call opens another."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            self._db.close(conn)
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Any]:
         """A short write transaction that takes the write lock up front (no upgrade deadlock)."""
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._db.write(self._connection()) as conn:
             yield conn
-        except BaseException:
-            with suppress(sqlite3.Error, LedgerError):  # a broken file keeps the first error
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         """Bring an older schema up to date. A current one needs no write (so a read-only
         ledger still reads); a newer one, or another program's database, is left untouched."""
-        first = ledger_file.connect(self.path, _BUSY_TIMEOUT_S)  # no WAL switch before the check
-        try:
-            current = self._check_version(first) == SCHEMA_VERSION
-        finally:
-            first.close()
+        if self.path is not None:  # no WAL switch before the check
+            first = ledger_file.connect(self.path, _BUSY_TIMEOUT_S)
+            try:
+                current = self._check_version(first) == SCHEMA_VERSION
+            finally:
+                first.close()
+        else:
+            current = self._check_version(self._connection()) == SCHEMA_VERSION
         if current:
             return
         with self._write() as conn:
-            _upgrade(conn, self._check_version(conn))
+            _upgrade(self._db, conn, self._check_version(conn))
 
-    def _check_version(self, conn: sqlite3.Connection) -> int:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    def _check_version(self, conn: Any) -> int:
+        version = self._db.version(conn)
         if version > SCHEMA_VERSION:
             raise LedgerError(
-                self.path,
+                self.path or self.where,
                 f"was written by a newer aurous_nb (schema {version}; this one reads up to "
                 f"{SCHEMA_VERSION})",
                 "Upgrade aurous_nb (pip install -U aurous_nb), or set AUROUS_NB_HOME to another "
                 "folder. The file was left untouched.",
             )
-        if version == 0 and (found := ledger_file.tables(conn)):
+        found = set(self._db.tables(conn))
+        if self.shared:  # a team's database may hold other tables: only ours must be absent
+            found &= {"generations", "outputs", "pricing", "balances", "meta"}
+        if version == 0 and found:
             raise LedgerError(
-                self.path,
+                self.path or self.where,
                 f"is not an aurous_nb ledger (it holds the tables {', '.join(sorted(found))})",
                 "Set AUROUS_NB_HOME to another folder, or move that file away. It was left "
                 "untouched.",
@@ -456,11 +591,18 @@ class Ledger:
 
     @property
     def schema_version(self) -> int:
-        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+        return self._db.version(self._connection())
 
     @contextmanager
-    def reader(self) -> Iterator[sqlite3.Connection]:
+    def reader(self) -> Iterator[Any]:
         """A short-lived read-only connection of its own, closed on exit (for worker threads)."""
+        if self.path is None:
+            conn = self._db.connect()
+            try:
+                yield conn
+            finally:
+                self._db.close(conn)
+            return
         conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False)
         try:
             conn.execute("PRAGMA query_only = ON")
@@ -473,8 +615,7 @@ class Ledger:
         with self._lock:
             connections, self._connections = self._connections, []
         for _, conn in connections:
-            with suppress(sqlite3.Error):  # closing is best effort
-                conn.close()
+            self._db.close(conn)
         self._local = threading.local()
 
     def __enter__(self) -> Ledger:
@@ -484,8 +625,17 @@ class Ledger:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Ledger {self.path}>"
+        return f"<Ledger {self.where}>"
 
+    def mine(self, scope: str, column: str = "user_name") -> tuple[list[str], list[Any]]:
+        """The clause that keeps a team ledger's rows to the caller's own (``scope="me"``)."""
+        if scope not in ("me", "team"):
+            raise ValueError(f"scope must be 'me' or 'team', not {scope!r}")
+        if scope == "team" or not self.shared:
+            return [], []
+        return [f"{column} = ?"], [self.user]
+
+    @_patient
     def query(
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -516,35 +666,45 @@ class Ledger:
             raise ValueError(f"media_type must be 'image' or 'video', not {media_type!r}")
         if contains_api_key(request):
             raise ValueError("the request contains something shaped like an API key; refusing")
-        key = key or str(uuid.uuid4())
+        key = key or str(uuid.uuid4())  # chosen once: a repeated write finds its own row
         now = time.time()
         canonical = canonical_json(request, drop_none=True)  # the text request_hash digests
+        self._insert_job(
+            (
+                env,
+                key,
+                media_type,
+                canonical,
+                self._request_hash(env, media_type, request),
+                notebook,
+                cell,
+                as_float(estimate),
+                now,
+                SUBMITTING,
+                request.get("prompt"),
+                ",".join(lora_ids_from_request(request)) or None,
+                *size_fields(media_type, request),
+                now,
+                self.user,
+                self.host,
+                self.team,
+            ),
+        )
+        record = self.job(key)
+        assert record is not None
+        return record
+
+    @_patient
+    def _insert_job(self, values: tuple[Any, ...]) -> None:
         with self._write() as conn:
             conn.execute(
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
                        request_hash, notebook, cell, estimate, submitted_at, status, prompt,
-                       lora_id, size, width, height, updated_at)
-                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    env,
-                    key,
-                    media_type,
-                    canonical,
-                    self._request_hash(env, media_type, request),
-                    notebook,
-                    cell,
-                    as_float(estimate),
-                    now,
-                    SUBMITTING,
-                    request.get("prompt"),
-                    ",".join(lora_ids_from_request(request)) or None,
-                    *size_fields(media_type, request),
-                    now,
-                ),
+                       lora_id, size, width, height, updated_at, user_name, host, team)
+                   VALUES (?, ?, 'local', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (idempotency_key) DO NOTHING""",
+                values,
             )
-        record = self.job(key)
-        assert record is not None
-        return record
 
     def record_generation(self, env: str, generation: Any, *, key: str | None = None) -> JobRecord:
         """Store an answer or a status change; returns the updated record.
@@ -556,6 +716,7 @@ class Ledger:
         [record] = self.record_generations(env, [generation], key=key)
         return record
 
+    @_patient
     def record_generations(
         self, env: str, generations: Iterable[Any], *, key: str | None = None
     ) -> list[JobRecord]:
@@ -569,9 +730,7 @@ class Ledger:
                 row_ids.append(self._upsert(conn, env, payload, key))
         return self._jobs_by_row_ids(row_ids)
 
-    def _upsert(
-        self, conn: sqlite3.Connection, env: str, payload: dict[str, Any], key: str | None
-    ) -> int:
+    def _upsert(self, conn: Any, env: str, payload: dict[str, Any], key: str | None) -> int:
         gen_id = payload.get("id")
         row = None
         if key is not None:
@@ -607,9 +766,10 @@ class Ledger:
             names = ", ".join(fields)
             marks = ", ".join("?" for _ in fields)
             cursor = conn.execute(
-                f"INSERT INTO generations ({names}) VALUES ({marks})", tuple(fields.values())
+                f"INSERT INTO generations ({names}) VALUES ({marks}) RETURNING row_id",
+                tuple(fields.values()),
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
         row_id, old_status = int(row[0]), str(row[1])
         if old_status in TERMINAL and fields["status"] in ACTIVE:
             return row_id  # a stale poll: keep what we know
@@ -624,6 +784,7 @@ class Ledger:
         )
         return row_id
 
+    @_patient
     def mark(
         self,
         job: str | JobRecord,
@@ -661,6 +822,7 @@ class Ledger:
             raise KeyError(job)
         return record
 
+    @_patient
     def job(self, key: str) -> JobRecord | None:
         """The job written with idempotency key ``key``."""
         rows = (
@@ -670,6 +832,7 @@ class Ledger:
         )
         return _to_record(rows[0]) if rows else None
 
+    @_patient
     def find(self, generation_id: str, env: str | None = None) -> JobRecord | None:
         """The row for a generation id (in ``env`` when given)."""
         sql, params = f"{_JOB_SELECT} WHERE generation_id = ?", [generation_id]
@@ -678,6 +841,7 @@ class Ledger:
         rows = self._connection().execute(sql + " ORDER BY row_id DESC LIMIT 1", params).fetchall()
         return _to_record(rows[0]) if rows else None
 
+    @_patient
     def jobs(
         self,
         env: str | None = None,
@@ -685,18 +849,22 @@ class Ledger:
         status: str | Iterable[str] | None = None,
         origin: str | None = None,
         limit: int | None = None,
+        scope: str = "me",
     ) -> list[JobRecord]:
-        """Rows newest first, filtered by environment, status(es) and origin."""
-        where, params = _filters(env=env, status=status, origin=origin)
+        """Rows newest first, filtered by environment, status(es) and origin; on a team's
+        ledger only the caller's own unless ``scope="team"``."""
+        where, params = _filters(env=env, status=status, origin=origin, mine=self.mine(scope))
         sql = f"{_JOB_SELECT}{where} ORDER BY COALESCE(submitted_at, created_at) DESC, row_id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [_to_record(r) for r in self._connection().execute(sql, params).fetchall()]
 
-    def pending(self, env: str | None = None) -> list[JobRecord]:
-        """Jobs not yet terminal (including ones sent but never answered), oldest first."""
-        return list(reversed(self.jobs(env, status=ACTIVE)))
+    def pending(self, env: str | None = None, *, scope: str = "me") -> list[JobRecord]:
+        """Jobs not yet terminal (including ones sent but never answered), oldest first: on a
+        team's ledger the caller's own (what resume may re-send), unless ``scope="team"``."""
+        return list(reversed(self.jobs(env, status=ACTIVE, scope=scope)))
 
+    @_patient
     def reusable(
         self,
         env: str,
@@ -706,16 +874,24 @@ class Ledger:
         notebook: str | None = None,
         cell: str | None = None,
         statuses: Iterable[str] = REUSABLE,
+        scope: str = "me",
     ) -> JobRecord | None:
         """The newest earlier job with the same canonical request that is active or succeeded
         (or in one of ``statuses``).
 
         This is how re-running an unchanged cell buys nothing: the magics ask here first.
-        ``notebook``/``cell`` narrow the match when known.
+        ``notebook``/``cell`` narrow the match when known. On a team's ledger only the caller's
+        own purchases are reused, unless ``scope="team"`` (anyone's in the team).
         """
         among, wanted = status_in(statuses)
         sql = f"{_JOB_SELECT} WHERE env = ? AND request_hash = ? AND {among}"
         params: list[Any] = [env, self._request_hash(env, media_type, request), *wanted]
+        mine, who = self.mine(scope)
+        sql += "".join(f" AND {clause}" for clause in mine)
+        params += who
+        if scope == "team" and self.shared:  # a teammate's unanswered create is theirs to re-send
+            sql += " AND (user_name = ? OR generation_id IS NOT NULL)"
+            params.append(self.user)
         for column, value in (("notebook", notebook), ("cell", cell)):
             if value is not None:
                 sql += f" AND {column} = ?"
@@ -751,6 +927,7 @@ class Ledger:
         seen = {k: read(v) if isinstance(v, str) else [read(r) for r in v] for k, v in refs.items()}
         return request_hash(media_type, {**request, **seen})
 
+    @_patient
     def statuses(self, env: str, generation_ids: Iterable[str]) -> dict[str, str]:
         """The known status of each of ``generation_ids`` (missing ids are left out)."""
         ids = list(generation_ids)
@@ -767,14 +944,20 @@ class Ledger:
             out.update({r[0]: r[1] for r in rows})
         return out
 
+    @_patient
     def get_meta(self, key: str) -> str | None:
         """A small fact the ledger keeps about itself (see :meth:`set_meta`)."""
         row = self._connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_patient
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     def upload(self, env: str, key: str, purpose: str) -> tuple[str, float, float] | None:
         """``(file_id, expires_at, created_at)`` of a reference file (see store/uploads.py)."""
@@ -794,7 +977,9 @@ class Ledger:
     ) -> None:
         with self._write() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO uploads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (env, key, purpose) "
+                "DO UPDATE SET file_id = excluded.file_id, expires_at = excluded.expires_at, "
+                "created_at = excluded.created_at",
                 [(env, key, purpose, file_id, expires, at) for key in keys],
             )
 
@@ -802,6 +987,7 @@ class Ledger:
         with self._write() as conn:
             conn.execute("DELETE FROM uploads WHERE env = ? AND file_id = ?", (env, file_id))
 
+    @_patient
     def envs(self) -> list[str]:
         """Every environment label the ledger has rows for."""
         rows = self._connection().execute(
@@ -810,6 +996,7 @@ class Ledger:
         )
         return [r[0] for r in rows]
 
+    @_patient
     def _jobs_by_row_ids(self, row_ids: list[int]) -> list[JobRecord]:
         if not row_ids:
             return []
@@ -828,6 +1015,7 @@ class Ledger:
 
     # -- outputs -----------------------------------------------------------------------------
 
+    @_patient
     def record_output(
         self,
         env: str,
@@ -847,28 +1035,55 @@ class Ledger:
         now = time.time()
         with self._write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (env, generation_id, index, stored, size, sha256, content_type, now),
+                "INSERT INTO outputs (env, generation_id, idx, path, bytes, sha256, content_type, "
+                "downloaded_at, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (env, generation_id, idx, host) DO UPDATE SET path = excluded.path, "
+                "bytes = excluded.bytes, sha256 = excluded.sha256, "
+                "content_type = excluded.content_type, downloaded_at = excluded.downloaded_at",
+                (
+                    env,
+                    generation_id,
+                    index,
+                    stored,
+                    size,
+                    sha256,
+                    content_type,
+                    now,
+                    self.files_host,
+                ),
             )
         return OutputFile(env, generation_id, index, self._abs(stored), size, sha256,
                           content_type, now)  # fmt: skip
 
+    @_patient
     def outputs(self, generation_id: str, env: str | None = None) -> list[OutputFile]:
-        """Recorded output files of a generation, by index."""
+        """Recorded output files of a generation, by index (on a team's ledger, those cached on
+        this host: another machine's paths mean nothing here)."""
         sql = "SELECT * FROM outputs WHERE generation_id = ?"
         params: list[Any] = [generation_id]
         if env is not None:
             sql, params = sql + " AND env = ?", [*params, env]
+        if self.shared:
+            sql, params = sql + " AND host IN (?, '')", [*params, self.host]
         rows = self._connection().execute(sql + " ORDER BY idx", params).fetchall()
         return [OutputFile(r[0], r[1], r[2], self._abs(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
+    @_patient
     def forget_output(self, env: str, generation_id: str, index: int) -> None:
-        """Drop an output's record (its file went missing or is damaged)."""
+        """Drop an output's record (its file went missing or is damaged); on a team's ledger
+        only this host's (another machine may still have it)."""
+        sql, params = (
+            "DELETE FROM outputs WHERE env = ? AND generation_id = ? AND idx = ?",
+            [
+                env,
+                generation_id,
+                index,
+            ],
+        )
+        if self.shared:
+            sql, params = sql + " AND host IN (?, '')", [*params, self.host]
         with self._write() as conn:
-            conn.execute(
-                "DELETE FROM outputs WHERE env = ? AND generation_id = ? AND idx = ?",
-                (env, generation_id, index),
-            )
+            conn.execute(sql, params)
 
     def _abs(self, stored: str) -> Path:
         path = Path(stored)
@@ -876,6 +1091,7 @@ class Ledger:
 
     # -- pricing and balance -----------------------------------------------------------------
 
+    @_patient
     def record_pricing(
         self, env: str, card: Any, *, version: str | None = None, at: float | None = None
     ) -> PricingSnapshot:
@@ -887,11 +1103,11 @@ class Ledger:
         now = time.time() if at is None else at
         with self._write() as conn:
             conn.execute(
-                """INSERT INTO pricing VALUES (?, ?, ?, ?, ?, ?, 1)
+                f"""INSERT INTO pricing VALUES (?, ?, ?, ?, ?, ?, 1)
                    ON CONFLICT (env, version, card_sha256) DO UPDATE SET
-                   last_seen = max(last_seen, excluded.last_seen),
-                   first_seen = min(first_seen, excluded.first_seen),
-                   times_seen = times_seen + 1""",
+                   last_seen = {self._db.greatest}(pricing.last_seen, excluded.last_seen),
+                   first_seen = {self._db.least}(pricing.first_seen, excluded.first_seen),
+                   times_seen = pricing.times_seen + 1""",
                 (env, version, digest, text, now, now),
             )
             row = conn.execute(
@@ -901,6 +1117,7 @@ class Ledger:
             ).fetchone()
         return PricingSnapshot(row[0], row[1], json.loads(row[2]), row[3], row[4], row[5])
 
+    @_patient
     def pricing_snapshots(self, env: str | None = None) -> list[PricingSnapshot]:
         """Every distinct rate card seen, oldest version first."""
         sql = "SELECT env, version, card, first_seen, last_seen, times_seen FROM pricing"
@@ -910,6 +1127,7 @@ class Ledger:
         rows = self._connection().execute(sql + " ORDER BY version, first_seen", params)
         return [PricingSnapshot(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5]) for r in rows]
 
+    @_patient
     def record_balance(self, env: str, balance: Any, *, at: float | None = None) -> BalanceSnapshot:
         """Keep a ``GET /v1/balance`` reading."""
         body = as_payload(balance)
@@ -936,6 +1154,7 @@ class Ledger:
             )
         return snapshot
 
+    @_patient
     def balances(self, env: str | None = None) -> list[BalanceSnapshot]:
         """Balance readings, oldest first."""
         sql = "SELECT env, at, credits, held_credits, available_credits, billing_mode FROM balances"
@@ -946,39 +1165,20 @@ class Ledger:
         return [BalanceSnapshot(*r) for r in rows]
 
 
-def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+def _upgrade(db: Backend, conn: Any, version: int) -> None:
     for number in range(version, SCHEMA_VERSION):
         for statement in MIGRATIONS[number]:
-            conn.execute(statement)
+            conn.execute(db.ddl(statement))
     if version != SCHEMA_VERSION:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.set_version(conn, SCHEMA_VERSION)
 
 
 def _build(conn: sqlite3.Connection) -> None:
     """A new ledger, whole: every migration, then WAL (kept in the file's header)."""
     conn.execute("BEGIN")
-    _upgrade(conn, 0)
+    _upgrade(SQLITE, conn, 0)
     conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")
-
-
-def _enable_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL. On a brand-new file another process may hold the lock while it does the
-    same, and SQLite answers that switch with "locked" at once (no busy handler), so retry."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
-    delay = 0.005
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except LedgerError as exc:
-            cause = str(exc.__cause__)
-            if "locked" not in cause and "busy" not in cause:
-                raise
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
 
 
 def status_in(statuses: str | Iterable[str], column: str = "status") -> tuple[str, list[str]]:
@@ -997,10 +1197,14 @@ def status_list(statuses: Iterable[str]) -> str:
 
 
 def _filters(
-    *, env: str | None, status: str | Iterable[str] | None, origin: str | None
+    *,
+    env: str | None,
+    status: str | Iterable[str] | None,
+    origin: str | None,
+    mine: tuple[list[str], list[Any]] = ([], []),
 ) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
+    clauses: list[str] = list(mine[0])
+    params: list[Any] = list(mine[1])
     if env is not None:
         clauses.append("env = ?")
         params.append(env)
@@ -1026,18 +1230,45 @@ def _to_record(row: Sequence[Any]) -> JobRecord:
     )
 
 
-_DEFAULTS: dict[Path, Ledger] = {}
+_DEFAULTS: dict[str, Ledger] = {}
 _DEFAULTS_LOCK = threading.Lock()
 
 
 def default_ledger() -> Ledger:
-    """The shared ledger of the current ``$AUROUS_NB_HOME`` (one object per path)."""
+    """The ledger of ``$AUROUS_NB_LEDGER``, else of the current ``$AUROUS_NB_HOME`` (one object
+    per place)."""
+    url = ledger_url()
     path = (aurous_home() / "ledger.sqlite3").expanduser().resolve()
+    where = f"{url}\x00{aurous_home()}" if url else str(path)
     with _DEFAULTS_LOCK:
-        ledger = _DEFAULTS.get(path)
-        if ledger is None or not path.exists():
-            ledger = _DEFAULTS[path] = Ledger(path)
+        ledger = _DEFAULTS.get(where)
+        if ledger is None or (not url and not path.exists()):
+            ledger = _DEFAULTS[where] = Ledger(url=url) if url else Ledger(path)
         return ledger
+
+
+def migrate(
+    src: Ledger | str | os.PathLike[str], dst: Ledger | str | os.PathLike[str]
+) -> dict[str, int]:
+    """Copy the ledger ``src`` into ``dst`` (a ledger, a SQLite path or a ``postgresql://``
+    URL), e.g. a person's local file into the team's database. Idempotent: a second run adds
+    nothing. Returns how many rows each table gained (see :mod:`aurous_nb.store.ledger_copy`)."""
+    from aurous_nb.store.ledger_copy import copy_ledger
+
+    opened = [_open(x) for x in (src, dst)]
+    try:
+        return copy_ledger(opened[0][0], opened[1][0])
+    finally:
+        for ledger, mine in opened:
+            if mine:
+                ledger.close()
+
+
+def _open(target: Ledger | str | os.PathLike[str]) -> tuple[Ledger, bool]:
+    if isinstance(target, Ledger):
+        return target, False
+    text = str(target)
+    return (Ledger(url=text) if "://" in text else Ledger(text)), True
 
 
 def ledger_or_default(ledger: Ledger | None) -> Ledger:

@@ -35,7 +35,7 @@ _ADVICE_ELSEWHERE = "or set AUROUS_NB_HOME to another folder"
 class LedgerError(RuntimeError):
     """The ledger cannot be used: ``message`` says what is wrong, ``advice`` what to do."""
 
-    def __init__(self, path: Path, problem: str, advice: str) -> None:
+    def __init__(self, path: Path | str, problem: str, advice: str) -> None:
         self.path = path
         self.message = f"The ledger {path} {problem}"
         self.advice = advice

@@ -73,17 +73,21 @@ def cached_outputs(
 
 
 def missing_outputs(ledger: Ledger | None, env: str) -> list[JobRecord]:
-    """Succeeded generations of ``env`` whose outputs are not all cached."""
+    """Succeeded generations of ``env`` whose outputs are not all cached (on a team's ledger:
+    the caller's own, not all cached on this host)."""
     ledger = ledger_or_default(ledger)
+    mine, who = ledger.mine("me", "g.user_name")
+    here = "WHERE host IN (?, '') " if ledger.shared else ""
     _, rows = ledger.query(
         "SELECT g.generation_id FROM generations g "
         "LEFT JOIN (SELECT env, generation_id, count(*) AS n FROM outputs "
-        "           GROUP BY env, generation_id) o "
+        f"           {here}GROUP BY env, generation_id) o "
         "ON o.env = g.env AND o.generation_id = g.generation_id "
         "WHERE g.env = ? AND g.status = ? "
         "AND COALESCE(o.n, 0) < (CASE WHEN g.media_type = 'video' THEN 1 "
-        "                        ELSE COALESCE(g.image_count, 1) END)",
-        (env, SUCCEEDED),
+        "                        ELSE COALESCE(g.image_count, 1) END)"
+        + "".join(f" AND {clause}" for clause in mine),
+        ([ledger.host] if ledger.shared else []) + [env, SUCCEEDED, *who],
     )
     found = (ledger.find(row[0], env) for row in rows)
     return [r for r in found if r is not None]

@@ -98,7 +98,10 @@ class Batch:
         name: names the batch's jobs in the ledger. A job is identified by the environment,
             ``name``, ``notebook`` and ``cell`` (when given) and its request, so the same batch
             run again (or after a restart) collects instead of buying. Pass ``fresh=True`` for
-            a new purchase of the same requests.
+            a new purchase of the same requests. On a team's ledger the person is part of
+            it too, so two people running one shared notebook each buy their own.
+        reuse: ``"me"`` (default) collects only your own earlier purchases; ``"team"`` also
+            collects a teammate's run of the same batch on a team's ledger (one purchase for all).
         max_in_flight: unfinished jobs at once (the team's concurrency cap; 50 by default).
         on_progress: called with a :class:`Progress` whenever counts change.
         on_job: called with each :class:`Job` once it ends (after its outputs are cached).
@@ -135,6 +138,7 @@ class Batch:
         max_poll_interval: float = 2.0,
         webhooks: Any = None,
         give_up_after: int = MAX_CREATE_FAILURES,
+        reuse: str = "me",
     ) -> None:
         from aurous_nb.client._params import check_float
         from aurous_nb.config import env_for, is_sandbox_env
@@ -163,7 +167,9 @@ class Batch:
             )
         self._ledger = ledger
         self.name = uuid.uuid4().hex if fresh else (name or "")
-        scope = "\x00".join((self.env, self.name, notebook or "", cell or ""))
+        parts = [self.env, self.name, notebook or "", cell or ""]
+        who = _buyer(ledger, reuse)
+        scope = "\x00".join(parts if who is None else [*parts, who])
         self.id = hashlib.sha256(scope.encode()).hexdigest()[:12]
         self.max_in_flight = max_in_flight
         self.on_progress = on_progress
@@ -925,6 +931,20 @@ class Batch:
             log.exception("on_progress callback failed")
 
     # -- clients ------------------------------------------------------------------------------
+
+
+def _buyer(ledger: Any, reuse: str) -> str | None:
+    """Whose purchases a batch's keys name: the person on a team's ledger (``reuse="me"``),
+    nobody on a local one (its keys stay what they always were) or with ``reuse="team"``."""
+    from aurous_nb.config import ledger_url, user_name
+    from aurous_nb.store.backend import is_postgres_url
+
+    if reuse not in ("me", "team"):
+        raise ValueError(f"reuse must be 'me' or 'team', not {reuse!r}")
+    shared = ledger.shared if ledger is not None else is_postgres_url(ledger_url())
+    if reuse == "team" or not shared:
+        return None
+    return str(ledger.user) if ledger is not None else user_name()
 
 
 def _clients(

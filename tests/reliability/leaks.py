@@ -96,8 +96,12 @@ def exception_texts(exc: BaseException) -> list[str]:
     return [str(exc), repr(exc), "".join(traceback.format_exception(exc)), repr(exc.args)]
 
 
-def ledger_rows(path: Path) -> Iterable[tuple[str, str]]:
-    """``(table, row text)`` for every row of every table of a SQLite file."""
+def ledger_rows(path: Path | str) -> Iterable[tuple[str, str]]:
+    """``(table, row text)`` for every row of every table of a SQLite file, or of a team's
+    PostgreSQL database (a ``postgresql://`` URL)."""
+    if str(path).startswith("postgresql://"):
+        yield from _postgres_rows(str(path))
+        return
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -106,6 +110,18 @@ def ledger_rows(path: Path) -> Iterable[tuple[str, str]]:
                 yield table, repr(row)
     finally:
         conn.close()
+
+
+def _postgres_rows(url: str) -> Iterable[tuple[str, str]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+        for (table,) in tables:
+            for row in conn.execute(f'SELECT * FROM "{table}"'):
+                yield table, repr(row)
 
 
 def files_under(*roots: Path) -> list[Path]:

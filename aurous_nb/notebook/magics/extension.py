@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, TraitError, Unicode, default, observe, validate
 
 from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.magics.args import ALIASES, COMMANDS, HelpRequested, parse
@@ -67,6 +67,44 @@ class Aurous(Magics):
     reuse = Bool(
         True, help="Re-running an unchanged generate cell reuses the earlier result (0 credits)."
     ).tag(config=True)
+    reuse_scope = Unicode(
+        "me",
+        help="Whose earlier purchases a re-run reuses on a team's ledger: 'me', or 'team' "
+        "(anyone's result of the same request).",
+    ).tag(config=True)
+    ledger_url = Unicode(
+        None,
+        allow_none=True,
+        help="A team's ledger, postgresql://user@host/db (password from PGPASSWORD or "
+        "~/.pgpass); None: $AUROUS_NB_LEDGER, else the local SQLite file.",
+    ).tag(config=True)
+
+    @validate("reuse_scope")
+    def _scope(self, proposal: Any) -> Any:
+        if proposal["value"] not in ("me", "team"):
+            raise TraitError(
+                f"Aurous.reuse_scope must be 'me' or 'team', not {proposal['value']!r}"
+            )
+        return proposal["value"]
+
+    @validate("ledger_url")
+    def _masked(self, proposal: Any) -> Any:
+        """Kept as a :class:`~aurous_nb.secret.MaskedUrl`: ``%config Aurous`` prints values
+        with ``%r``, which must not show the URL's password."""
+        from aurous_nb.secret import MaskedUrl
+
+        value = proposal["value"]
+        return None if value is None else MaskedUrl(value)
+
+    @observe("ledger_url")
+    def _ledger_moved(self, change: Any) -> None:
+        """Later cells read and write the ledger at the new place."""
+        from aurous_nb.config import set_ledger_url
+        from aurous_nb.notebook import session
+
+        set_ledger_url(change["new"])
+        if session.is_connected():
+            session.current().reopen_ledger()
 
     @validate("budget", "wait_timeout")
     def _finite(self, proposal: Any) -> Any:
@@ -167,13 +205,19 @@ class Aurous(Magics):
         print("Disconnected.")
 
     def _cmd_config(self, args: argparse.Namespace) -> None:
-        from aurous_nb.config import aurous_home
+        from aurous_nb.config import aurous_home, ledger_url
         from aurous_nb.notebook import session
+        from aurous_nb.secret import mask_url
 
         rows: list[tuple[str, Any]] = []
         for name in sorted(self.class_trait_names(config=True)):
-            rows.append((f"Aurous.{name}", getattr(self, name)))
+            value = getattr(self, name)
+            if name == "ledger_url" and value is not None:
+                value = mask_url(value)
+            rows.append((f"Aurous.{name}", value))
         rows.append(("AUROUS_NB_HOME", str(aurous_home())))
+        url = ledger_url()
+        rows.append(("ledger", mask_url(url) if url else str(aurous_home() / "ledger.sqlite3")))
         if session.is_connected():
             s = session.current()
             rows += [
@@ -344,6 +388,7 @@ class Aurous(Magics):
             progress=self.show_progress,
             download=self.auto_download,
             context=cell_context(self.shell),
+            reuse_scope=self.reuse_scope,
         )
         result = run.execute()
         return self._deliver(result, args.out)

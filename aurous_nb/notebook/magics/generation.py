@@ -151,6 +151,7 @@ class Run:
     progress: bool = True
     download: bool = True
     context: tuple[str | None, str | None] = (None, None)
+    reuse_scope: str = "me"  # "team": a teammate's purchase of this request counts too
 
     def execute(self) -> Any:
         s = self.session
@@ -160,7 +161,9 @@ class Run:
 
         jobs.validate(self.kind, self.request)  # before the ledger is asked (or written)
         if not self.fresh:
-            prior = s.ledger.reusable(s.env, self.kind, self.request, notebook=notebook, cell=cell)
+            prior = s.ledger.reusable(
+                s.env, self.kind, self.request, notebook=notebook, cell=cell, scope=self.reuse_scope
+            )
             if prior is not None and reuse.is_unknown(prior):  # never answered: its own key again
                 prior = reuse.resendable(s.ledger, prior)
             if prior is not None:

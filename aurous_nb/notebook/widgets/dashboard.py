@@ -23,7 +23,7 @@ from aurous_nb.statuses import SUBMITTING
 from aurous_nb.text import NO_LORA, UNKNOWN, clock, held, plural
 from aurous_nb.work.reuse import UNKNOWN_TEXT
 
-__all__ = ["RANGES", "CostDashboard"]
+__all__ = ["RANGES", "SCOPES", "CostDashboard"]
 
 #: Label -> ``since`` for :func:`aurous_nb.analysis.frames.history` (``None``: everything).
 RANGES: dict[str, str | None] = {
@@ -34,7 +34,17 @@ RANGES: dict[str, str | None] = {
     "All time": None,
 }
 _SPEND_COLUMNS = ("jobs", "succeeded", "failed", "estimate", "cost", "share")
-_FIGURES = ("spend_over_time", "spend_by_lora_size", "outcomes", "balance_trend", "price_changes")
+_FIGURES = (
+    "spend_over_time",
+    "spend_by_lora_size",
+    "spend_by_person_notebook",
+    "outcomes",
+    "balance_trend",
+    "price_changes",
+)
+_TEAM_FIGURES = ("spend_by_person_notebook",)
+#: Label -> ``scope`` of :func:`aurous_nb.frames.history` (a team's ledger has both).
+SCOPES = {"Mine": "me", "Team": "team"}
 CSS = """<style>
 .aurous-dash{border:1px solid #d6d8de;border-radius:8px;padding:10px 12px;background:#fbfbfd}
 .aurous-dash .widget-hbox{gap:8px}
@@ -94,16 +104,19 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def collect(session: Any, since: str | None) -> Snapshot:
-    """Read balance, card, history, spend and figures (blocking: run it on a worker thread)."""
+def collect(session: Any, since: str | None, scope: str = "me") -> Snapshot:
+    """Read balance, card, history, spend and figures (blocking: run it on a worker thread);
+    ``scope="team"``: everyone's rows of a team's ledger, with spend by person and notebook."""
     from aurous_nb.analysis import frames, reports
     from aurous_nb.store import snapshots
 
     snap = Snapshot(at=time.time())
     snap.balance = snapshots.balance(session.client, lambda: session.ledger)
     snap.card = snapshots.pricing(session.client, lambda: session.ledger)
-    history = frames.history(session.client, session.ledger, since=since, env=session.env)
-    for key in ("lora", "size", "status"):
+    history = frames.history(
+        session.client, session.ledger, since=since, env=session.env, scope=scope
+    )
+    for key in ("lora", "size", "status", *(("user", "notebook") if scope == "team" else ())):
         snap.spend[key] = _rows(frames.spend(key, frame=history), key)
     cost = history["cost"].sum() if len(history) else 0.0
     snap.total, snap.jobs = float(cost or 0.0), len(history)
@@ -120,7 +133,11 @@ def collect(session: Any, since: str | None) -> Snapshot:
         for r in prices.to_dict("records")
     ]
     report = reports.cost_report(
-        ledger=session.ledger, env=session.env, since=since or "3650d", history=history
+        ledger=session.ledger,
+        env=session.env,
+        since=since or "3650d",
+        history=history,
+        scope=scope,
     )
     snap.figures = {name: _png(fig) for name, fig in report.items()}
     return snap
@@ -130,13 +147,23 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
     """Balance and holds, spend over a chosen range, spend by LoRA / size / status, the price
     card and its history; the Refresh button (or ``await dash.refresh()``) reads them again."""
 
-    def __init__(self, session: Any = None, *, since: str | None = "30d") -> None:
+    def __init__(
+        self, session: Any = None, *, since: str | None = "30d", scope: str = "me"
+    ) -> None:
         self.session = resolve_session(session)
         self.snapshot: Snapshot | None = None
         self.error: str | None = None
         self._slot = TaskSlot()
         label = next((k for k, v in RANGES.items() if v == since), "Last 30 days")
         self.range = w.Dropdown(options=list(RANGES), value=label, layout=w.Layout(width="160px"))
+        # Mine / Team: only a team's ledger (PostgreSQL) has other people's rows to show.
+        shared = bool(getattr(self.session.ledger, "shared", False))
+        self.scope = w.ToggleButtons(
+            options=list(SCOPES),
+            value=next(k for k, v in SCOPES.items() if v == scope),
+            layout=w.Layout(display="" if shared else "none"),
+            style={"button_width": "60px"},
+        )
         self.refresh_button = w.Button(
             description="Refresh", icon="refresh", layout=w.Layout(width="110px")
         )
@@ -150,17 +177,24 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
                 format="png", layout=w.Layout(width="720px", max_width="100%", display="none")
             )
             for name in _FIGURES
+            if shared or name not in _TEAM_FIGURES
         }
         self.refresh_button.on_click(handler(lambda _: self.refresh()))
         self.range.observe(handler(lambda _: self.refresh()), names="value")
+        self.scope.observe(handler(lambda _: self.refresh()), names="value")
 
         def pair(*names: str) -> w.VBox:
-            return w.VBox([self.figures[n] for n in names])
+            return w.VBox([self.figures[n] for n in names if n in self.figures])
 
         tabs = w.Tab(
             children=[
                 pair("spend_over_time", "balance_trend"),
-                w.VBox([self.tables, pair("spend_by_lora_size", "outcomes")]),
+                w.VBox(
+                    [
+                        self.tables,
+                        pair("spend_by_lora_size", "spend_by_person_notebook", "outcomes"),
+                    ]
+                ),
                 w.VBox([self.prices, pair("price_changes")]),
             ]
         )
@@ -174,7 +208,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         super().__init__(
             children=[
                 w.HBox(
-                    [header, self.range, self.refresh_button, self.status],
+                    [header, self.range, self.scope, self.refresh_button, self.status],
                     layout=w.Layout(align_items="center"),
                 ),
                 self.cards,
@@ -187,6 +221,11 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
     @property
     def since(self) -> str | None:
         return RANGES[self.range.value]
+
+    @property
+    def scope_name(self) -> str:
+        """``"me"`` or ``"team"``: whose rows the dashboard shows."""
+        return SCOPES[self.scope.value]
 
     def refresh(self) -> Running:
         """Read everything again (in the background; a refresh already running is reused)."""
@@ -203,7 +242,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         self.refresh_button.disabled = True
         self.status.value = "<span class='aurous-muted'>Refreshing…</span>"
         try:
-            snap = await asyncio.to_thread(collect, self.session, self.since)
+            snap = await asyncio.to_thread(collect, self.session, self.since, self.scope_name)
         except Exception as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             rid = getattr(exc, "request_id", None)
@@ -263,6 +302,9 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             + table(snap.prices[-40:])
             + "</div></div>"
         )
+        for name, image in self.figures.items():
+            if name not in snap.figures:  # e.g. spend by person, in "Mine"
+                image.layout.display = "none"
         for name, png in snap.figures.items():
             image = self.figures.get(name)
             if image is None:
@@ -274,7 +316,16 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
     @staticmethod
     def _tables_html(snap: Snapshot) -> str:
         parts = []
-        for key, title in (("lora", "By LoRA"), ("size", "By size"), ("status", "By status")):
+        titles = (
+            ("lora", "By LoRA"),
+            ("size", "By size"),
+            ("status", "By status"),
+            ("user", "By person"),
+            ("notebook", "By notebook"),
+        )
+        for key, title in titles:
+            if key not in snap.spend:
+                continue
             rows = snap.spend.get(key) or []
             body = table(rows) if rows else "<span class='aurous-muted'>nothing yet</span>"
             parts.append(f"<div><div><b>{title}</b></div>{body}</div>")
