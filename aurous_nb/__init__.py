@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "APITimeoutError": "aurous_nb.client",
     "ValidationError": "aurous_nb.client",
     "WaitTimeoutError": "aurous_nb.client",
+    "BudgetExceededError": "aurous_nb.caps",
     "LedgerError": "aurous_nb.ledger_file",
     "LedgerWarning": "aurous_nb.ledger_file",
     "Sandbox": "aurous_nb.sandbox",
@@ -48,6 +49,7 @@ __all__ = ["__version__", *_LAZY]
 if TYPE_CHECKING:
     from aurous_nb import webhooks as webhooks
     from aurous_nb.batch import Batch as Batch
+    from aurous_nb.caps import BudgetExceededError as BudgetExceededError
     from aurous_nb.client import *  # noqa: F403
     from aurous_nb.ledger_file import LedgerError as LedgerError
     from aurous_nb.ledger_file import LedgerWarning as LedgerWarning

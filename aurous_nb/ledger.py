@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,11 +467,14 @@ class Ledger:
         estimate: float | None = None,
         notebook: str | None = None,
         cell: str | None = None,
+        guard: Callable[[sqlite3.Connection, str], None] | None = None,
     ) -> JobRecord:
         """Write a job *before* it is sent: a fresh idempotency key and the canonical request.
 
         The row starts ``submitting``; :meth:`record_generation` with the same key fills in the
         server's answer. Refuses a request that contains anything shaped like an API key.
+        ``guard(connection, key)`` runs in the same write transaction, before the row is written
+        (the spending caps of :mod:`aurous_nb.caps`): what it raises writes nothing.
         """
         if media_type not in ("image", "video"):
             raise ValueError(f"media_type must be 'image' or 'video', not {media_type!r}")
@@ -481,6 +484,8 @@ class Ledger:
         now = time.time()
         canonical = canonical_json(request, drop_none=True)  # the text request_hash digests
         with self._write() as conn:
+            if guard is not None:
+                guard(conn, key)
             conn.execute(
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
                        request_hash, notebook, cell, estimate, submitted_at, status, prompt,

@@ -293,6 +293,7 @@ COMMANDS: dict[str, Command] = {
             "Unfinished jobs in the ledger, e.g. after a kernel restart.",
             options=[_opt("--resume", action="store_true", help="collect them now")],
         ),
+        Command("budget", "The spending caps (session, daily, notebook) and what each has used."),
         Command(
             "history",
             "Past generations as a DataFrame (ledger + server).",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, TraitError, Unicode, default, validate
+from traitlets import Bool, Float, TraitError, Unicode, default, observe, validate
 
 from aurous_nb.magic_args import ALIASES, COMMANDS, HelpRequested, parse
 from aurous_nb.magic_errors import with_advice
@@ -30,6 +30,7 @@ __all__ = ["Aurous", "load_ipython_extension", "unload_ipython_extension"]
 
 _EXTENSION = "aurous_nb"
 _CELL_COMMANDS = ("generate", "estimate", "video", "grid")
+_CAP_TRAITS = ("session_budget", "daily_budget", "notebook_budget")
 
 
 @magics_class
@@ -37,7 +38,7 @@ class Aurous(Magics):
     """``%aurous <command>``: generate and inspect Aurous images and videos from a notebook.
 
     Commands: connect, disconnect, balance, pricing, loras, video-loras, estimate, generate,
-    video, get, wait, cancel, jobs, history, report, grid, panel, config, help.
+    video, get, wait, cancel, jobs, budget, history, report, grid, panel, config, help.
     ``%aurous <command> --help`` describes one. ``{{name}}`` inserts a notebook variable.
     """
 
@@ -61,12 +62,23 @@ class Aurous(Magics):
     budget = Float(
         None, allow_none=True, help="Refuse any single generation whose estimate exceeds this."
     ).tag(config=True)
+    session_budget = Float(
+        None, allow_none=True, help="Credits this kernel may spend in all (see %aurous budget)."
+    ).tag(config=True)
+    daily_budget = Float(
+        None,
+        allow_none=True,
+        help="Credits this home may spend per calendar day, all kernels together.",
+    ).tag(config=True)
+    notebook_budget = Float(
+        None, allow_none=True, help="Credits one notebook may spend in all (when it is known)."
+    ).tag(config=True)
     show_progress = Bool(True, help="Show live progress while waiting.").tag(config=True)
     reuse = Bool(
         True, help="Re-running an unchanged generate cell reuses the earlier result (0 credits)."
     ).tag(config=True)
 
-    @validate("budget", "wait_timeout")
+    @validate("budget", "wait_timeout", *_CAP_TRAITS)
     def _finite(self, proposal: Any) -> Any:
         """A NaN budget would cap nothing and a NaN timeout never end: refuse them (and
         infinities, negatives, a zero timeout) when set, keeping the value before."""
@@ -79,6 +91,13 @@ class Aurous(Magics):
         if problem:
             raise TraitError(f"Aurous.{name} {problem}")
         return value
+
+    @observe(*_CAP_TRAITS)
+    def _cap_changed(self, change: Any) -> None:
+        """The caps live in :mod:`aurous_nb.caps`, where the one create path reads them."""
+        from aurous_nb import caps
+
+        caps.configure(**{change["name"].removesuffix("_budget"): change["new"]})
 
     @default("default_size")
     def _default_size(self) -> str:
@@ -330,6 +349,13 @@ class Aurous(Magics):
             self._session(), resume=args.resume, download=self.auto_download
         )
 
+    def _cmd_budget(self, args: argparse.Namespace) -> Any:
+        from aurous_nb import caps, generating
+
+        s = self._session()
+        notebook, _ = generating.cell_context(self.shell)
+        return caps.report(s.ledger, s.env, notebook)
+
     # -- history, reports, widgets --------------------------------------------------------
 
     def _cmd_history(self, args: argparse.Namespace) -> Any:
@@ -448,6 +474,15 @@ def load_ipython_extension(ipython: Any) -> None:
         if magics not in ipython.configurables:
             ipython.configurables.append(magics)
         ipython._aurous_magics = magics
+        configured = {  # caps set in the config before loading; caps set in code are kept
+            name.removesuffix("_budget"): getattr(magics, name)
+            for name in _CAP_TRAITS
+            if getattr(magics, name) is not None
+        }
+        if configured:
+            from aurous_nb import caps
+
+            caps.configure(**configured)
     _quiet_second_load(ipython)
 
 
