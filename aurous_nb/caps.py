@@ -78,6 +78,7 @@ class BudgetExceededError(ValueError):
         spent: float | None = None,
         setting: str | None = None,
         period: str = "",
+        message: str | None = None,
     ) -> None:
         self.needed = needed
         self.limit = limit
@@ -94,9 +95,9 @@ class BudgetExceededError(ValueError):
             return
         self.over = round(spent + needed - limit, 4)
         self.raise_to = float(math.ceil(spent + needed))
-        self.message = (
-            f"{what} of {credits(limit)} reached: {number(spent)} spent {period} (charged or "
-            f"held), and this needs {credits(needed)}; nothing was sent"
+        self.message = message or (
+            f"{what} of {credits(limit)}: {number(spent)} spent {period} (charged or held), "
+            f"and this needs {credits(needed)} more; nothing was sent"
         ).replace("  ", " ")
         how = ""
         if setting in ("session_budget", "daily_budget", "notebook_budget"):

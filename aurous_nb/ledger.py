@@ -58,6 +58,8 @@ __all__ = [
     "OutputFile",
     "PricingSnapshot",
     "default_ledger",
+    "export",
+    "import_",
     "request_hash",
     "sanitize",
     "status_in",
@@ -954,3 +956,20 @@ def default_ledger() -> Ledger:
 
 def ledger_or_default(ledger: Ledger | None) -> Ledger:
     return ledger if ledger is not None else default_ledger()
+
+
+def export(path: str | os.PathLike[str], *, since: Any = None, ledger: Ledger | None = None,
+           env: str | None = None) -> int:  # fmt: skip
+    """Share this ledger's records in one JSON file (never a key or a signed URL): see
+    :mod:`aurous_nb.ledger_share`. Returns how many generations were written."""
+    from aurous_nb import ledger_share
+
+    return ledger_share.export(path, since=since, ledger=ledger, env=env)
+
+
+def import_(path: str | os.PathLike[str], *, ledger: Ledger | None = None) -> int:
+    """Add an export's records to the ledger (as ``imported`` rows, never re-sent): see
+    :mod:`aurous_nb.ledger_share`. Returns how many generations were new."""
+    from aurous_nb import ledger_share
+
+    return ledger_share.import_(path, ledger=ledger)

@@ -38,7 +38,7 @@ class Aurous(Magics):
     """``%aurous <command>``: generate and inspect Aurous images and videos from a notebook.
 
     Commands: connect, disconnect, balance, pricing, loras, video-loras, estimate, generate,
-    video, get, wait, cancel, jobs, budget, history, report, grid, panel, config, help.
+    video, get, wait, cancel, jobs, budget, reproduce, history, report, grid, panel, config, help.
     ``%aurous <command> --help`` describes one. ``{{name}}`` inserts a notebook variable.
     """
 
@@ -355,6 +355,42 @@ class Aurous(Magics):
         s = self._session()
         notebook, _ = generating.cell_context(self.shell)
         return caps.report(s.ledger, s.env, notebook)
+
+    def _cmd_reproduce(self, args: argparse.Namespace) -> Any:
+        from aurous_nb import reproduce
+
+        s = self._session()
+        if args.from_ledger and not args.quote:
+            raise UsageError(
+                "%aurous reproduce: --from-ledger goes with --quote (a run reuses only what "
+                "this home's ledger and outputs cache hold)"
+            )
+        if args.quote:
+            q = reproduce.quote(
+                args.positional, client=s.client, ledger=s.ledger, from_ledger=args.from_ledger
+            )
+            if args.max_spend is not None and q.to_buy > args.max_spend + 1e-9:
+                print(q)
+                raise UsageError(
+                    f"%aurous reproduce: it would buy {q.to_buy:g} credits, more than "
+                    f"--max-spend {args.max_spend:g}"
+                )
+            return q
+        q = reproduce.run(
+            args.positional,
+            s,
+            max_spend=args.max_spend,
+            timeout=self.wait_timeout,
+            progress=self.show_progress,
+            download=self.auto_download,
+        )
+        skipped = f"; not run (unknown): cells {', '.join(str(u.cell) for u in q.unknown)}"
+        print(
+            f"Reproduced {q.notebook}: {len(q.items) - q.buys} reused ({q.owned:g} credits "
+            f"owned), {q.buys} bought (quoted {q.to_buy:g} credits)"
+            + (skipped if q.unknown else "")
+        )
+        return None
 
     # -- history, reports, widgets --------------------------------------------------------
 
