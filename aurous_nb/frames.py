@@ -34,6 +34,7 @@ __all__ = [
     "history",
     "pricing_history",
     "refused_count",
+    "reprice",
     "spend",
     "sync_history",
     "usage",
@@ -589,3 +590,14 @@ def spend(
     result = grouped.reset_index()
     result.attrs["env"] = data.attrs.get("env")
     return pd.DataFrame(result)
+
+
+def reprice(
+    history: pd.DataFrame, version: str, *, ledger: Ledger | None = None, client: Any = None
+) -> pd.DataFrame:
+    """``history`` with ``cost_at_version`` (each generation priced by ``version``'s rate card,
+    one the ledger has seen or, with a ``client``, fetches) and ``cost_difference`` (that minus
+    the charge): what a price change would have done. See :mod:`aurous_nb.repricing`."""
+    from aurous_nb import repricing
+
+    return repricing.reprice(history, version, ledger=ledger, client=client)

@@ -24,7 +24,14 @@ from aurous_nb.sandbox import Sandbox
 from aurous_nb.text import number
 
 LIVE = "api.aurous-labs.com"
-NAMES = ["spend_over_time", "spend_by_lora_size", "outcomes", "balance_trend", "price_changes"]
+NAMES = [
+    "spend_over_time",
+    "spend_by_lora_size",
+    "outcomes",
+    "balance_trend",
+    "price_changes",
+    "price_change_impact",
+]  # fmt: skip  (the last: two rate cards are known here)
 
 
 def fill_live(ledger: Ledger, days: int = 30, rows: int = 300) -> float:
