@@ -44,6 +44,7 @@ __all__ = [
     "limits",
     "local_price",
     "new_session",
+    "remember",
     "report",
     "say",
     "usage",
@@ -97,7 +98,7 @@ class BudgetExceededError(ValueError):
         self.raise_to = float(math.ceil(spent + needed))
         self.message = message or (
             f"{what} of {credits(limit)}: {number(spent)} spent {period} (charged or held), "
-            f"and this needs {credits(needed)} more; nothing was sent"
+            f"and this spend needs {credits(needed)}; nothing was sent"
         ).replace("  ", " ")
         how = ""
         if setting in ("session_budget", "daily_budget", "notebook_budget"):
@@ -187,6 +188,12 @@ def new_session() -> None:
     """Start a new session: what earlier jobs of this process spent no longer counts."""
     with _lock:
         _session.update(pid=os.getpid(), keys=set())
+
+
+def remember(key: str) -> None:
+    """Count a job written by this process toward its session (caps set later see it too)."""
+    with _lock:
+        _session_keys().add(key)
 
 
 def _session_keys() -> set[str]:

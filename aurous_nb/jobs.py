@@ -144,6 +144,8 @@ def prepare(
         cell=cell,
         guard=check,
     )
+    if record.key is not None:
+        caps.remember(record.key)  # this kernel's spend, for a session cap set later
     caps.say(*notes)
     return record
 

@@ -248,3 +248,14 @@ async def test_the_dashboard_shows_the_caps_as_bars(home: Path) -> None:
         html = dash.caps.value
         assert "daily budget" in html and "3 of 10 credits" in html and "width:30%" in html
         assert "Spending caps" in dash.static_html()
+
+
+def test_a_session_cap_set_late_counts_what_the_kernel_already_spent(
+    client: Client, sb: Sandbox
+) -> None:
+    jobs.generate(client, None, "image", {"prompt": "before any cap", "count": 3})
+    caps.configure(session=4)
+    before = witness(sb.base_url)
+    with pytest.raises(BudgetExceededError, match="3 spent in this kernel session"):
+        jobs.generate(client, None, "image", {"prompt": "after", "count": 2})
+    assert witness(sb.base_url) == before
