@@ -41,6 +41,7 @@ _LAZY: dict[str, str] = {
     "APITimeoutError": "aurous_nb.client",
     "ValidationError": "aurous_nb.client",
     "WaitTimeoutError": "aurous_nb.client",
+    "BudgetExceededError": "aurous_nb.work.caps",
     "LedgerError": "aurous_nb.store.ledger_file",
     "LedgerWarning": "aurous_nb.store.ledger_file",
     "Sandbox": "aurous_nb.sandbox",
@@ -53,12 +54,14 @@ _LAZY: dict[str, str] = {
 # Short public module names -> their homes. ``import aurous_nb.widgets.panel`` works too.
 PUBLIC: dict[str, str] = {
     "batch": "aurous_nb.work.batch",
+    "caps": "aurous_nb.work.caps",
     "display": "aurous_nb.notebook.display",
     "frames": "aurous_nb.analysis.frames",
     "jobs": "aurous_nb.work.jobs",
     "ledger": "aurous_nb.store.ledger",
     "outputs": "aurous_nb.store.outputs",
     "reports": "aurous_nb.analysis.reports",
+    "reproduce": "aurous_nb.notebook.reproduce",
     "session": "aurous_nb.notebook.session",
     "snapshots": "aurous_nb.store.snapshots",
     "widgets": "aurous_nb.notebook.widgets",
@@ -104,6 +107,7 @@ if not any(isinstance(finder, _PublicNames) for finder in sys.meta_path):
 
 if TYPE_CHECKING:
     from aurous_nb import webhooks as webhooks
+    from aurous_nb.caps import BudgetExceededError as BudgetExceededError
     from aurous_nb.client import *  # noqa: F403
     from aurous_nb.sandbox import Sandbox as Sandbox
     from aurous_nb.store.ledger_file import LedgerError as LedgerError

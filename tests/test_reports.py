@@ -25,7 +25,14 @@ from aurous_nb.text import number
 from aurous_nb.work import jobs
 
 LIVE = "api.aurous-labs.com"
-NAMES = ["spend_over_time", "spend_by_lora_size", "outcomes", "balance_trend", "price_changes"]
+NAMES = [
+    "spend_over_time",
+    "spend_by_lora_size",
+    "outcomes",
+    "balance_trend",
+    "price_changes",
+    "price_change_impact",
+]  # fmt: skip  (the last: two rate cards are known here)
 
 
 def fill_live(ledger: Ledger, days: int = 30, rows: int = 300) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from aurous_nb.config import env_for
@@ -24,6 +24,7 @@ from aurous_nb.statuses import ACTIVE, CANCELLED, REJECTED, SERVER_ACTIVE, SUCCE
 from aurous_nb.store import characters as character_ledger
 from aurous_nb.store.ledger import Ledger, ledger_or_default, status_in, status_list
 from aurous_nb.store.payloads import parse_time
+from aurous_nb.timestamps import TimeLike, epoch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,12 +37,12 @@ __all__ = [
     "history",
     "pricing_history",
     "refused_count",
+    "reprice",
     "spend",
     "sync_history",
     "usage",
 ]
 
-TimeLike = datetime | date | str | float | int | timedelta | None
 
 HISTORY_COLUMNS = (
     "generation_id",
@@ -135,49 +136,6 @@ def current_env(client: Any = None, ledger: Ledger | None = None) -> str | None:
 
 #: The text forms ``since`` / ``until`` (and ``--since``) accept, for error messages; Python
 #: callers may also pass a datetime, date, timedelta or epoch seconds.
-TIME_FORMS = (
-    "an age like 30s, 15m, 1h, 7d or 2w, or a date or time like 2026-11-01 or 2026-11-01T09:30:00Z"
-)
-
-
-def _epoch(value: TimeLike, now: float | None = None) -> float | None:
-    """``since``/``until`` as epoch seconds: datetimes, dates, ISO text, ``"7d"``-style ages.
-
-    Raises ``ValueError`` naming :data:`TIME_FORMS` for anything else."""
-    if value is None:
-        return None
-    import time
-
-    now = time.time() if now is None else now
-    if isinstance(value, timedelta):
-        return now - value.total_seconds()
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp()
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-    if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
-        parsed: float | None = now - float(text[:-1]) * units[text[-1]]
-    else:
-        parsed = parse_time(text)
-    if parsed is None or not _representable(parsed):
-        raise ValueError(f"{value!r} is not a time; use {TIME_FORMS}")
-    return parsed
-
-
-def _representable(epoch: float) -> bool:
-    """Whether a datetime can hold it (an age of 10**14 days cannot)."""
-    try:
-        datetime.fromtimestamp(epoch, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return False
-    return True
-
-
 def sync_history(
     client: Any,
     ledger: Ledger | None = None,
@@ -198,7 +156,7 @@ def sync_history(
 
     ledger = ledger_or_default(ledger)
     env = env_for(str(client.base_url))
-    floor = _epoch(since)
+    floor = epoch(since)
     mark_key = f"history_synced_through:{env}"
     stored = ledger.get_meta(mark_key)
     mark = float(stored) if stored is not None else None
@@ -328,7 +286,7 @@ def history(
     params += who
     if not refused and not (status is not None and REJECTED in _statuses(status)):
         clauses.append(NOT_REFUSED)
-    low, high = _epoch(since), _epoch(until)
+    low, high = epoch(since), epoch(until)
     if low is not None:
         clauses.append("COALESCE(g.created_at, g.submitted_at) >= ?")
         params.append(low)
@@ -445,7 +403,7 @@ def refused_count(
     ledger = ledger_or_default(ledger)
     sql = f"SELECT count(*) FROM generations g WHERE g.env = ? AND NOT ({NOT_REFUSED})"
     params: list[Any] = [env or current_env(None, ledger)]
-    low = _epoch(since)
+    low = epoch(since)
     if low is not None:
         sql += " AND COALESCE(g.created_at, g.submitted_at) >= ?"
         params.append(low)
@@ -563,8 +521,8 @@ def usage(
     """
     import pandas as pd
 
-    start = datetime.fromtimestamp(_epoch(since) or 0.0, tz=timezone.utc)
-    stop = _epoch(until)
+    start = datetime.fromtimestamp(epoch(since) or 0.0, tz=timezone.utc)
+    stop = epoch(until)
     buckets = client.usage(
         start_time=start,
         end_time=None if stop is None else datetime.fromtimestamp(stop, tz=timezone.utc),
@@ -661,3 +619,14 @@ def spend(
     result = grouped.reset_index()
     result.attrs["env"] = data.attrs.get("env")
     return pd.DataFrame(result)
+
+
+def reprice(
+    history: pd.DataFrame, version: str, *, ledger: Ledger | None = None, client: Any = None
+) -> pd.DataFrame:
+    """``history`` with ``cost_at_version`` (each generation priced by ``version``'s rate card,
+    one the ledger has seen or, with a ``client``, fetches) and ``cost_difference`` (that minus
+    the charge): what a price change would have done. See :mod:`aurous_nb.analysis.repricing`."""
+    from aurous_nb.analysis import repricing
+
+    return repricing.reprice(history, version, ledger=ledger, client=client)

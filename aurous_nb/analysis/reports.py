@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aurous_nb import statuses, text
 from aurous_nb.statuses import ACTIVE, SUCCEEDED
 from aurous_nb.store.ledger import Ledger, ledger_or_default
+from aurous_nb.timestamps import epoch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +47,13 @@ _SECOND = "#f9a825"
 
 class CostReport(dict[str, "Figure"]):
     """Named figures (``spend_over_time``, ``spend_by_lora_size``, ``outcomes``,
-    ``balance_trend``, ``price_changes``; for a team also ``spend_by_person_notebook``) that
-    render inline and save as PNG files."""
+    ``balance_trend``, ``price_changes``; for a team also ``spend_by_person_notebook``; and
+    ``price_change_impact`` once the ledger has seen more than one rate card) that render inline
+    and save as PNG files.
+
+    ``impact`` is that last figure's numbers: credits charged, and at each version's card."""
+
+    impact: dict[str, float] | None = None
 
     env: str | None = None
 
@@ -118,8 +124,15 @@ def cost_report(
             "Who spent it, and in which notebook",
         )
     report["outcomes"] = _outcomes(frame, env)
-    report["balance_trend"] = _balance_trend(ledger, env, frames._epoch(since))
+    report["balance_trend"] = _balance_trend(ledger, env, epoch(since))
     report["price_changes"] = _price_changes(frames.pricing_history(ledger=ledger, env=env), env)
+    from aurous_nb.analysis import repricing
+
+    versions = repricing.known_versions(ledger, env)
+    if len(versions) > 1:  # what this range would have cost at each card the ledger has seen
+        totals = repricing.impact(frame, ledger=ledger, versions=versions)
+        report["price_change_impact"] = _price_change_impact(totals, env)
+        report.impact = totals
     for name, figure in report.items():
         figure.name = name
     return report
@@ -429,4 +442,26 @@ def _price_changes(prices: pd.DataFrame, env: str | None) -> Figure:
         axes.set_title(f"{'Prices' if axes is left else 'Multipliers'} ({changed} changed)")
         axes.legend(title="Aurous-Version", fontsize=8)
     figure.suptitle(_title(f"Rate cards by Aurous-Version ({len(versions)} seen)", env))
+    return figure
+
+
+def _price_change_impact(totals: dict[str, float], env: str | None) -> Figure:
+    """The range's generations at each rate card, beside what was charged."""
+    figure = _figure(9.0, 3.6)
+    axes = figure.subplots()
+    labels = list(totals)
+    values = [totals[k] for k in labels]
+    colors = [_SECOND if k == "charged" else _ACCENT for k in labels]
+    bars = axes.barh(labels[::-1], values[::-1], color=colors[::-1])
+    _label_bars(bars, values[::-1])
+    _style(axes)
+    axes.set_xlabel(UNIT)
+    charged = totals.get("charged", 0.0)
+    swings = [v - charged for k, v in totals.items() if k != "charged"]
+    low, high = (min(swings), max(swings)) if swings else (0.0, 0.0)
+    axes.set_title(
+        f"Price change impact: {text.number(low)} to {text.number(high)} {UNIT} vs charged",
+        fontsize=10,
+    )
+    figure.suptitle(_title("The same generations at each rate card seen", env))
     return figure

@@ -69,6 +69,8 @@ __all__ = [
     "OutputFile",
     "PricingSnapshot",
     "default_ledger",
+    "export",
+    "import_",
     "migrate",
     "request_hash",
     "sanitize",
@@ -656,11 +658,14 @@ class Ledger:
         estimate: float | None = None,
         notebook: str | None = None,
         cell: str | None = None,
+        guard: Callable[[Any, str], None] | None = None,
     ) -> JobRecord:
         """Write a job *before* it is sent: a fresh idempotency key and the canonical request.
 
         The row starts ``submitting``; :meth:`record_generation` with the same key fills in the
         server's answer. Refuses a request that contains anything shaped like an API key.
+        ``guard(connection, key)`` runs in the same write transaction, before the row is written
+        (the spending caps of :mod:`aurous_nb.caps`): what it raises writes nothing.
         """
         if media_type not in ("image", "video"):
             raise ValueError(f"media_type must be 'image' or 'video', not {media_type!r}")
@@ -689,14 +694,19 @@ class Ledger:
                 self.host,
                 self.team,
             ),
+            guard,
         )
         record = self.job(key)
         assert record is not None
         return record
 
     @_patient
-    def _insert_job(self, values: tuple[Any, ...]) -> None:
+    def _insert_job(
+        self, values: tuple[Any, ...], guard: Callable[[Any, str], None] | None = None
+    ) -> None:
         with self._write() as conn:
+            if guard is not None:  # e.g. the spending caps, in the transaction that writes
+                guard(conn, values[1])
             conn.execute(
                 """INSERT INTO generations (env, idempotency_key, origin, media_type, request,
                        request_hash, notebook, cell, estimate, submitted_at, status, prompt,
@@ -1273,3 +1283,20 @@ def _open(target: Ledger | str | os.PathLike[str]) -> tuple[Ledger, bool]:
 
 def ledger_or_default(ledger: Ledger | None) -> Ledger:
     return ledger if ledger is not None else default_ledger()
+
+
+def export(path: str | os.PathLike[str], *, since: Any = None, ledger: Ledger | None = None,
+           env: str | None = None) -> int:  # fmt: skip
+    """Share this ledger's records in one JSON file (never a key or a signed URL): see
+    :mod:`aurous_nb.store.ledger_share`. Returns how many generations were written."""
+    from aurous_nb.store import ledger_share
+
+    return ledger_share.export(path, since=since, ledger=ledger, env=env)
+
+
+def import_(path: str | os.PathLike[str], *, ledger: Ledger | None = None) -> int:
+    """Add an export's records to the ledger (as ``imported`` rows, never re-sent): see
+    :mod:`aurous_nb.store.ledger_share`. Returns how many generations were new."""
+    from aurous_nb.store import ledger_share
+
+    return ledger_share.import_(path, ledger=ledger)

@@ -47,7 +47,7 @@ from aurous_nb.statuses import (
     UNKNOWN,
     batch_status,
 )
-from aurous_nb.work import polling
+from aurous_nb.work import caps, polling
 from aurous_nb.work import spec as jobspec
 from aurous_nb.work.batch_state import Job, Progress, Stats, rows, summary_html, tally
 from aurous_nb.work.pacing import BucketModel, LatencyModel, SlotCap
@@ -443,12 +443,14 @@ class Batch:
                 if not fresh or any(j.estimate is None for j in todo):
                     await self.price(client)
                 assert self.last_quote is not None
+                needed = sum(j.estimate or 0.0 for j in todo)
                 check(
-                    sum(j.estimate or 0.0 for j in todo),
+                    needed,
                     budget=self.budget,
                     available=self.last_quote.available_credits,
                     committed=self.committed(),
                 )
+                caps.say(caps.check(self.ledger, self.env, self.notebook, needed))
             await self._drive(client)
             if self._downloads:
                 await asyncio.gather(*list(self._downloads), return_exceptions=True)
@@ -597,14 +599,16 @@ class Batch:
                 request = dict(job.request)
                 if self._receiver is not None and job.media_type in ("image", "video"):
                     request.setdefault("webhook_url", self._receiver.url)
-                record = self.ledger.prepare(
-                    self.env,
+                record = jobs_mod.prepare(  # the one create path: the caps are checked there
+                    client,
+                    self.ledger,
                     job.media_type,
                     request,
                     key=job.key,
                     estimate=job.estimate,
                     notebook=self.notebook,
                     cell=self.cell,
+                    warn=False,  # said once for the whole batch, before the first create
                 )
             self.stats.creates += 1
             record = await jobs_mod.asend(client, self.ledger, record)
@@ -655,6 +659,13 @@ class Batch:
         except AurousError as exc:
             self._observe_error(ticket, exc, sent)
             self._reject(job, exc)
+            return
+        except BudgetExceededError as exc:  # another kernel spent the rest of a cap meanwhile
+            self._bucket.release(ticket)
+            for other in [job, *queue]:  # nothing was written for any of them
+                other.status, other.error, other.error_code = REJECTED, str(exc), "over_a_cap"
+                self._finish(other)
+            queue.clear()
             return
         except Exception as exc:  # a bug or the ledger: the row (if any) stays for resume
             self._bucket.release(ticket)

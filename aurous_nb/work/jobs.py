@@ -36,6 +36,7 @@ from aurous_nb.store import outputs
 from aurous_nb.store.ledger import JobRecord, Ledger, ledger_or_default
 from aurous_nb.store.payloads import parse_time
 from aurous_nb.text import number
+from aurous_nb.work import caps
 from aurous_nb.work.reuse import IDEMPOTENCY_WINDOW_S, UNKNOWN_TEXT, is_unknown, resendable, settled
 
 __all__ = [
@@ -114,20 +115,67 @@ def prepare(
     notebook: str | None = None,
     cell: str | None = None,
     estimate: float | None = None,
+    key: str | None = None,
+    warn: bool = True,
 ) -> JobRecord:
     """Write the job row (fresh key, canonical request, environment) without sending it.
 
     The request is validated first (raising ``ValidationError``), so nothing invalid is recorded.
+    The spending caps (:mod:`aurous_nb.caps`) are checked in the transaction that writes the row:
+    past one, :class:`~aurous_nb.caps.BudgetExceededError` and no row; at 80 % one line says so
+    (unless ``warn`` is off: a batch says it once for all its jobs).
     """
     validate(kind, request)
-    return ledger_or_default(ledger).prepare(
-        client_env(client),
+    ledger = ledger_or_default(ledger)
+    env = client_env(client)
+    check = None
+    notes: list[str] = []
+    if caps.limits().any(notebook):
+        if estimate is None:
+            estimate = caps.local_price(ledger, env, kind, request, _version(client))
+        check, notes = caps.guard(env, notebook, estimate, warn=warn)
+    record = ledger.prepare(
+        env,
         _kind(kind),
         request,
+        key=key,
         estimate=estimate,
         notebook=notebook,
         cell=cell,
+        guard=check,
     )
+    if record.key is not None:
+        caps.remember(record.key)  # this kernel's spend, for a session cap set later
+    caps.say(*notes)
+    return record
+
+
+def _version(client: Any) -> str | None:
+    version = getattr(client, "version", None)
+    return version if isinstance(version, str) else None
+
+
+def _price_flow(
+    client: Any, ledger: Ledger, kind: str, request: Mapping[str, Any]
+) -> StepFlow[float]:
+    """What a spend costs, for the caps: the ledger's rate card for the client's version, else
+    ``GET /v1/pricing`` (kept), else one estimate. Nothing is spent."""
+    from aurous_nb.store import snapshots
+    from aurous_nb.work.quote import card_price
+    from aurous_nb.work.spec import JobSpec
+
+    env = client_env(client)
+    amount = caps.local_price(ledger, env, kind, request, _version(client))
+    if amount is not None:
+        return amount
+    card = yield partial(client.pricing)
+    snapshots.keep(ledger, lambda kept: kept.record_pricing(env, card))
+    amount = card_price(JobSpec(kind, dict(request)), card)
+    if amount is None:
+        params = {k: v for k, v in request.items() if k != "webhook_url"}
+        est = yield partial(_resource(client, kind).estimate, **params)
+        amount = float(est.amount)
+    return amount
 
 
 # -- flows (one definition each) and their sync and async drivers ---------------------------
@@ -146,6 +194,9 @@ def _submit_flow(
     estimate: float | None,
 ) -> StepFlow[JobRecord]:
     ledger = ledger_or_default(ledger)
+    validate(kind, request)  # before anything is priced
+    if estimate is None and caps.limits().any(notebook):
+        estimate = yield from _price_flow(client, ledger, kind, request)
     record = prepare(client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate)
     return (yield from _send_flow(client, ledger, record))
 

@@ -14,24 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aurous_nb.text import credits, number
+from aurous_nb.work.caps import BudgetExceededError
 from aurous_nb.work.spec import JobSpec
 
 __all__ = ["BudgetExceededError", "Quote", "card_price", "check", "quote"]
-
-
-class BudgetExceededError(ValueError):
-    """A batch would cost more than its budget, or than the team's available credits."""
-
-    def __init__(self, needed: float, limit: float, what: str) -> None:
-        self.needed = needed
-        self.limit = limit
-        self.over = round(needed - limit, 4)
-        self.what = what
-        super().__init__(
-            f"this batch needs {credits(needed)}, {number(self.over)} more than the {what} "
-            f"({number(limit)}); nothing was sent"
-        )
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,25 @@ COMMANDS: dict[str, Command] = {
             "Unfinished jobs in the ledger, e.g. after a kernel restart.",
             options=[_opt("--resume", action="store_true", help="collect them now")],
         ),
+        Command("budget", "The spending caps (session, daily, notebook) and what each has used."),
+        Command(
+            "reproduce",
+            "Run a notebook's %aurous spends again: owned results are reused (0 credits), the "
+            "rest bought within the caps. --quote only prices it.",
+            "id",
+            "NOTEBOOK",
+            True,
+            [
+                _opt("--quote", action="store_true", help="price it only; spend nothing"),
+                _opt("--from-ledger", metavar="FILE", help="with --quote: someone's export too"),
+                _opt(
+                    "--max-spend",
+                    type=_credits,
+                    metavar="CREDITS",
+                    help="fail, sending nothing, if it would spend more (0 for CI)",
+                ),
+            ],
+        ),
         Command(
             "history",
             "Past generations as a DataFrame (ledger + server).",

@@ -35,6 +35,11 @@ def advice(exc: BaseException) -> str | None:
     if isinstance(exc, LedgerError):
         return exc.advice
     if isinstance(exc, BudgetExceededError):
+        if exc.setting in ("session_budget", "daily_budget", "notebook_budget"):
+            return (
+                f"Raise it: %config Aurous.{exc.setting} = {exc.raise_to:g} "
+                "(%aurous budget shows every cap)."
+            )
         if exc.what == "budget":
             return f"Raise the budget to {exc.needed:g} or more, or ask for less."
         return "Top up, or ask for less. %aurous balance shows what is available."

@@ -32,6 +32,7 @@ __all__ = ["Aurous", "load_ipython_extension", "unload_ipython_extension"]
 
 _EXTENSION = "aurous_nb"
 _CELL_COMMANDS = ("generate", "estimate", "video", "grid")
+_CAP_TRAITS = ("session_budget", "daily_budget", "notebook_budget")
 
 
 @magics_class
@@ -39,7 +40,7 @@ class Aurous(Magics):
     """``%aurous <command>``: generate and inspect Aurous images and videos from a notebook.
 
     Commands: connect, disconnect, balance, pricing, loras, video-loras, estimate, generate,
-    video, get, wait, cancel, jobs, history, report, grid, panel, config, help.
+    video, get, wait, cancel, jobs, budget, reproduce, history, report, grid, panel, config, help.
     ``%aurous <command> --help`` describes one. ``{{name}}`` inserts a notebook variable.
     """
 
@@ -62,6 +63,17 @@ class Aurous(Magics):
     )
     budget = Float(
         None, allow_none=True, help="Refuse any single generation whose estimate exceeds this."
+    ).tag(config=True)
+    session_budget = Float(
+        None, allow_none=True, help="Credits this kernel may spend in all (see %aurous budget)."
+    ).tag(config=True)
+    daily_budget = Float(
+        None,
+        allow_none=True,
+        help="Credits this home may spend per calendar day, all kernels together.",
+    ).tag(config=True)
+    notebook_budget = Float(
+        None, allow_none=True, help="Credits one notebook may spend in all (when it is known)."
     ).tag(config=True)
     show_progress = Bool(True, help="Show live progress while waiting.").tag(config=True)
     reuse = Bool(
@@ -106,7 +118,7 @@ class Aurous(Magics):
         if session.is_connected():
             session.current().reopen_ledger()
 
-    @validate("budget", "wait_timeout")
+    @validate("budget", "wait_timeout", *_CAP_TRAITS)
     def _finite(self, proposal: Any) -> Any:
         """A NaN budget would cap nothing and a NaN timeout never end: refuse them (and
         infinities, negatives, a zero timeout) when set, keeping the value before."""
@@ -119,6 +131,13 @@ class Aurous(Magics):
         if problem:
             raise TraitError(f"Aurous.{name} {problem}")
         return value
+
+    @observe(*_CAP_TRAITS)
+    def _cap_changed(self, change: Any) -> None:
+        """The caps live in :mod:`aurous_nb.caps`, where the one create path reads them."""
+        from aurous_nb.work import caps
+
+        caps.configure(**{change["name"].removesuffix("_budget"): change["new"]})
 
     @default("default_size")
     def _default_size(self) -> str:
@@ -431,6 +450,49 @@ class Aurous(Magics):
             self._session(), resume=args.resume, download=self.auto_download
         )
 
+    def _cmd_budget(self, args: argparse.Namespace) -> Any:
+        from aurous_nb.work import caps
+
+        s = self._session()
+        notebook, _ = cell_context(self.shell)
+        return caps.report(s.ledger, s.env, notebook)
+
+    def _cmd_reproduce(self, args: argparse.Namespace) -> Any:
+        from aurous_nb.notebook import reproduce
+
+        s = self._session()
+        if args.from_ledger and not args.quote:
+            raise UsageError(
+                "%aurous reproduce: --from-ledger goes with --quote (a run reuses only what "
+                "this home's ledger and outputs cache hold)"
+            )
+        if args.quote:
+            q = reproduce.quote(
+                args.positional, client=s.client, ledger=s.ledger, from_ledger=args.from_ledger
+            )
+            if args.max_spend is not None and q.to_buy > args.max_spend + 1e-9:
+                print(q)
+                raise UsageError(
+                    f"%aurous reproduce: it would buy {q.to_buy:g} credits, more than "
+                    f"--max-spend {args.max_spend:g}"
+                )
+            return q
+        q = reproduce.run(
+            args.positional,
+            s,
+            max_spend=args.max_spend,
+            timeout=self.wait_timeout,
+            progress=self.show_progress,
+            download=self.auto_download,
+        )
+        skipped = f"; not run (unknown): cells {', '.join(str(u.cell) for u in q.unknown)}"
+        print(
+            f"Reproduced {q.notebook}: {len(q.items) - q.buys} reused ({q.owned:g} credits "
+            f"owned), {q.buys} bought (quoted {q.to_buy:g} credits)"
+            + (skipped if q.unknown else "")
+        )
+        return None
+
     # -- history, reports, widgets --------------------------------------------------------
 
     def _cmd_history(self, args: argparse.Namespace) -> Any:
@@ -513,10 +575,10 @@ def _csv(text: str | None) -> list[str]:
 
 def _check_since(command: str, since: str) -> None:
     """A ``--since`` that is not a time is a usage error naming the forms, before any work."""
-    from aurous_nb.analysis import frames
+    from aurous_nb.timestamps import epoch
 
     try:
-        frames._epoch(since)
+        epoch(since)
     except ValueError as exc:
         raise UsageError(f"%aurous {command}: --since: {exc}") from None
 
@@ -549,6 +611,15 @@ def load_ipython_extension(ipython: Any) -> None:
         if magics not in ipython.configurables:
             ipython.configurables.append(magics)
         ipython._aurous_magics = magics
+        configured = {  # caps set in the config before loading; caps set in code are kept
+            name.removesuffix("_budget"): getattr(magics, name)
+            for name in _CAP_TRAITS
+            if getattr(magics, name) is not None
+        }
+        if configured:
+            from aurous_nb.work import caps
+
+            caps.configure(**configured)
     _quiet_second_load(ipython)
 
 

@@ -76,6 +76,7 @@ class Snapshot:
     total: float = 0.0
     jobs: int = 0
     refused: int = 0  # requests that created nothing: shown apart, never counted as jobs
+    budgets: Any = None  # the spending caps and their use (aurous_nb.caps.Budgets)
 
 
 def _rows(frame: Any, key: str) -> list[dict[str, Any]]:
@@ -108,9 +109,12 @@ def collect(session: Any, since: str | None, scope: str = "me") -> Snapshot:
     """Read balance, card, history, spend and figures (blocking: run it on a worker thread);
     ``scope="team"``: everyone's rows of a team's ledger, with spend by person and notebook."""
     from aurous_nb.analysis import frames, reports
+    from aurous_nb.notebook.context import cell_context
     from aurous_nb.store import snapshots
+    from aurous_nb.work import caps
 
     snap = Snapshot(at=time.time())
+    snap.budgets = caps.report(session.ledger, session.env, cell_context()[0])
     snap.balance = snapshots.balance(session.client, lambda: session.ledger)
     snap.card = snapshots.pricing(session.client, lambda: session.ledger)
     history = frames.history(
@@ -169,6 +173,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         )
         self.status = w.HTML("<span class='aurous-muted'>Loading…</span>")
         self.cards = w.HTML()
+        self.caps = w.HTML()  # the spending caps as bars
         self.tables = w.HTML()
         self.prices = w.HTML()
         # Hidden until a refresh gives them a picture: an empty Image shows a broken-image icon.
@@ -212,6 +217,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
                     layout=w.Layout(align_items="center"),
                 ),
                 self.cards,
+                self.caps,
                 tabs,
             ]
         )
@@ -280,6 +286,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             )
             + f"</div><span class='aurous-muted'>credits · billing {esc(mode)}</span>"
         )
+        self.caps.value = snap.budgets._repr_html_() if snap.budgets is not None else ""
         self.tables.value = self._tables_html(snap)
         card = snap.card
         self.prices.value = (
@@ -358,7 +365,8 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
             for n in ("spend_over_time", "spend_by_lora_size")
             if n in snap.figures
         )
-        return wrap("Aurous · Costs", summary, self._tables_html(snap), charts)
+        bars = snap.budgets._repr_html_() if snap.budgets is not None else ""
+        return wrap("Aurous · Costs", summary, bars, self._tables_html(snap), charts)
 
     def __repr__(self) -> str:
         return f"<CostDashboard env={getattr(self.session, 'env', '?')} {self.range.value}>"
