@@ -308,15 +308,24 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "grid",
-            "Open the prompt grid widget: prompts x LoRAs x sizes x seeds. %%aurous grid takes "
-            "one prompt per line of the cell body.",
+            "Open the prompt grid widget: prompts x LoRAs x sizes x seeds x any --vary axis. "
+            "%%aurous grid takes one prompt per line of the cell body.",
             "words",
             "PROMPT",
             False,
             [
-                _opt("--loras", metavar="X,Y", help="comma-separated LoRA ids or slugs"),
+                _opt("--loras", "--lora", metavar="X,Y", help="comma-separated LoRA ids or slugs"),
                 _opt("--sizes", metavar="S,T", help="comma-separated size presets"),
                 _opt("--seeds", metavar="N,M", help="comma-separated seeds"),
+                _opt(
+                    "--vary",
+                    action="append",
+                    metavar="FIELD=A,B",
+                    help="one more axis on any request field, e.g. cfg_rescale=0.2,0.8 "
+                    "(repeatable; separate values with | when they hold commas)",
+                ),
+                _opt("--rows", metavar="AXES", help="the axes of the rows (default: prompt)"),
+                _opt("--cols", metavar="AXES", help="the axes of the columns (rest: pages)"),
                 _opt("--budget", type=_credits, metavar="CREDITS", help="spending cap"),
             ],
         ),

@@ -367,14 +367,22 @@ class Aurous(Magics):
         s = self._session()
         for lora in _csv(args.loras):
             styles.check(s, lora, param="--loras")
-        return PromptGrid(
-            prompts=list(args.positional),
-            loras=_csv(args.loras) or None,
-            sizes=_csv(args.sizes) or ([self.default_size] if self.default_size else None),
-            seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
-            budget=args.budget,
-            session=s,
-        )
+        from aurous_nb.grid_layout import vary_axes
+
+        try:
+            return PromptGrid(
+                prompts=list(args.positional),
+                loras=_csv(args.loras) or None,
+                sizes=_csv(args.sizes) or ([self.default_size] if self.default_size else None),
+                seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
+                budget=args.budget,
+                session=s,
+                axes=vary_axes(args.vary or []),
+                rows=args.rows,
+                cols=args.cols,
+            )
+        except ValueError as exc:  # an unknown axis or field: a usage error, nothing sent
+            raise UsageError(f"%aurous grid: {exc}") from None
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
         GenerationPanel = _widget("GenerationPanel")

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import hashlib
-import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +91,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
 
     def __init__(
         self,
-        prompts: Sequence[str] | str,
+        prompts: Sequence[str] | str | None = None,
         loras: Sequence[str | None] | str | None = None,
         sizes: Sequence[str | None] | str | None = None,
         seeds: Sequence[int | None] | int | None = None,
@@ -102,26 +100,33 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         session: Any = None,
         count: int | None = None,
         name: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+        rows: str | Sequence[str] | None = None,
+        cols: str | Sequence[str] | None = None,
         **params: Any,
     ) -> None:
+        from aurous_nb import jobspec
         from aurous_nb.batch import Batch
         from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
+        from aurous_nb.grid_layout import GridLayout
 
         self.session = resolve_session(session)
-        self.prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        self.loras = _axis(loras)
-        self.sizes = _axis(DEFAULT_IMAGE_SIZE if sizes is None else sizes)
-        self.seeds = _axis(seeds)
+        if sizes is None and "size" not in (axes or {}):
+            sizes = DEFAULT_IMAGE_SIZE
+        self.axes = jobspec.grid_axes(prompts, loras, sizes, seeds, count, axes)
+        self.layout_of = GridLayout.of(self.axes, rows, cols)  # checked before anything is priced
+        values = dict(self.axes)
+        self.prompts, self.loras = values["prompt"], values["lora"]
+        self.sizes, self.seeds = values["size"], values["seed"]
         self._budget = budget_value(budget)
         self.params = params
-        self.columns = [(lo, si, se) for lo in self.loras for si in self.sizes for se in self.seeds]
-        self.name = name or _grid_name(self.prompts, self.columns, count, params)
+        self.columns = self.layout_of.col_keys
+        counts = values["count"] if "count" in (axes or {}) else count
+        self.name = name or jobspec.grid_name(
+            self.prompts, self.loras, self.sizes, self.seeds, counts, params, self.axes[5:]
+        )
         self.batch = Batch.grid(
-            self.prompts,
-            self.loras,
-            self.sizes,
-            self.seeds,
-            count,
+            axes=dict(self.axes),
             params=params,
             client=self.session.client,  # each run opens its async twin on the run's own loop
             ledger=self.session.ledger,
@@ -145,21 +150,25 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(rows, columns): prompts x (LoRAs x sizes x seeds)."""
-        return len(self.prompts), len(self.columns)
+        """(rows, columns) of one page: prompts x (LoRAs x sizes x seeds) by default."""
+        return len(self.layout_of.row_keys), len(self.columns)
 
-    def _position(self, job: Any) -> tuple[int, int]:
-        prompt, lora, size, seed, _ = job.cell
-        return self.prompts.index(prompt), self.columns.index((lora, size, seed))
+    @property
+    def pages(self) -> list[tuple[Any, ...]]:
+        """One key per page (the varying axes neither rows nor columns); ``[()]``: one page."""
+        return self.layout_of.page_keys
 
-    def _column_label(self, column: tuple[Any, Any, Any]) -> str:
-        lora, size, seed = column
-        parts = [self._lora_names.get(lora, lora) if lora else PLATFORM]
-        if len(self.sizes) > 1:
-            parts.append(str(size))
-        if len(self.seeds) > 1:
-            parts.append(f"seed {seed}")
-        return " · ".join(parts)
+    def _position(self, job: Any) -> tuple[int, int, int]:
+        return self.layout_of.position(job.spec.values)
+
+    def _label(self, names: Sequence[str], key: Sequence[Any]) -> str:
+        return self.layout_of.label(names, key, lambda ref: self._lora_names.get(ref, ref))
+
+    def _column_label(self, column: Sequence[Any]) -> str:
+        return self._label(self.layout_of.cols, column)
+
+    def _row_label(self, row: Sequence[Any]) -> str:
+        return self._label(self.layout_of.rows, row)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -202,38 +211,47 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.retry_button.on_click(handler(lambda _: self.retry_failed()))
         self.budget_field.observe(handler(self._budget_typed), names="value")
         self.col_heads = [w.HTML() for _ in self.columns]
-        self.row_heads = [
-            w.HTML(f"<div class='aurous-rowhead' title='{esc(p)}'>{esc(_short(p))}</div>")
-            for p in self.prompts
-        ]
+        self.row_heads = [w.HTML() for _ in self.layout_of.row_keys]
         self.cells: dict[int, w.Box] = {}
         for job in self.batch.jobs:
             box = w.Box(layout=w.Layout(width=CELL_WIDTH))
             self.cells[job.index] = box
             self._render_cell(job)
-        self.grid = w.GridBox(
-            layout=w.Layout(
-                grid_template_columns=f"140px repeat({cols}, {CELL_WIDTH})",
-                grid_gap="8px 8px",
-                align_items="center",
-                overflow="auto",
+        self.page_grids = [
+            w.GridBox(
+                layout=w.Layout(
+                    grid_template_columns=f"140px repeat({cols}, {CELL_WIDTH})",
+                    grid_gap="8px 8px",
+                    align_items="center",
+                    overflow="auto",
+                )
             )
-        )
+            for _ in self.pages
+        ]
+        self.grid = self.page_grids[0]
+        if len(self.pages) > 1:  # the axes left over are tabs
+            self.grid = w.Tab(children=self.page_grids)
         self._fill_grid()
 
     def _fill_grid(self) -> None:
-        by_pos = {self._position(j): self.cells[j.index] for j in self.batch.jobs}
-        children: list[w.Widget] = [w.HTML("")]
         for i, column in enumerate(self.columns):
-            self.col_heads[i].value = (
-                f"<div class='aurous-head' title='{esc(self._column_label(column))}'>"
-                f"{esc(self._column_label(column))}</div>"
-            )
-            children.append(self.col_heads[i])
-        for r, head in enumerate(self.row_heads):
-            children.append(head)
-            children.extend(by_pos[(r, c)] for c in range(len(self.columns)))
-        self.grid.children = tuple(children)
+            label = esc(self._column_label(column))
+            self.col_heads[i].value = f"<div class='aurous-head' title='{label}'>{label}</div>"
+        for r, row in enumerate(self.layout_of.row_keys):
+            label = self._row_label(row)
+            self.row_heads[
+                r
+            ].value = f"<div class='aurous-rowhead' title='{esc(label)}'>{esc(_short(label))}</div>"
+        by_pos = {self._position(j): self.cells[j.index] for j in self.batch.jobs}
+        for p, page in enumerate(self.page_grids):
+            children: list[w.Widget] = [w.HTML(""), *self.col_heads]
+            for r, head in enumerate(self.row_heads):
+                children.append(head)
+                children.extend(by_pos[(p, r, c)] for c in range(len(self.columns)))
+            page.children = tuple(children)
+        if isinstance(self.grid, w.Tab):
+            for p, key in enumerate(self.pages):
+                self.grid.set_title(p, self._label(self.layout_of.pages, key))
 
     def _layout(self) -> list[w.Widget]:
         rows, cols = self.shape
@@ -544,18 +562,20 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     def _rows(self) -> list[dict[str, Any]]:
         out = []
         for job in self.batch.jobs:
-            prompt, lora, _, seed, _ = job.cell or (None,) * 5
+            values = job.spec.values
+            lora = values.get("lora")
             size, count = _used(job)
-            r, c = self._position(job)
+            p, r, c = self._position(job)
+            extra = {k: v for k, v in values.items() if k not in ("lora", "size", "count")}
             out.append(
                 {
+                    "page": p,
                     "row": r,
                     "column": c,
-                    "prompt": prompt,
+                    **extra,  # prompt, seed and every other axis, with this cell's value
                     "lora": lora,
                     "lora_name": self._lora_names.get(lora, lora) if lora else None,
                     "size": size,
-                    "seed": seed,
                     "count": count,
                     "status": job.status,
                     "estimate": job.estimate,
@@ -582,7 +602,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         for row, job in zip(rows, self.batch.jobs, strict=False):
             saved = []
             for f in job.files:
-                name = f"r{row['row']:02d}_c{row['column']:02d}_{f.index}{f.path.suffix}"
+                page = f"p{row['page']:02d}_" if len(self.pages) > 1 else ""
+                name = f"{page}r{row['row']:02d}_c{row['column']:02d}_{f.index}{f.path.suffix}"
                 shutil.copyfile(f.path, target / name)
                 saved.append(name)
             row["files"] = ";".join(saved)
@@ -594,20 +615,27 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         return target
 
     def static_html(self) -> str:
-        rows: list[dict[str, Any]] = []
         by_pos = {self._position(j): j for j in self.batch.jobs}
-        for r, prompt in enumerate(self.prompts):
-            row: dict[str, Any] = {"prompt": prompt}
-            for c, column in enumerate(self.columns):
-                job = by_pos[(r, c)]
-                label = self._column_label(column)
-                if job.index in self.thumbs:
-                    row[label] = Markup(
-                        f'<img src="{data_uri(self.thumbs[job.index])}" alt="{esc(prompt)}"/>'
-                    )
-                else:
-                    row[label] = self._cell_text(job)[0]
-            rows.append(row)
+        head = "prompt" if self.layout_of.rows == ["prompt"] else " · ".join(self.layout_of.rows)
+        tables = []
+        for p, page in enumerate(self.pages):
+            rows: list[dict[str, Any]] = []
+            for r, row_key in enumerate(self.layout_of.row_keys):
+                row_label = self._row_label(row_key)
+                row: dict[str, Any] = {head: row_label}
+                for c, column in enumerate(self.columns):
+                    job = by_pos[(p, r, c)]
+                    label = self._column_label(column)
+                    if job.index in self.thumbs:
+                        row[label] = Markup(
+                            f'<img src="{data_uri(self.thumbs[job.index])}" '
+                            f'alt="{esc(row_label)}"/>'
+                        )
+                    else:
+                        row[label] = self._cell_text(job)[0]
+                rows.append(row)
+            title = self._label(self.layout_of.pages, page)
+            tables.append((f"<h4>{esc(title)}</h4>" if title else "") + table(rows))
         progress = self.batch.progress()
         parts = [
             f"<p>{progress.done}/{progress.total} done · {progress.failed} failed"
@@ -620,7 +648,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             parts.append(f"<p class='aurous-err'>Stopped: {esc(self.error)}</p>")
         elif reason not in (None, "running", "nothing left to run"):
             parts.append(f"<p class='aurous-err'>Not run: {esc(reason)}.</p>")
-        return wrap("Aurous · Prompt grid", *parts, table(rows))
+        return wrap("Aurous · Prompt grid", *parts, *tables)
 
     def __repr__(self) -> str:
         rows, cols = self.shape
@@ -640,17 +668,3 @@ def _used(job: Any) -> tuple[str | None, int]:
     size, _, _ = size_fields("image", job.request, answer)
     count = getattr(gen, "image_count", None) or job.request.get("count") or 1
     return size, int(count)
-
-
-def _axis(values: Any) -> list[Any]:
-    if values is None:
-        return [None]
-    if isinstance(values, (str, int)):
-        return [values]
-    return list(values) or [None]
-
-
-def _grid_name(prompts: list[str], columns: list[Any], count: Any, params: Any) -> str:
-    """A stable name from the axes, so the same grid finds its jobs again after a restart."""
-    ident = json.dumps([prompts, columns, count, params], sort_keys=True, default=str)
-    return "grid-" + hashlib.sha256(ident.encode()).hexdigest()[:16]
