@@ -614,6 +614,70 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             writer.writerows(rows)
         return target
 
+    def contact_sheet(self, path: str | Path) -> Path:
+        """Write the grid as a labelled ``.png`` (axis values on the margins, cost per cell and
+        in total, parameters in a footer) or a self-contained ``.html`` (images embedded; no
+        URL, no key). Returns the path."""
+        from aurous_nb import contact_sheet
+
+        return contact_sheet.write(self._sheet(), path)
+
+    def _sheet(self) -> Any:
+        from aurous_nb import __version__
+        from aurous_nb.contact_sheet import Cell, Page, Sheet, footer_items
+
+        by_pos = {self._position(j): j for j in self.batch.jobs}
+        rows, cols = self.shape
+        pages = []
+        for p, page in enumerate(self.pages):
+            cells = []
+            for r in range(rows):
+                line = []
+                for c in range(cols):
+                    job = by_pos[(p, r, c)]
+                    image = self.thumbs.get(job.index)
+                    if job.files:
+                        with contextlib.suppress(OSError):
+                            image = job.files[0].path.read_bytes()
+                    cost = credits(job.charged) if job.terminal else f"est. {credits(job.estimate)}"
+                    note = "" if image is not None else self._cell_text(job)[0].split(" · ")[0]
+                    line.append(Cell(image, cost, note, job.spec.prompt or ""))
+                cells.append(line)
+            pages.append(
+                Page(
+                    self._label(self.layout_of.pages, page),
+                    [self._row_label(k) for k in self.layout_of.row_keys],
+                    [self._column_label(k) for k in self.columns],
+                    cells,
+                    (" · ".join(self.layout_of.rows), " · ".join(self.layout_of.cols)),
+                )
+            )
+        progress = self.batch.progress()
+        left = sum(j.estimate or 0.0 for j in self.batch.jobs if not j.terminal)
+        summary = (
+            f"{rows} × {cols}"
+            + (f" × {len(self.pages)} pages" if len(self.pages) > 1 else "")
+            + f" · {progress.done}/{progress.total} done · total {credits(progress.spent)}"
+            + (f" · {credits(left)} still to run" if left else "")
+        )
+        axes = " × ".join(
+            n for n in (*self.layout_of.rows, *self.layout_of.cols, *self.layout_of.pages)
+        )
+        versions = sorted(
+            {v for j in self.batch.jobs if (v := getattr(j.generation, "aurous_version", None))}
+        )
+        footer = footer_items(
+            [
+                ("grid", self.name),
+                ("axes", axes),
+                *self.layout_of.constants,
+                *sorted(self.params.items()),
+                ("Aurous-Version", ", ".join(versions)),
+                ("aurous_nb", __version__),
+            ]
+        )
+        return Sheet("Aurous · Prompt grid", pages, footer, summary)
+
     def static_html(self) -> str:
         by_pos = {self._position(j): j for j in self.batch.jobs}
         head = "prompt" if self.layout_of.rows == ["prompt"] else " · ".join(self.layout_of.rows)
