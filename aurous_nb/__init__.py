@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "Batch": "aurous_nb.batch",
     "webhooks": "aurous_nb.webhooks",
     "jobs": "aurous_nb.jobs",
+    "rate": "aurous_nb.ratings",
     "load_ipython_extension": "aurous_nb.magics",
     "unload_ipython_extension": "aurous_nb.magics",
 }

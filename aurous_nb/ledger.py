@@ -164,6 +164,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE balances SET env = 'sandbox' WHERE substr(env, 1, 8) = 'sandbox-'",
         "DELETE FROM meta WHERE key LIKE 'history_synced_through:sandbox%'",
     ),
+    # 4: a person's rating of a generation (aurous_nb.ratings): 1-5 stars, 0 for rejected.
+    (
+        """CREATE TABLE ratings (
+            env           TEXT NOT NULL,
+            generation_id TEXT NOT NULL,
+            stars         INTEGER NOT NULL CHECK (stars BETWEEN 0 AND 5),
+            rated_at      REAL NOT NULL,
+            PRIMARY KEY (env, generation_id)
+        )""",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -708,6 +718,33 @@ class Ledger:
     def set_meta(self, key: str, value: str) -> None:
         with self._write() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def set_rating(self, env: str, generation_id: str, stars: int | None) -> None:
+        """Keep (or, with ``None``, forget) a rating: 1-5 stars, 0 for rejected."""
+        with self._write() as conn:
+            if stars is None:
+                conn.execute(
+                    "DELETE FROM ratings WHERE env = ? AND generation_id = ?", (env, generation_id)
+                )
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?)",
+                    (env, generation_id, int(stars), time.time()),
+                )
+
+    def ratings(self, env: str, generation_ids: Iterable[str]) -> dict[str, int]:
+        """The ratings of these generations (unrated ones are left out)."""
+        ids = list(generation_ids)
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._connection().execute(
+                "SELECT generation_id, stars FROM ratings WHERE env = ? AND generation_id IN "
+                f"({', '.join('?' for _ in chunk)})",
+                (env, *chunk),
+            )
+            out.update({r[0]: int(r[1]) for r in rows})
+        return out
 
     def envs(self) -> list[str]:
         """Every environment label the ledger has rows for."""

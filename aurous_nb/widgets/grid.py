@@ -141,6 +141,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.thumbs: dict[int, bytes] = {}
         self._lora_names: dict[str, str] = {}
         self._slot = TaskSlot(on_done=self._refresh, shown=True)  # once it no longer "runs"
+        self.ratings: dict[int, int | None] = {}  # job index -> stars (0: rejected)
+        self.rating_bars: dict[int, Any] = {}
+        self._row_order = list(range(len(self.layout_of.row_keys)))
+        self._hide_rejected = False
+        self._min_stars: int | None = None
         self._build()
         super().__init__(children=self._layout())
         self.add_class("aurous-grid")
@@ -210,6 +215,17 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.cancel_button.on_click(handler(lambda _: self.cancel()))
         self.retry_button.on_click(handler(lambda _: self.retry_failed()))
         self.budget_field.observe(handler(self._budget_typed), names="value")
+        self.view_picker = w.Dropdown(
+            options=[
+                ("all cells", "all"),
+                ("hide rejected", "hide"),
+                ("3★ and up", "3"),
+                ("sort by rating", "sort"),
+            ],
+            value="all",
+            layout=w.Layout(width="150px"),
+        )
+        self.view_picker.observe(handler(self._view_picked), names="value")
         self.col_heads = [w.HTML() for _ in self.columns]
         self.row_heads = [w.HTML() for _ in self.layout_of.row_keys]
         self.cells: dict[int, w.Box] = {}
@@ -245,8 +261,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         by_pos = {self._position(j): self.cells[j.index] for j in self.batch.jobs}
         for p, page in enumerate(self.page_grids):
             children: list[w.Widget] = [w.HTML(""), *self.col_heads]
-            for r, head in enumerate(self.row_heads):
-                children.append(head)
+            for r in self._row_order:
+                children.append(self.row_heads[r])
                 children.extend(by_pos[(p, r, c)] for c in range(len(self.columns)))
             page.children = tuple(children)
         if isinstance(self.grid, w.Tab):
@@ -268,6 +284,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                     self.cancel_button,
                     self.retry_button,
                     self.budget_field,
+                    self.view_picker,
                     self.progress,
                     self.progress_text,
                 ],
@@ -290,6 +307,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         except Exception:  # names are a nicety; ids still label the columns
             pass
         await self.price()
+        self._load_ratings()
         for job in self.batch.jobs:  # jobs found in the ledger (an earlier run, a restart)
             if job.terminal:
                 await self._load_thumb(job)
@@ -478,6 +496,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                 self._render_cell(job)
 
     def _on_job(self, job: Any) -> None:
+        if job.ok and job.index in self.rating_bars:  # its generation id is known now
+            self.rating_bars[job.index].generation_id = job.generation_id
         if job.ok and job.index not in self.thumbs:
             self._thumb_from_files(job)
         self._render_cell(job)
@@ -518,7 +538,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             caption = w.HTML(f"<span class='aurous-muted'>{credits(job.charged)}{more}</span>")
             if box.children and getattr(box, "_shown", None) == "image":
                 return
-            box.children = (w.VBox([image, caption], layout=w.Layout(align_items="center")),)
+            parts = [image, caption, self._rating_bar(job)]
+            box.children = (w.VBox(parts, layout=w.Layout(align_items="center")),)
             box._shown = "image"
             return
         text, css = self._cell_text(job)
@@ -557,6 +578,73 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.error = self._failure = None
         self.errors.value = ""
 
+    # -- ratings -------------------------------------------------------------------------------
+
+    def _load_ratings(self) -> None:
+        ids = {j.generation_id: j.index for j in self.batch.jobs if j.generation_id}
+        stored = self.session.ledger.ratings(self.batch.env, ids)
+        self.ratings.update({ids[g]: v for g, v in stored.items()})
+
+    def _rating_bar(self, job: Any) -> Any:
+        from aurous_nb.widgets._rating import RatingBar
+
+        bar = self.rating_bars.get(job.index)
+        if bar is None:
+
+            def changed(value: int | None) -> None:
+                self.ratings[job.index] = value
+                self._apply_view()
+                self.refresh_static()
+
+            bar = RatingBar(
+                job.generation_id, self.session.ledger, self.ratings.get(job.index), changed
+            )
+            self.rating_bars[job.index] = bar
+        return bar
+
+    def rate(self, index: int, stars: Any) -> int | None:
+        """Rate cell ``index`` (a job's index, as in ``to_dataframe()``): 1-5, "reject", None."""
+        value: int | None = self._rating_bar(self.batch.jobs[index]).rate(
+            0 if stars == "reject" else stars
+        )
+        return value
+
+    def hide(self, *, rejected: bool = True, below: int | None = None) -> None:
+        """Hide rejected cells (and with ``below``, those rated fewer stars); ``hide(
+        rejected=False)`` shows every cell again. Unrated cells stay."""
+        self._hide_rejected, self._min_stars = rejected, below
+        self._apply_view()
+
+    def sort_by_rating(self, on: bool = True) -> None:
+        """Rows with the best-rated cells first (``False``: the grid's own order)."""
+        rows = range(len(self.layout_of.row_keys))
+        if not on:
+            self._row_order = list(rows)
+        else:
+            best = {r: -1 for r in rows}
+            for job in self.batch.jobs:
+                _, r, _ = self._position(job)
+                best[r] = max(best[r], self.ratings.get(job.index) or -1)
+            self._row_order = sorted(rows, key=lambda r: -best[r])
+        self._fill_grid()
+
+    def _view_picked(self, change: Any) -> None:
+        value = change["new"]
+        self.sort_by_rating(value == "sort")
+        self.hide(rejected=value in ("hide", "3"), below=3 if value == "3" else None)
+
+    def _apply_view(self) -> None:
+        for job in self.batch.jobs:
+            value = self.ratings.get(job.index)
+            hidden = (self._hide_rejected and value == 0) or (
+                self._min_stars is not None and value is not None and value < self._min_stars
+            )
+            self.cells[job.index].layout.visibility = "hidden" if hidden else "visible"
+
+    def hidden(self) -> list[int]:
+        """Indexes of the cells hidden by :meth:`hide`."""
+        return [i for i, box in self.cells.items() if box.layout.visibility == "hidden"]
+
     # -- results -------------------------------------------------------------------------------
 
     def _rows(self) -> list[dict[str, Any]]:
@@ -584,6 +672,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                     "generation_id": job.generation_id,
                     "path": str(job.files[0].path) if job.files else None,
                     "paths": [str(f.path) for f in job.files],
+                    "rating": self.ratings.get(job.index),
                 }
             )
         return out
@@ -625,6 +714,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     def _sheet(self) -> Any:
         from aurous_nb import __version__
         from aurous_nb.contact_sheet import Cell, Page, Sheet, footer_items
+        from aurous_nb.ratings import stars_text
 
         by_pos = {self._position(j): j for j in self.batch.jobs}
         rows, cols = self.shape
@@ -641,6 +731,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                             image = job.files[0].path.read_bytes()
                     cost = credits(job.charged) if job.terminal else f"est. {credits(job.estimate)}"
                     note = "" if image is not None else self._cell_text(job)[0].split(" · ")[0]
+                    stars = stars_text(self.ratings.get(job.index))
+                    cost = f"{cost} · {stars}" if stars else cost
                     line.append(Cell(image, cost, note, job.spec.prompt or ""))
                 cells.append(line)
             pages.append(

@@ -186,6 +186,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.errors = w.HTML()
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.gallery.add_class("aurous-gallery")
+        self.rating_box = w.HBox()  # the stars of the generation shown (aurous_nb.ratings)
+        self.rating: Any = None
 
         # Widget events may arrive on a kernel subshell's thread: handler() runs them on the
         # loop cells run on, where the panel's tasks live.
@@ -224,6 +226,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             w.HBox([self.progress, self.status], layout=row),
             self.errors,
             self.gallery,
+            self.rating_box,
         ]
 
     # -- loading -------------------------------------------------------------------------------
@@ -429,7 +432,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._cancel_requested = self._user_cancelled = False
         self.error = None
         self.errors.value = ""
-        self.gallery.children = ()
+        self.gallery.children = self.rating_box.children = ()
         self.images = []
         self.generation = None
         self.progress.layout.display = ""
@@ -555,7 +558,13 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             caption = w.HTML(f"<span class='aurous-muted'>#{i + 1} · seed {esc(seed)}</span>")
             image = w.Image(value=data, format=image_format(data), layout=w.Layout(width="192px"))
             cells.append(w.VBox([image, caption], layout=w.Layout(align_items="center")))
+        from aurous_nb.widgets._rating import RatingBar  # stars for this generation
+
+        env = str(self.session.env)
+        stored = self.session.ledger.ratings(env, [generation.id]).get(generation.id)
+        self.rating = RatingBar(generation.id, self.session.ledger, stored)
         self.gallery.children = tuple(cells)
+        self.rating_box.children = (self.rating,)
 
     async def _quiet_balance(self) -> None:
         with contextlib.suppress(Exception):
