@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "webhooks": "aurous_nb.webhooks",
     "jobs": "aurous_nb.jobs",
     "rate": "aurous_nb.ratings",
+    "inspect": "aurous_nb.provenance",
     "load_ipython_extension": "aurous_nb.magics",
     "unload_ipython_extension": "aurous_nb.magics",
 }

@@ -209,25 +209,25 @@ def grid_axes(
     return out
 
 
-def parse_stack(value: Any) -> list[list[Any]] | None:
-    """A LoRA stack as ``[[lora, weight], ...]``: from ``"a:0.8,b:0.5"`` (weight 1 when left
+def parse_stack(value: Any) -> list[tuple[Any, Any]] | None:
+    """A LoRA stack as ``[(lora, weight), ...]``: from ``"a:0.8,b:0.5"`` (weight 1 when left
     out), a list of pairs or ``{lora, weight}`` dicts; ``None`` for no stack."""
     if value is None:
         return None
     items: list[Any] = value.split(",") if isinstance(value, str) else list(value)
-    out: list[list[Any]] = []
+    out: list[tuple[Any, Any]] = []
     for item in items:
         if isinstance(item, str):
             name, sep, weight = item.strip().rpartition(":")
             try:
-                out.append([name, float(weight)] if sep else [item.strip(), 1.0])
+                out.append((name, float(weight)) if sep else (item.strip(), 1.0))
             except ValueError:
                 raise ValueError(f"loras: {item!r} is not NAME or NAME:WEIGHT") from None
         elif isinstance(item, Mapping):
-            out.append([item.get("lora"), item.get("weight", 1.0)])
+            out.append((item.get("lora"), item.get("weight", 1.0)))
         else:
             lora, weight = item
-            out.append([lora, weight])
+            out.append((lora, weight))
     return out
 
 
@@ -254,7 +254,7 @@ def _cell_request(
             request[_FIELDS.get(name, name)] = value
     weight = values.get("lora_weight")
     if weight is not None and values["lora"] is not None:
-        request["loras"] = [[values["lora"], weight]]
+        request["loras"] = [(values["lora"], weight)]
         request["lora_id"] = None
     return request
 

@@ -119,6 +119,7 @@ class Command:
     required: bool = False
     options: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
     epilog: str = ""
+    instead: str = ""  # an option that may stand in for a required positional (--like)
 
     def parser(self) -> MagicArgumentParser:
         pos = f" {self.metavar}" if self.metavar and self.required else ""
@@ -267,8 +268,18 @@ COMMANDS: dict[str, Command] = {
             "text",
             "PROMPT",
             True,
-            [*_IMAGE_OPTIONS, *_RUN_OPTIONS],
+            [
+                *_IMAGE_OPTIONS,
+                *_RUN_OPTIONS,
+                _opt(
+                    "--like",
+                    metavar="PATH",
+                    help="the request a cached or saved picture was made by (options given "
+                    "here change it); reused if already owned, priced before buying",
+                ),
+            ],
             epilog="Use {{name}} to insert a notebook variable; \\{{ keeps literal braces.",
+            instead="--like",
         ),
         Command(
             "video",
@@ -462,6 +473,8 @@ def parse(
             value: Any = [ln.strip() for ln in body.splitlines() if ln.strip()]
         else:
             value = body.strip("\n").strip()
+    elif not positional and cmd.instead and any(flag == cmd.instead for flag, _ in argv):
+        value = None
     else:
         value = _positional_value(cmd, line, positional)
     try:

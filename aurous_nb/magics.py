@@ -249,8 +249,41 @@ class Aurous(Magics):
     def _cmd_generate(self, args: argparse.Namespace) -> Any:
         from aurous_nb import generating
 
+        if args.like:
+            return self._generate_like(args)
         request = {"prompt": args.positional, **generating.image_params(args, self)}
         return self._run_job("image", request, args)
+
+    def _generate_like(self, args: argparse.Namespace) -> Any:
+        """``--like PATH``: the file's request, changed by the options typed; reused when the
+        ledger already has it (from any cell), else priced, said, and bought."""
+        from pathlib import Path
+
+        from aurous_nb import generating, provenance
+        from aurous_nb.text import credits
+
+        path = Path(args.like).expanduser()
+        try:
+            request = provenance.request_of(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"%aurous generate --like: {exc}") from None
+        typed = generating.image_params(
+            args, argparse.Namespace(default_lora=None, default_size=None)
+        )
+        if args.positional:
+            request["prompt"] = args.positional
+        if {"lora_id", "loras"} & set(typed):
+            request.pop("lora_id", None), request.pop("loras", None)
+        if {"size", "width", "height"} & set(typed):
+            for name in ("size", "width", "height"):
+                request.pop(name, None)
+        request.update(typed)
+        s = self._session()
+        if args.fresh or not self.reuse or s.ledger.reusable(s.env, "image", request) is None:
+            fields = dict(request)
+            estimate = s.client.images.estimate(fields.pop("prompt"), **fields)
+            print(f"Like {path.name}: {credits(estimate.amount)} to make it again.")
+        return self._run_job("image", request, args, context=(None, None))
 
     def _cmd_video(self, args: argparse.Namespace) -> Any:
         from aurous_nb import generating, styles
@@ -271,7 +304,13 @@ class Aurous(Magics):
             return None
         return self._run_job("video", {"video_lora_id": lora, **params}, args)
 
-    def _run_job(self, kind: str, request: dict[str, Any], args: argparse.Namespace) -> Any:
+    def _run_job(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        args: argparse.Namespace,
+        context: tuple[str | None, str | None] | None = None,
+    ) -> Any:
         from aurous_nb import generating, styles
 
         s = self._session()
@@ -287,7 +326,7 @@ class Aurous(Magics):
             timeout=args.timeout if args.timeout is not None else self.wait_timeout,
             progress=self.show_progress,
             download=self.auto_download,
-            context=generating.cell_context(self.shell),
+            context=generating.cell_context(self.shell) if context is None else context,
         )
         result = run.execute()
         return self._deliver(result, args.out)

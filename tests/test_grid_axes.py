@@ -53,14 +53,14 @@ def test_lora_stacks_and_weights() -> None:
         "a fox", axes={"lora": ["golden-hour", "neon-noir"], "lora_weight": [0.5, 1.2]}
     )
     assert [s.request["loras"] for s in weighted] == [
-        [["golden-hour", 0.5]],
-        [["golden-hour", 1.2]],
-        [["neon-noir", 0.5]],
-        [["neon-noir", 1.2]],
+        [("golden-hour", 0.5)],
+        [("golden-hour", 1.2)],
+        [("neon-noir", 0.5)],
+        [("neon-noir", 1.2)],
     ]
     assert all("lora_id" not in s.request for s in weighted)
     stacks = jobspec.grid("a fox", axes={"loras": ["golden-hour:0.8,neon-noir:0.4", None]})
-    assert stacks[0].request["loras"] == [["golden-hour", 0.8], ["neon-noir", 0.4]]
+    assert stacks[0].request["loras"] == [("golden-hour", 0.8), ("neon-noir", 0.4)]
     assert "loras" not in stacks[1].request
     assert stacks[0].values["loras"] == "golden-hour:0.8,neon-noir:0.4"
 

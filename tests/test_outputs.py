@@ -9,10 +9,20 @@ from pathlib import Path
 import httpx
 import pytest
 
+import aurous_nb
 from aurous_nb import config, jobs, outputs
 from aurous_nb.client import AsyncClient, Client, OutputExpiredError
 from aurous_nb.ledger import Ledger
 from aurous_nb.sandbox import Sandbox
+
+
+def _pixels(data: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.tobytes()
 
 
 def test_success_is_cached_with_size_and_hash(home: Path, fresh_sandbox: Sandbox) -> None:
@@ -27,7 +37,10 @@ def test_success_is_cached_with_size_and_hash(home: Path, fresh_sandbox: Sandbox
         assert f.path.name == f"{f.index}.png" and f.content_type == "image/png"
         data = f.path.read_bytes()
         assert len(data) == f.bytes and hashlib.sha256(data).hexdigest() == f.sha256
-        assert data == client.images.download(done.generation_id or "", f.index)
+        sent = client.images.download(done.generation_id or "", f.index)
+        # the same picture, with its parameters written in (aurous_nb.provenance)
+        assert data != sent and len(data) > len(sent) and _pixels(data) == _pixels(sent)
+        assert aurous_nb.inspect(f.path)["index"] == f.index
     assert not list(files[0].path.parent.glob("*.part"))
     # Already cached: nothing is fetched again.
     before = [f.downloaded_at for f in files]
