@@ -204,6 +204,7 @@ _IMAGE_OPTIONS = [
     _opt("--enhance", action="store_true", help="let the platform enhance the prompt"),
     _opt("--steps", type=int, metavar="N", help="sampling steps"),
     _opt("--guidance", type=float, metavar="F", help="guidance scale"),
+    _opt("--preset", metavar="NAME", help="start from a preset (%%config Aurous.presets)"),
 ]
 _RUN_OPTIONS = [
     _opt("--no-wait", action="store_true", help="submit and return at once (then %%aurous wait)"),
@@ -335,6 +336,7 @@ COMMANDS: dict[str, Command] = {
                     help="one more axis on any request field, e.g. cfg_rescale=0.2,0.8 "
                     "(repeatable; separate values with | when they hold commas)",
                 ),
+                _opt("--preset", metavar="NAME", help="start from a preset (Aurous.presets)"),
                 _opt("--rows", metavar="AXES", help="the axes of the rows (default: prompt)"),
                 _opt("--cols", metavar="AXES", help="the axes of the columns (rest: pages)"),
                 _opt("--budget", type=_credits, metavar="CREDITS", help="spending cap"),

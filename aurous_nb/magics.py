@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, TraitError, Unicode, default, validate
 
 from aurous_nb.magic_args import ALIASES, COMMANDS, HelpRequested, parse
 from aurous_nb.magic_errors import with_advice
@@ -65,6 +65,21 @@ class Aurous(Magics):
     reuse = Bool(
         True, help="Re-running an unchanged generate cell reuses the earlier result (0 credits)."
     ).tag(config=True)
+
+    presets = Dict(
+        help='Named request fields, e.g. {"poster": {"size": "2k_2_3", "lora": "neon-noir"}}: '
+        "--preset poster (and PromptGrid(preset=...)) starts from them; options typed win.",
+    ).tag(config=True)
+
+    @validate("presets")
+    def _presets(self, proposal: Any) -> Any:
+        from aurous_nb import presets
+
+        try:
+            presets.check(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(f"Aurous.presets: {exc}") from None
+        return proposal["value"]
 
     @validate("budget", "wait_timeout")
     def _finite(self, proposal: Any) -> Any:
@@ -412,16 +427,29 @@ class Aurous(Magics):
             return PromptGrid(
                 prompts=list(args.positional),
                 loras=_csv(args.loras) or None,
-                sizes=_csv(args.sizes) or ([self.default_size] if self.default_size else None),
+                sizes=_csv(args.sizes) or self._grid_sizes(args.preset),
                 seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
                 budget=args.budget,
                 session=s,
                 axes=vary_axes(args.vary or []),
+                preset=args.preset,
                 rows=args.rows,
                 cols=args.cols,
             )
         except ValueError as exc:  # an unknown axis or field: a usage error, nothing sent
             raise UsageError(f"%aurous grid: {exc}") from None
+
+    def _grid_sizes(self, preset: str | None) -> list[str] | None:
+        """``default_size`` for a grid, unless its preset names a size."""
+        from aurous_nb import presets
+
+        try:
+            fields = presets.resolve(preset)
+        except ValueError as exc:
+            raise UsageError(f"%aurous grid --preset: {exc}") from None
+        if {"size", "width", "height"} & set(fields) or not self.default_size:
+            return None
+        return [self.default_size]
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
         GenerationPanel = _widget("GenerationPanel")

@@ -103,6 +103,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         axes: Mapping[str, Any] | None = None,
         rows: str | Sequence[str] | None = None,
         cols: str | Sequence[str] | None = None,
+        preset: str | Mapping[str, Any] | None = None,
         **params: Any,
     ) -> None:
         from aurous_nb import jobspec
@@ -111,6 +112,10 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         from aurous_nb.grid_layout import GridLayout
 
         self.session = resolve_session(session)
+        if preset is not None:  # it fills what the arguments leave open
+            loras, sizes, seeds, count, params = _with_preset(
+                preset, axes or {}, loras, sizes, seeds, count, params
+            )
         if sizes is None and "size" not in (axes or {}):
             sizes = DEFAULT_IMAGE_SIZE
         self.axes = jobspec.grid_axes(prompts, loras, sizes, seeds, count, axes)
@@ -824,3 +829,34 @@ def _used(job: Any) -> tuple[str | None, int]:
     size, _, _ = size_fields("image", job.request, answer)
     count = getattr(gen, "image_count", None) or job.request.get("count") or 1
     return size, int(count)
+
+
+def _with_preset(
+    preset: Any,
+    axes: Mapping[str, Any],
+    loras: Any,
+    sizes: Any,
+    seeds: Any,
+    count: Any,
+    params: Any,
+) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """The grid's arguments with a preset's fields where they were left open."""
+    from aurous_nb import presets
+
+    fields = presets.resolve(preset)
+    taken = set(axes) | set(params)
+    if loras is not None or {"lora", "loras", "lora_weight"} & taken:
+        fields.pop("lora_id", None), fields.pop("loras", None)
+    elif "lora_id" in fields:
+        loras = [fields.pop("lora_id")]
+    if sizes is not None or {"size", "width", "height"} & taken:
+        for name in ("size", "width", "height"):
+            fields.pop(name, None)
+    elif "size" in fields:
+        sizes = [fields.pop("size")]
+    if seeds is None and "seed" not in taken and "seed" in fields:
+        seeds = [fields.pop("seed")]
+    if count is None and "count" not in taken and "count" in fields:
+        count = fields.pop("count")
+    rest = {k: v for k, v in fields.items() if k not in taken and k not in ("seed", "count")}
+    return loras, sizes, seeds, count, {**rest, **params}
