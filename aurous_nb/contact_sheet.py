@@ -56,14 +56,15 @@ class Sheet:
     summary: str = ""  # "24 cells · 24 credits"
 
 
-def write(sheet: Sheet, path: str | Path) -> Path:
-    """Write ``sheet`` as PNG (``.png``) or self-contained HTML (``.html``/``.htm``)."""
+def write(sheet: Sheet, path: str | Path, cell: int | None = None) -> Path:
+    """Write ``sheet`` as PNG (``.png``) or self-contained HTML (``.html``/``.htm``); ``cell``
+    caps the side of a PNG cell in pixels (default: as large as fits, up to 320)."""
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix in (".html", ".htm"):
         target.write_text(_html(sheet), encoding="utf-8")
     elif suffix == ".png":
-        target.write_bytes(_png(sheet))
+        target.write_bytes(_png(sheet, cell))
     else:
         raise ValueError(f"contact_sheet: write a .png or an .html file, not {target.name!r}")
     return target
@@ -108,9 +109,10 @@ def wrap_text(text: str, font: Any, width: float) -> list[str]:
     return lines or [""]
 
 
-def _png(sheet: Sheet) -> bytes:
+def _png(sheet: Sheet, cell: int | None = None) -> bytes:
     most = max((len(p.cols) for p in sheet.pages), default=1)
-    side = max(CELL_MIN, min(CELL_MAX, (SHEET_WIDTH - GAP * most) // max(1, most)))
+    fit = min(CELL_MAX, cell or CELL_MAX, (SHEET_WIDTH - GAP * most) // max(1, most))
+    side = max(CELL_MIN, fit)
     while True:
         data = _draw(sheet, side)
         if len(data) < MAX_PNG_BYTES or side <= CELL_MIN:

@@ -708,13 +708,13 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             writer.writerows(rows)
         return target
 
-    def contact_sheet(self, path: str | Path) -> Path:
+    def contact_sheet(self, path: str | Path, *, cell: int | None = None) -> Path:
         """Write the grid as a labelled ``.png`` (axis values on the margins, cost per cell and
-        in total, parameters in a footer) or a self-contained ``.html`` (images embedded; no
-        URL, no key). Returns the path."""
+        in total, parameters in a footer; ``cell``: at most that many pixels a cell) or a
+        self-contained ``.html`` (images embedded; no URL, no key). Returns the path."""
         from aurous_nb import contact_sheet
 
-        return contact_sheet.write(self._sheet(), path)
+        return contact_sheet.write(self._sheet(), path, cell)
 
     def _sheet(self) -> Any:
         from aurous_nb import __version__
