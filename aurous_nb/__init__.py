@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "Batch": "aurous_nb.batch",
     "webhooks": "aurous_nb.webhooks",
     "jobs": "aurous_nb.jobs",
+    "actions": "aurous_nb.actions",
     "rate": "aurous_nb.ratings",
     "inspect": "aurous_nb.provenance",
     "load_ipython_extension": "aurous_nb.magics",

@@ -614,6 +614,22 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         )
         return value
 
+    def variations(self, index: int, n: int = 4) -> Any:
+        """A batch of ``n`` new seeds of cell ``index``'s request (:mod:`aurous_nb.actions`)."""
+        from aurous_nb import actions
+
+        job = self.batch.jobs[index]
+        return actions.variations(
+            job.generation_id, n, ledger=self.session.ledger, client=self.session.client
+        )
+
+    def open_in_panel(self, index: int) -> Any:
+        """A GenerationPanel filled with cell ``index``'s request and seed."""
+        from aurous_nb import actions
+
+        job = self.batch.jobs[index]
+        return actions.open_in_panel(job.generation_id, ledger=self.session.ledger)
+
     def hide(self, *, rejected: bool = True, below: int | None = None) -> None:
         """Hide rejected cells (and with ``below``, those rated fewer stars); ``hide(
         rejected=False)`` shows every cell again. Unrated cells stay."""

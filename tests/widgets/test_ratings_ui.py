@@ -51,3 +51,15 @@ async def test_rate_from_the_panel_and_the_gallery(session: Session) -> None:
     assert frames.history(ledger=session.ledger, rating="rejected")["generation_id"].tolist() == [
         gen_id
     ]
+
+
+async def test_a_liked_cell_gives_variations_and_a_panel(session: Session) -> None:
+    grid = await PromptGrid(PROMPTS[:1], seeds=[8]).ready()
+    await grid.run()
+    batch = grid.variations(0, 2)
+    quote = await batch.price()
+    assert quote.total == 2  # priced before anything is bought
+    await batch.run_async()
+    assert sorted(j.request["seed"] for j in batch.jobs) == [9, 10]
+    panel = await grid.open_in_panel(0).ready()
+    assert panel.request()["seed"] == 8 and panel.request()["prompt"] == PROMPTS[0]
