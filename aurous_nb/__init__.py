@@ -47,6 +47,9 @@ _LAZY: dict[str, str] = {
     "Sandbox": "aurous_nb.sandbox",
     "Batch": "aurous_nb.work.batch",
     "webhooks": "aurous_nb.webhooks",
+    "actions": "aurous_nb.notebook.actions",
+    "rate": "aurous_nb.store.ratings",
+    "inspect": "aurous_nb.store.provenance",
     "load_ipython_extension": "aurous_nb.notebook.magics.extension",
     "unload_ipython_extension": "aurous_nb.notebook.magics.extension",
 }

@@ -24,6 +24,7 @@ def canonical_json(
     drop_none: bool = False,
     ascii_only: bool = False,
     default: Callable[[Any], Any] | None = None,
+    spaced: bool = False,
 ) -> str:
     """``value`` as compact JSON with sorted keys.
 
@@ -31,10 +32,15 @@ def canonical_json(
     request as one never named: the ledger's request text and hash). ``ascii_only``: escape
     non-ASCII (the client's wire bodies). ``default``: how to write what JSON has no form for
     (batch spec keys write it with ``str``); without it such a value raises ``TypeError``.
+    ``spaced``: ``", "`` and ``": "`` between items (grid names were first written so).
     """
     data = _drop_none(value) if drop_none else value
     return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only, default=default
+        data,
+        sort_keys=True,
+        separators=(", ", ": ") if spaced else (",", ":"),
+        ensure_ascii=ascii_only,
+        default=default,
     )
 
 

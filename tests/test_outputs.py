@@ -9,12 +9,22 @@ from pathlib import Path
 import httpx
 import pytest
 
+import aurous_nb
 from aurous_nb import config
 from aurous_nb.client import AsyncClient, Client, OutputExpiredError
 from aurous_nb.sandbox import Sandbox
 from aurous_nb.store import outputs
 from aurous_nb.store.ledger import Ledger
 from aurous_nb.work import jobs
+
+
+def _pixels(data: bytes) -> bytes:
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.tobytes()
 
 
 def test_success_is_cached_with_size_and_hash(home: Path, fresh_sandbox: Sandbox) -> None:
@@ -29,7 +39,10 @@ def test_success_is_cached_with_size_and_hash(home: Path, fresh_sandbox: Sandbox
         assert f.path.name == f"{f.index}.png" and f.content_type == "image/png"
         data = f.path.read_bytes()
         assert len(data) == f.bytes and hashlib.sha256(data).hexdigest() == f.sha256
-        assert data == client.images.download(done.generation_id or "", f.index)
+        sent = client.images.download(done.generation_id or "", f.index)
+        # the same picture, with its parameters written in (aurous_nb.store.provenance)
+        assert data != sent and len(data) > len(sent) and _pixels(data) == _pixels(sent)
+        assert aurous_nb.inspect(f.path)["index"] == f.index
     assert not list(files[0].path.parent.glob("*.part"))
     # Already cached: nothing is fetched again.
     before = [f.downloaded_at for f in files]

@@ -62,6 +62,7 @@ HISTORY_COLUMNS = (
     "estimate",
     "held",
     "cost",
+    "rating",
     "duration_s",
     "cached",
     "cache_dir",
@@ -105,6 +106,7 @@ def _history_columns() -> tuple[Column, ...]:
         Column("estimate", "g.estimate", "real"),
         Column("held", "g.held", "real"),
         Column("cost", "g.charged", "real"),
+        Column("rating", RATING_SQL, "integer"),
         Column("duration_s", "g.duration_ms", "real"),  # milliseconds until divided below
         Column("notebook", "g.notebook", "text"),
         Column("cell", "g.cell", "text"),
@@ -117,6 +119,12 @@ def _history_columns() -> tuple[Column, ...]:
         Column("host", "g.host", "category"),
         Column("row_id", "g.row_id", "integer"),
     )
+
+
+#: A generation's rating (1-5, 0 for rejected, NULL when unrated), over ``generations g``.
+RATING_SQL = (
+    "(SELECT r.stars FROM ratings r WHERE r.env = g.env AND r.generation_id = g.generation_id)"
+)
 
 
 def current_env(client: Any = None, ledger: Ledger | None = None) -> str | None:
@@ -243,6 +251,7 @@ def history(
     refresh: bool = True,
     refused: bool = False,
     scope: str = "me",
+    rating: int | str | None = None,
 ) -> pd.DataFrame:
     """One row per generation of one environment, newest first, with typed columns.
 
@@ -258,10 +267,12 @@ def history(
     the frame merges what the server says (status, charge) with what only the ledger knows
     (cache paths, notebook and cell, the estimate before the charge). Filters: ``since`` /
     ``until`` (datetimes, ISO text or ages like ``"7d"``), ``status`` (one or several; ``"active"``
-    means not yet terminal), ``lora`` (a name or id, matched within stacks), ``media_type``.
+    means not yet terminal), ``lora`` (a name or id, matched within stacks), ``media_type``,
+    ``rating`` (``4``: four stars or more; ``"rejected"``, ``"rated"``, ``"unrated"``).
 
     Columns: ``cost`` is the credits charged (NaN while a job is active), ``estimate`` the
-    expected cost before the charge, ``held`` the current hold; times are UTC datetimes;
+    expected cost before the charge, ``held`` the current hold, ``rating`` the stars given
+    (:func:`aurous_nb.rate`; 0 for rejected, missing when unrated); times are UTC datetimes;
     ``status``, ``media_type``, ``lora``, ``size`` and ``origin`` are categories. ``size`` is the
     size as it was asked for: the image preset when one was sent (``2k_1_1``), else the pixel
     size ``"WxH"`` (custom width/height, or the server's default when nothing was sent), and
@@ -300,6 +311,8 @@ def history(
     if media_type is not None:
         clauses.append("g.media_type = ?")
         params.append(media_type)
+    if rating is not None:
+        clauses.append(_rating_clause(rating))
     if lora is not None:
         clauses.append(
             "(g.lora = ? OR ',' || g.lora_id || ',' LIKE ? OR ' + ' || g.lora || ' + ' LIKE ?)"
@@ -386,6 +399,17 @@ def team_select() -> str:
         for i, c in enumerate(_history_columns())
     )
     return f"SELECT {select} FROM generations g"
+
+
+def _rating_clause(rating: int | str) -> str:
+    if isinstance(rating, str):
+        named = {"rejected": "= 0", "rated": "IS NOT NULL", "unrated": "IS NULL"}
+        if rating not in named:
+            raise ValueError(f"rating: {rating!r}; give 1-5 (at least), rejected, rated or unrated")
+        return f"{RATING_SQL} {named[rating]}"
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise ValueError(f"rating: {rating!r} is not 1 to 5 (the fewest stars to keep)")
+    return f"{RATING_SQL} >= {int(rating)}"
 
 
 #: SQL (over ``generations g``) for rows that are generations: not a refused create, and not a

@@ -314,7 +314,7 @@ def _lora_entries(value: object) -> list[dict[str, Any]]:
             if unknown:
                 raise _fail(param, f"unknown key(s) {', '.join(sorted(map(str, unknown)))}")
             lora, weight = entry.get("lora"), entry.get("weight", 1.0)
-        elif isinstance(entry, tuple) and len(entry) == 2:
+        elif isinstance(entry, (tuple, list)) and len(entry) == 2:  # JSON makes pairs lists
             lora, weight = entry
         else:
             raise _fail(param, "must be a (lora, weight) pair or a {lora, weight} dict")

@@ -215,9 +215,12 @@ class GenerationView:
 class Gallery:
     """Several generations as a grid of compact cards (a batch, a prompt grid)."""
 
-    def __init__(self, views: Sequence[GenerationView], *, size: int = 192) -> None:
+    def __init__(
+        self, views: Sequence[GenerationView], *, size: int = 192, ledger: Ledger | None = None
+    ) -> None:
         self.views = list(views)
         self.size = size
+        self.ledger = ledger_or_default(ledger)
 
     def __len__(self) -> int:
         return len(self.views)
@@ -225,13 +228,23 @@ class Gallery:
     def __getitem__(self, index: int) -> GenerationView:
         return self.views[index]
 
+    def rate(self, index: int, stars: Any) -> int | None:
+        """Rate the ``index``-th generation shown (1-5, ``"reject"``, ``None`` clears)."""
+        from aurous_nb.store.ratings import rate
+
+        return rate(self.views[index].record, stars, ledger=self.ledger)
+
     def _repr_html_(self) -> str:
+        from aurous_nb.store.ratings import stars_text
+
+        ids = [v.id for v in self.views if v.id]
+        envs = {v.record.env for v in self.views}
+        stars = self.ledger.ratings(envs.pop(), ids) if ids and len(envs) == 1 else {}
         cards = []
         for v in self.views:
+            facts = (v.record.lora, v.record.size, _cost_text(v.record), v.status)
             caption = escape(
-                " · ".join(
-                    x for x in (v.record.lora, v.record.size, _cost_text(v.record), v.status) if x
-                )
+                " · ".join(x for x in (*facts, stars_text(stars.get(v.id or ""))) if x)
             )
             prompt = escape((v.record.prompt or "")[:80])
             cards.append(
@@ -295,7 +308,7 @@ def gallery(
 ) -> Gallery:
     """:func:`view` for many generations, shown as a grid."""
     ledger = ledger_or_default(ledger)
-    return Gallery([view(g, ledger, client=client) for g in generations])
+    return Gallery([view(g, ledger, client=client) for g in generations], ledger=ledger)
 
 
 # -- helpers ---------------------------------------------------------------------------------

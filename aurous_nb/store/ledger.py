@@ -291,6 +291,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE outputs",
         "ALTER TABLE outputs_by_host RENAME TO outputs",
     ),
+    # 7: a person's rating of a generation (aurous_nb.store.ratings): 1-5 stars, 0 for rejected.
+    (
+        """CREATE TABLE ratings (
+            env           TEXT NOT NULL,
+            generation_id TEXT NOT NULL,
+            stars         INTEGER NOT NULL CHECK (stars BETWEEN 0 AND 5),
+            rated_at      REAL NOT NULL,
+            PRIMARY KEY (env, generation_id)
+        )""",
+    ),
 )
 #: The statements of the schema text that differ between engines are written with
 #: ``{least}``, ``{greatest}`` and ``{or_ignore}``, rendered by :meth:`Backend.ddl`.
@@ -996,6 +1006,34 @@ class Ledger:
     def forget_upload(self, env: str, file_id: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM uploads WHERE env = ? AND file_id = ?", (env, file_id))
+
+    def set_rating(self, env: str, generation_id: str, stars: int | None) -> None:
+        """Keep (or, with ``None``, forget) a rating: 1-5 stars, 0 for rejected."""
+        with self._write() as conn:
+            if stars is None:
+                conn.execute(
+                    "DELETE FROM ratings WHERE env = ? AND generation_id = ?", (env, generation_id)
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO ratings VALUES (?, ?, ?, ?) ON CONFLICT (env, generation_id) "
+                    "DO UPDATE SET stars = excluded.stars, rated_at = excluded.rated_at",
+                    (env, generation_id, int(stars), time.time()),
+                )
+
+    def ratings(self, env: str, generation_ids: Iterable[str]) -> dict[str, int]:
+        """The ratings of these generations (unrated ones are left out)."""
+        ids = list(generation_ids)
+        out: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._connection().execute(
+                "SELECT generation_id, stars FROM ratings WHERE env = ? AND generation_id IN "
+                f"({', '.join('?' for _ in chunk)})",
+                (env, *chunk),
+            )
+            out.update({r[0]: int(r[1]) for r in rows})
+        return out
 
     @_patient
     def envs(self) -> list[str]:

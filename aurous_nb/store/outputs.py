@@ -181,7 +181,13 @@ def _remove(paths: list[Path]) -> int:
 
 
 def _finish(ledger: Ledger, env: str, gen_id: str, index: int, part: Path) -> OutputFile:
-    """Hash the complete part-file, rename it into place, then (only then) record it."""
+    """Write the picture's parameters in (:mod:`aurous_nb.store.provenance`), hash the complete
+    part-file, rename it into place, then (only then) record it."""
+    with part.open("rb") as handle:
+        if sniff(handle.read(16))[0] in ("png", "jpg", "jpeg"):
+            from aurous_nb.store import provenance
+
+            provenance.mark_file(part, ledger.find(gen_id, env), index)
     digest = hashlib.sha256()
     size = 0
     head = b""

@@ -207,20 +207,20 @@ class Batch:
     @classmethod
     def grid(
         cls,
-        prompts: Sequence[str] | str,
+        prompts: Sequence[str] | str | None = None,
         loras: Sequence[str | None] | str | None = None,
         sizes: Sequence[str | None] | str | None = None,
         seeds: Sequence[int | None] | int | None = None,
         counts: Sequence[int | None] | int | None = None,
         *,
+        axes: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Batch:
-        """A batch of every prompt x LoRA x size x seed x count (see :func:`jobspec.grid`);
-        ``params`` go into every request, ``options`` to :class:`Batch`."""
-        return cls(
-            jobspec.grid(prompts, loras, sizes, seeds, counts, **dict(params or {})), **options
-        )
+        """A batch of every prompt x LoRA x size x seed x count x ``axes`` (see
+        :func:`jobspec.grid`); ``params`` go into every request, ``options`` to :class:`Batch`."""
+        specs = jobspec.grid(prompts, loras, sizes, seeds, counts, axes=axes, **dict(params or {}))
+        return cls(specs, **options)
 
     @classmethod
     def from_ledger(cls, name: str, **options: Any) -> Batch:

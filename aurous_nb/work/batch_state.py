@@ -167,8 +167,7 @@ def rows(jobs: list[Job]) -> list[dict[str, Any]]:
             "error": j.error,
             "paths": [str(f.path) for f in j.files],
         }
-        if j.cell is not None:
-            row.update(dict(zip(("prompt", "lora", "size", "seed", "count"), j.cell, strict=False)))
+        row.update(j.spec.values)  # one column per grid axis
         out.append(row)
     return out
 

@@ -1,5 +1,12 @@
 """What a batch is made of: job specs (one create each) and the grid expansion.
 
+The grid's axes live here, and only here: the five it always had (prompt, LoRA, size, seed,
+count) and any other field ``images.create`` takes (``cfg_rescale``, ``negative_prompt``,
+``enhance_prompt``, ``character``...), plus ``prompt_sr`` (A1111's prompt search/replace: the
+first value is searched in every prompt and each value replaces it), ``lora_weight`` (the
+cell's LoRA at that weight) and ``loras`` (whole stacks, ``"a:0.8,b:0.5"``). The widget, the
+magic and :class:`~aurous_nb.batch.Batch` all expand grids through :func:`grid`.
+
 A spec is the create call's keyword arguments plus the media type, and a *stable key*: the same
 request (or the same grid cell) gets the same key every time the cell runs, so the batch engine
 can derive idempotency keys from it and a re-run or a restarted kernel finds its jobs again in
@@ -8,6 +15,8 @@ the ledger instead of buying them twice.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,7 +25,30 @@ from typing import Any
 
 from aurous_nb.canonical import canonical_json
 
-__all__ = ["JobSpec", "grid", "image", "specs_from", "video"]
+__all__ = [
+    "BASE_AXES",
+    "JobSpec",
+    "grid",
+    "grid_axes",
+    "grid_name",
+    "image",
+    "parse_stack",
+    "specs_from",
+    "video",
+]
+
+#: The axes every grid has, in the order of a cell (its key depends on that order).
+BASE_AXES = ("prompt", "lora", "size", "seed", "count")
+#: Axis names that are not the request field's own name.
+_FIELDS = {"lora": "lora_id", "character": "character_id", "negative": "negative_prompt"}
+_SPECIAL = ("prompt_sr", "lora_weight", "loras")
+_PLURAL = {
+    "prompt": "prompts",
+    "lora": "loras",
+    "size": "sizes",
+    "seed": "seeds",
+    "count": "counts",
+}
 
 
 def _canonical(value: Any) -> str:
@@ -41,6 +73,7 @@ class JobSpec:
     request: Mapping[str, Any]
     cell: tuple[Any, ...] | None = None
     key: str = field(default="")
+    axes: tuple[str, ...] = ()  # the names of ``cell``'s values (not part of the key)
 
     def __post_init__(self) -> None:
         if self.media_type not in ("image", "video"):
@@ -56,6 +89,12 @@ class JobSpec:
         if not self.key:
             ident = {"m": self.media_type, "r": clean, "c": self.cell}
             object.__setattr__(self, "key", _digest(ident))
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The grid cell as ``{axis: value}`` (empty for a spec that is no grid cell)."""
+        names = self.axes or (BASE_AXES if self.cell and len(self.cell) == 5 else ())
+        return dict(zip(names, self.cell or (), strict=False))
 
     @property
     def prompt(self) -> str | None:
@@ -102,7 +141,7 @@ def specs_from(items: Iterable[JobSpec | Mapping[str, Any]]) -> list[JobSpec]:
         n = seen.get(spec.key, 0)
         seen[spec.key] = n + 1
         if n:
-            spec = JobSpec(spec.media_type, spec.request, spec.cell, f"{spec.key}.{n}")
+            spec = dataclasses.replace(spec, key=f"{spec.key}.{n}")
         out.append(spec)
     return out
 
@@ -115,32 +154,159 @@ def _axis(values: Sequence[Any] | Any | None) -> list[Any]:
     return list(values) or [None]
 
 
-def grid(
-    prompts: Sequence[str] | str,
+def grid_axes(
+    prompts: Sequence[str] | str | None = None,
     loras: Sequence[str | None] | str | None = None,
     sizes: Sequence[str | None] | str | None = None,
     seeds: Sequence[int | None] | int | None = None,
     counts: Sequence[int | None] | int | None = None,
+    axes: Mapping[str, Any] | None = None,
+) -> list[tuple[str, list[Any]]]:
+    """Every axis of a grid as ``(name, values)``: the five base ones first, then ``axes``.
+
+    Raises ``ValueError`` naming the axis for an unknown field, an axis given twice, a
+    ``prompt_sr`` whose first value is in no prompt, or a ``lora_weight`` without a LoRA.
+    """
+    from aurous_nb.client._params import ImageParams
+
+    base: dict[str, Any] = {
+        "prompt": prompts,
+        "lora": loras,
+        "size": sizes,
+        "seed": seeds,
+        "count": counts,
+    }
+    extra: list[tuple[str, list[Any]]] = []
+    known = set(ImageParams.__annotations__) | set(_FIELDS) | set(_SPECIAL) | set(BASE_AXES)
+    for name, values in (axes or {}).items():
+        if name in base:
+            if base[name] is not None:
+                raise ValueError(f"give {_PLURAL[name]} once: as an argument or as an axis")
+            base[name] = values
+        elif name in ("lora_id", "prompt"):
+            raise ValueError(f"axis {name!r}: call it {'lora' if name == 'lora_id' else name}")
+        elif name not in known or name == "webhook_url":
+            guess = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {guess[0]}?" if guess else ""
+            raise ValueError(f"axis {name!r} is no field of images.create{hint}")
+        else:
+            extra.append((name, _axis(values)))
+    out = [(name, _axis(base[name])) for name in BASE_AXES] + extra
+    if out[0][1] == [None]:
+        raise ValueError("a grid needs at least one prompt")
+    for name, values in extra:
+        if name == "prompt_sr":
+            needle = str(values[0])
+            if not any(needle in str(p) for p in out[0][1]):
+                raise ValueError(
+                    f"prompt_sr: {needle!r} is in no prompt (its first value is searched)"
+                )
+        if name == "lora_weight" and None in out[1][1] and None not in values:
+            raise ValueError("lora_weight needs a lora in every cell (add a lora axis)")
+        if name == "loras":
+            for value in values:
+                parse_stack(value)
+    return out
+
+
+def parse_stack(value: Any) -> list[tuple[Any, Any]] | None:
+    """A LoRA stack as ``[(lora, weight), ...]``: from ``"a:0.8,b:0.5"`` (weight 1 when left
+    out), a list of pairs or ``{lora, weight}`` dicts; ``None`` for no stack."""
+    if value is None:
+        return None
+    items: list[Any] = value.split(",") if isinstance(value, str) else list(value)
+    out: list[tuple[Any, Any]] = []
+    for item in items:
+        if isinstance(item, str):
+            name, sep, weight = item.strip().rpartition(":")
+            try:
+                out.append((name, float(weight)) if sep else (item.strip(), 1.0))
+            except ValueError:
+                raise ValueError(f"loras: {item!r} is not NAME or NAME:WEIGHT") from None
+        elif isinstance(item, Mapping):
+            out.append((item.get("lora"), item.get("weight", 1.0)))
+        else:
+            lora, weight = item
+            out.append((lora, weight))
+    return out
+
+
+def _cell_request(
+    values: Mapping[str, Any], common: Mapping[str, Any], needle: str | None
+) -> dict[str, Any]:
+    """The create arguments of one cell (``needle``: what ``prompt_sr`` replaces)."""
+    request: dict[str, Any] = {
+        "prompt": values["prompt"],
+        **common,
+        "lora_id": values["lora"],
+        "size": values["size"],
+        "seed": values["seed"],
+        "count": values["count"],
+    }
+    for name, value in values.items():
+        if name in BASE_AXES or name == "lora_weight":
+            continue
+        if name == "prompt_sr" and needle is not None:
+            request["prompt"] = str(request["prompt"]).replace(needle, str(value))
+        elif name == "loras":
+            request["loras"] = parse_stack(value)
+        else:
+            request[_FIELDS.get(name, name)] = value
+    weight = values.get("lora_weight")
+    if weight is not None and values["lora"] is not None:
+        request["loras"] = [(values["lora"], weight)]
+        request["lora_id"] = None
+    return request
+
+
+def grid(
+    prompts: Sequence[str] | str | None = None,
+    loras: Sequence[str | None] | str | None = None,
+    sizes: Sequence[str | None] | str | None = None,
+    seeds: Sequence[int | None] | int | None = None,
+    counts: Sequence[int | None] | int | None = None,
+    *,
+    axes: Mapping[str, Any] | None = None,
     **common: Any,
 ) -> list[JobSpec]:
-    """Every combination of prompts x LoRAs x sizes x seeds x counts, one image job per cell.
+    """Every combination of the grid's axes, one image job per cell.
 
+    ``prompts x loras x sizes x seeds x counts`` as ever, times each of ``axes``
+    (``{"cfg_rescale": [0.2, 0.8], "prompt_sr": ["fox", "owl"]}``: see the module's doc).
     ``None`` on an axis (or in it) leaves that field to the platform (a LoRA of ``None`` lets
     the dispatcher choose). ``common`` goes into every request (``negative_prompt``, ``steps``).
-    Each spec's ``cell`` is ``(prompt, lora, size, seed, count)``; its key depends on the cell's
-    values, not its position, so reordering an axis keeps every cell's identity.
+    Each spec's ``cell`` holds its values in axis order and ``values`` names them; its key
+    depends on the cell's values, not its position, so reordering an axis keeps every cell's
+    identity (and a grid without extra axes keeps the keys it always had).
     """
+    named = grid_axes(prompts, loras, sizes, seeds, counts, axes)
+    names = tuple(n for n, _ in named)
+    needle = next((str(v[0]) for n, v in named if n == "prompt_sr"), None)
     out = []
-    for prompt, lora, size, seed, count in itertools.product(
-        _axis(prompts), _axis(loras), _axis(sizes), _axis(seeds), _axis(counts)
-    ):
-        request = {
-            "prompt": prompt,
-            **common,
-            "lora_id": lora,
-            "size": size,
-            "seed": seed,
-            "count": count,
-        }
-        out.append(JobSpec("image", request, cell=(prompt, lora, size, seed, count)))
+    for cell in itertools.product(*(v for _, v in named)):
+        values = dict(zip(names, cell, strict=True))
+        request = _cell_request(values, common, needle)
+        out.append(JobSpec("image", request, cell=tuple(cell), axes=names))
     return specs_from(out)
+
+
+def grid_name(
+    prompts: Sequence[str],
+    loras: Sequence[Any],
+    sizes: Sequence[Any],
+    seeds: Sequence[Any],
+    count: Any,
+    params: Mapping[str, Any],
+    axes: Sequence[tuple[str, Sequence[Any]]] = (),
+) -> str:
+    """A grid's stable name, so the same grid finds its jobs again after a restart.
+
+    Spaced ASCII JSON of ``[prompts, columns, count, params]`` (the form names were first
+    written in), with the extra axes appended only when there are some.
+    """
+    columns = [[lo, si, se] for lo in loras for si in sizes for se in seeds]
+    ident: list[Any] = [list(prompts), columns, count, dict(params)]
+    if axes:
+        ident.append([[n, list(v)] for n, v in axes])
+    text = canonical_json(ident, spaced=True, ascii_only=True, default=str)
+    return "grid-" + hashlib.sha256(text.encode()).hexdigest()[:16]

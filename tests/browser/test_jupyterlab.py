@@ -50,9 +50,14 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         yield served
 
 
-def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path]) -> None:
+def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path], tmp_path: Path) -> None:
     url, notebook = lab
     from playwright.sync_api import expect, sync_playwright
+
+    from aurous_nb.analysis import frames
+    from aurous_nb.store.ledger import Ledger
+
+    home = tmp_path / "aurous_home"  # the kernel's AUROUS_NB_HOME (tests/kernel/kernelkit.py)
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
@@ -84,6 +89,15 @@ def test_panel_and_grid_show_images_in_jupyterlab(lab: tuple[str, Path]) -> None
             grid.screenshot(path=str(SHOTS / "grid-running.png"))
             expect(grid.locator("img.widget-image")).to_have_count(8)
             expect(grid).to_contain_text("8/8 done")
+
+            # Star the first cell (four stars): the kernel writes it to the ledger at once.
+            stars = grid.locator(".aurous-rating").first.locator("button.widget-button")
+            stars.nth(3).click()
+            expect(stars.nth(3)).to_have_text("★")
+            expect(stars.nth(4)).to_have_text("☆")
+            rated = frames.history(ledger=Ledger(home / "ledger.sqlite3"), rating=4)
+            assert list(rated["rating"]) == [4]
+            assert list(rated["prompt"]) == ["a lighthouse on a cliff at dusk"]
 
             styles = page.locator(".aurous-loras")
             cards = styles.locator(".aurous-lora-card")

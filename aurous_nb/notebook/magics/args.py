@@ -119,6 +119,7 @@ class Command:
     required: bool = False
     options: list[tuple[tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
     epilog: str = ""
+    instead: str = ""  # an option that may stand in for a required positional (--like)
 
     def parser(self) -> MagicArgumentParser:
         pos = f" {self.metavar}" if self.metavar and self.required else ""
@@ -211,6 +212,7 @@ _IMAGE_OPTIONS = [
         help="a reference image: a path, an img_ id, a file_ id or an https URL (repeatable; "
         "local images are uploaded once)",
     ),
+    _opt("--preset", metavar="NAME", help="start from a preset (%%config Aurous.presets)"),
 ]
 _RUN_OPTIONS = [
     _opt("--no-wait", action="store_true", help="submit and return at once (then %%aurous wait)"),
@@ -308,8 +310,18 @@ COMMANDS: dict[str, Command] = {
             "text",
             "PROMPT",
             True,
-            [*_IMAGE_OPTIONS, *_RUN_OPTIONS],
+            [
+                *_IMAGE_OPTIONS,
+                *_RUN_OPTIONS,
+                _opt(
+                    "--like",
+                    metavar="PATH",
+                    help="the request a cached or saved picture was made by (options given "
+                    "here change it); reused if already owned, priced before buying",
+                ),
+            ],
             epilog="Use {{name}} to insert a notebook variable; \\{{ keeps literal braces.",
+            instead="--like",
         ),
         Command(
             "video",
@@ -368,15 +380,25 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "grid",
-            "Open the prompt grid widget: prompts x LoRAs x sizes x seeds. %%aurous grid takes "
-            "one prompt per line of the cell body.",
+            "Open the prompt grid widget: prompts x LoRAs x sizes x seeds x any --vary axis. "
+            "%%aurous grid takes one prompt per line of the cell body.",
             "words",
             "PROMPT",
             False,
             [
-                _opt("--loras", metavar="X,Y", help="comma-separated LoRA ids or slugs"),
+                _opt("--loras", "--lora", metavar="X,Y", help="comma-separated LoRA ids or slugs"),
                 _opt("--sizes", metavar="S,T", help="comma-separated size presets"),
                 _opt("--seeds", metavar="N,M", help="comma-separated seeds"),
+                _opt(
+                    "--vary",
+                    action="append",
+                    metavar="FIELD=A,B",
+                    help="one more axis on any request field, e.g. cfg_rescale=0.2,0.8 "
+                    "(repeatable; separate values with | when they hold commas)",
+                ),
+                _opt("--preset", metavar="NAME", help="start from a preset (Aurous.presets)"),
+                _opt("--rows", metavar="AXES", help="the axes of the rows (default: prompt)"),
+                _opt("--cols", metavar="AXES", help="the axes of the columns (rest: pages)"),
                 _opt("--budget", type=_credits, metavar="CREDITS", help="spending cap"),
             ],
         ),
@@ -524,6 +546,8 @@ def parse(
             value: Any = [ln.strip() for ln in body.splitlines() if ln.strip()]
         else:
             value = body.strip("\n").strip()
+    elif not positional and cmd.instead and any(flag == cmd.instead for flag, _ in argv):
+        value = None
     else:
         value = _positional_value(cmd, line, positional)
     try:

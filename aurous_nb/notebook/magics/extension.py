@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Float, TraitError, Unicode, default, observe, validate
+from traitlets import Bool, Dict, Float, TraitError, Unicode, default, observe, validate
 
 from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.magics.args import ALIASES, COMMANDS, HelpRequested, parse
@@ -117,6 +117,21 @@ class Aurous(Magics):
         set_ledger_url(change["new"])
         if session.is_connected():
             session.current().reopen_ledger()
+
+    presets = Dict(
+        help='Named request fields, e.g. {"poster": {"size": "2k_2_3", "lora": "neon-noir"}}: '
+        "--preset poster (and PromptGrid(preset=...)) starts from them; options typed win.",
+    ).tag(config=True)
+
+    @validate("presets")
+    def _presets(self, proposal: Any) -> Any:
+        from aurous_nb.notebook import presets
+
+        try:
+            presets.check(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(f"Aurous.presets: {exc}") from None
+        return proposal["value"]
 
     @validate("budget", "wait_timeout", *_CAP_TRAITS)
     def _finite(self, proposal: Any) -> Any:
@@ -322,6 +337,8 @@ class Aurous(Magics):
         from aurous_nb.notebook.magics import characters as character_magic
         from aurous_nb.notebook.magics import generation as generating
 
+        if args.like:
+            return self._generate_like(args)
         request = {"prompt": args.positional, **generating.image_params(args, self)}
         request.update(character_magic.character_param(self._session(), args))
         if args.ref:
@@ -346,6 +363,38 @@ class Aurous(Magics):
         if not args.ref:
             return {}
         return {"reference_image_urls": references.resolve(s, args.ref)}
+
+    def _generate_like(self, args: argparse.Namespace) -> Any:
+        """``--like PATH``: the file's request, changed by the options typed; reused when the
+        ledger already has it (from any cell), else priced, said, and bought."""
+        from pathlib import Path
+
+        from aurous_nb.notebook.magics import generation as generating
+        from aurous_nb.store import provenance
+        from aurous_nb.text import credits
+
+        path = Path(args.like).expanduser()
+        try:
+            request = provenance.request_of(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"%aurous generate --like: {exc}") from None
+        typed = generating.image_params(
+            args, argparse.Namespace(default_lora=None, default_size=None)
+        )
+        if args.positional:
+            request["prompt"] = args.positional
+        if {"lora_id", "loras"} & set(typed):
+            request.pop("lora_id", None), request.pop("loras", None)
+        if {"size", "width", "height"} & set(typed):
+            for name in ("size", "width", "height"):
+                request.pop(name, None)
+        request.update(typed)
+        s = self._session()
+        if args.fresh or not self.reuse or s.ledger.reusable(s.env, "image", request) is None:
+            fields = dict(request)
+            estimate = s.client.images.estimate(fields.pop("prompt"), **fields)
+            print(f"Like {path.name}: {credits(estimate.amount)} to make it again.")
+        return self._run_job("image", request, args, context=(None, None))
 
     def _cmd_video(self, args: argparse.Namespace) -> Any:
         from aurous_nb.notebook import styles
@@ -389,7 +438,13 @@ class Aurous(Magics):
                 option = "--from"
             [params[f"{name}_url"]] = references.resolve(s, [params[f"{name}_url"]], name, option)
 
-    def _run_job(self, kind: str, request: dict[str, Any], args: argparse.Namespace) -> Any:
+    def _run_job(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        args: argparse.Namespace,
+        context: tuple[str | None, str | None] | None = None,
+    ) -> Any:
         from aurous_nb.notebook import styles
         from aurous_nb.notebook.magics import generation as generating
 
@@ -406,7 +461,7 @@ class Aurous(Magics):
             timeout=args.timeout if args.timeout is not None else self.wait_timeout,
             progress=self.show_progress,
             download=self.auto_download,
-            context=cell_context(self.shell),
+            context=cell_context(self.shell) if context is None else context,
             reuse_scope=self.reuse_scope,
         )
         result = run.execute()
@@ -530,14 +585,35 @@ class Aurous(Magics):
         s = self._session()
         for lora in _csv(args.loras):
             styles.check(s, lora, param="--loras")
-        return PromptGrid(
-            prompts=list(args.positional),
-            loras=_csv(args.loras) or None,
-            sizes=_csv(args.sizes) or ([self.default_size] if self.default_size else None),
-            seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
-            budget=args.budget,
-            session=s,
-        )
+        from aurous_nb.notebook.grid_layout import vary_axes
+
+        try:
+            return PromptGrid(
+                prompts=list(args.positional),
+                loras=_csv(args.loras) or None,
+                sizes=_csv(args.sizes) or self._grid_sizes(args.preset),
+                seeds=[_int("--seeds", v) for v in _csv(args.seeds)] or None,
+                budget=args.budget,
+                session=s,
+                axes=vary_axes(args.vary or []),
+                preset=args.preset,
+                rows=args.rows,
+                cols=args.cols,
+            )
+        except ValueError as exc:  # an unknown axis or field: a usage error, nothing sent
+            raise UsageError(f"%aurous grid: {exc}") from None
+
+    def _grid_sizes(self, preset: str | None) -> list[str] | None:
+        """``default_size`` for a grid, unless its preset names a size."""
+        from aurous_nb.notebook import presets
+
+        try:
+            fields = presets.resolve(preset)
+        except ValueError as exc:
+            raise UsageError(f"%aurous grid --preset: {exc}") from None
+        if {"size", "width", "height"} & set(fields) or not self.default_size:
+            return None
+        return [self.default_size]
 
     def _cmd_panel(self, args: argparse.Namespace) -> Any:
         GenerationPanel = _widget("GenerationPanel")

@@ -63,7 +63,20 @@ def parse_loras(text: str) -> list[tuple[str, float]]:
 
 
 def image_params(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
-    """ImageParams from parsed options, with the ``Aurous`` defaults for size and LoRA."""
+    """ImageParams from parsed options, over ``--preset`` (when given), over the ``Aurous``
+    defaults for size and LoRA (:func:`aurous_nb.notebook.presets.layered`)."""
+    from aurous_nb.notebook import presets
+
+    defaults = {"lora_id": settings.default_lora, "size": settings.default_size}
+    try:
+        preset = presets.resolve(getattr(args, "preset", None))
+    except ValueError as exc:
+        raise UsageError(f"--preset: {exc}") from None
+    return presets.layered(defaults, preset, _typed_params(args))
+
+
+def _typed_params(args: argparse.Namespace) -> dict[str, Any]:
+    """The ImageParams the options name, and nothing else."""
     p: dict[str, Any] = {}
     if args.lora and args.loras:
         raise UsageError("--lora and --loras: pass one (--loras takes several with weights)")
@@ -71,8 +84,6 @@ def image_params(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         p["lora_id"] = args.lora
     elif args.loras:
         p["loras"] = parse_loras(args.loras)
-    elif settings.default_lora:
-        p["lora_id"] = settings.default_lora
     if args.size and (args.width or args.height):
         raise UsageError("--size and --width/--height: pass one")
     if args.size:
@@ -81,8 +92,6 @@ def image_params(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         if not (args.width and args.height):
             raise UsageError("--width and --height go together")
         p["width"], p["height"] = args.width, args.height
-    elif settings.default_size:
-        p["size"] = settings.default_size
     for option, field in (
         ("count", "count"),
         ("seed", "seed"),

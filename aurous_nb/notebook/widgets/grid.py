@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
-import hashlib
-import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +91,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
 
     def __init__(
         self,
-        prompts: Sequence[str] | str,
+        prompts: Sequence[str] | str | None = None,
         loras: Sequence[str | None] | str | None = None,
         sizes: Sequence[str | None] | str | None = None,
         seeds: Sequence[int | None] | int | None = None,
@@ -102,26 +100,38 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         session: Any = None,
         count: int | None = None,
         name: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+        rows: str | Sequence[str] | None = None,
+        cols: str | Sequence[str] | None = None,
+        preset: str | Mapping[str, Any] | None = None,
         **params: Any,
     ) -> None:
         from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
+        from aurous_nb.notebook.grid_layout import GridLayout
+        from aurous_nb.work import spec as jobspec
         from aurous_nb.work.batch import Batch
 
         self.session = resolve_session(session)
-        self.prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        self.loras = _axis(loras)
-        self.sizes = _axis(DEFAULT_IMAGE_SIZE if sizes is None else sizes)
-        self.seeds = _axis(seeds)
+        if preset is not None:  # it fills what the arguments leave open
+            loras, sizes, seeds, count, params = _with_preset(
+                preset, axes or {}, loras, sizes, seeds, count, params
+            )
+        if sizes is None and "size" not in (axes or {}):
+            sizes = DEFAULT_IMAGE_SIZE
+        self.axes = jobspec.grid_axes(prompts, loras, sizes, seeds, count, axes)
+        self.layout_of = GridLayout.of(self.axes, rows, cols)  # checked before anything is priced
+        values = dict(self.axes)
+        self.prompts, self.loras = values["prompt"], values["lora"]
+        self.sizes, self.seeds = values["size"], values["seed"]
         self._budget = budget_value(budget)
         self.params = params
-        self.columns = [(lo, si, se) for lo in self.loras for si in self.sizes for se in self.seeds]
-        self.name = name or _grid_name(self.prompts, self.columns, count, params)
+        self.columns = self.layout_of.col_keys
+        counts = values["count"] if "count" in (axes or {}) else count
+        self.name = name or jobspec.grid_name(
+            self.prompts, self.loras, self.sizes, self.seeds, counts, params, self.axes[5:]
+        )
         self.batch = Batch.grid(
-            self.prompts,
-            self.loras,
-            self.sizes,
-            self.seeds,
-            count,
+            axes=dict(self.axes),
             params=params,
             client=self.session.client,  # each run opens its async twin on the run's own loop
             ledger=self.session.ledger,
@@ -136,6 +146,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.thumbs: dict[int, bytes] = {}
         self._lora_names: dict[str, str] = {}
         self._slot = TaskSlot(on_done=self._refresh, shown=True)  # once it no longer "runs"
+        self.ratings: dict[int, int | None] = {}  # job index -> stars (0: rejected)
+        self.rating_bars: dict[int, Any] = {}
+        self._row_order = list(range(len(self.layout_of.row_keys)))
+        self._hide_rejected = False
+        self._min_stars: int | None = None
         self._build()
         super().__init__(children=self._layout())
         self.add_class("aurous-grid")
@@ -145,21 +160,25 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(rows, columns): prompts x (LoRAs x sizes x seeds)."""
-        return len(self.prompts), len(self.columns)
+        """(rows, columns) of one page: prompts x (LoRAs x sizes x seeds) by default."""
+        return len(self.layout_of.row_keys), len(self.columns)
 
-    def _position(self, job: Any) -> tuple[int, int]:
-        prompt, lora, size, seed, _ = job.cell
-        return self.prompts.index(prompt), self.columns.index((lora, size, seed))
+    @property
+    def pages(self) -> list[tuple[Any, ...]]:
+        """One key per page (the varying axes neither rows nor columns); ``[()]``: one page."""
+        return self.layout_of.page_keys
 
-    def _column_label(self, column: tuple[Any, Any, Any]) -> str:
-        lora, size, seed = column
-        parts = [self._lora_names.get(lora, lora) if lora else PLATFORM]
-        if len(self.sizes) > 1:
-            parts.append(str(size))
-        if len(self.seeds) > 1:
-            parts.append(f"seed {seed}")
-        return " · ".join(parts)
+    def _position(self, job: Any) -> tuple[int, int, int]:
+        return self.layout_of.position(job.spec.values)
+
+    def _label(self, names: Sequence[str], key: Sequence[Any]) -> str:
+        return self.layout_of.label(names, key, lambda ref: self._lora_names.get(ref, ref))
+
+    def _column_label(self, column: Sequence[Any]) -> str:
+        return self._label(self.layout_of.cols, column)
+
+    def _row_label(self, row: Sequence[Any]) -> str:
+        return self._label(self.layout_of.rows, row)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -201,39 +220,59 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.cancel_button.on_click(handler(lambda _: self.cancel()))
         self.retry_button.on_click(handler(lambda _: self.retry_failed()))
         self.budget_field.observe(handler(self._budget_typed), names="value")
+        self.view_picker = w.Dropdown(
+            options=[
+                ("all cells", "all"),
+                ("hide rejected", "hide"),
+                ("3★ and up", "3"),
+                ("sort by rating", "sort"),
+            ],
+            value="all",
+            layout=w.Layout(width="150px"),
+        )
+        self.view_picker.observe(handler(self._view_picked), names="value")
         self.col_heads = [w.HTML() for _ in self.columns]
-        self.row_heads = [
-            w.HTML(f"<div class='aurous-rowhead' title='{esc(p)}'>{esc(_short(p))}</div>")
-            for p in self.prompts
-        ]
+        self.row_heads = [w.HTML() for _ in self.layout_of.row_keys]
         self.cells: dict[int, w.Box] = {}
         for job in self.batch.jobs:
             box = w.Box(layout=w.Layout(width=CELL_WIDTH))
             self.cells[job.index] = box
             self._render_cell(job)
-        self.grid = w.GridBox(
-            layout=w.Layout(
-                grid_template_columns=f"140px repeat({cols}, {CELL_WIDTH})",
-                grid_gap="8px 8px",
-                align_items="center",
-                overflow="auto",
+        self.page_grids = [
+            w.GridBox(
+                layout=w.Layout(
+                    grid_template_columns=f"140px repeat({cols}, {CELL_WIDTH})",
+                    grid_gap="8px 8px",
+                    align_items="center",
+                    overflow="auto",
+                )
             )
-        )
+            for _ in self.pages
+        ]
+        self.grid = self.page_grids[0]
+        if len(self.pages) > 1:  # the axes left over are tabs
+            self.grid = w.Tab(children=self.page_grids)
         self._fill_grid()
 
     def _fill_grid(self) -> None:
-        by_pos = {self._position(j): self.cells[j.index] for j in self.batch.jobs}
-        children: list[w.Widget] = [w.HTML("")]
         for i, column in enumerate(self.columns):
-            self.col_heads[i].value = (
-                f"<div class='aurous-head' title='{esc(self._column_label(column))}'>"
-                f"{esc(self._column_label(column))}</div>"
-            )
-            children.append(self.col_heads[i])
-        for r, head in enumerate(self.row_heads):
-            children.append(head)
-            children.extend(by_pos[(r, c)] for c in range(len(self.columns)))
-        self.grid.children = tuple(children)
+            label = esc(self._column_label(column))
+            self.col_heads[i].value = f"<div class='aurous-head' title='{label}'>{label}</div>"
+        for r, row in enumerate(self.layout_of.row_keys):
+            label = self._row_label(row)
+            self.row_heads[
+                r
+            ].value = f"<div class='aurous-rowhead' title='{esc(label)}'>{esc(_short(label))}</div>"
+        by_pos = {self._position(j): self.cells[j.index] for j in self.batch.jobs}
+        for p, page in enumerate(self.page_grids):
+            children: list[w.Widget] = [w.HTML(""), *self.col_heads]
+            for r in self._row_order:
+                children.append(self.row_heads[r])
+                children.extend(by_pos[(p, r, c)] for c in range(len(self.columns)))
+            page.children = tuple(children)
+        if isinstance(self.grid, w.Tab):
+            for p, key in enumerate(self.pages):
+                self.grid.set_title(p, self._label(self.layout_of.pages, key))
 
     def _layout(self) -> list[w.Widget]:
         rows, cols = self.shape
@@ -250,6 +289,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                     self.cancel_button,
                     self.retry_button,
                     self.budget_field,
+                    self.view_picker,
                     self.progress,
                     self.progress_text,
                 ],
@@ -272,6 +312,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         except Exception:  # names are a nicety; ids still label the columns
             pass
         await self.price()
+        self._load_ratings()
         for job in self.batch.jobs:  # jobs found in the ledger (an earlier run, a restart)
             if job.terminal:
                 await self._load_thumb(job)
@@ -460,6 +501,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                 self._render_cell(job)
 
     def _on_job(self, job: Any) -> None:
+        if job.ok and job.index in self.rating_bars:  # its generation id is known now
+            self.rating_bars[job.index].generation_id = job.generation_id
         if job.ok and job.index not in self.thumbs:
             self._thumb_from_files(job)
         self._render_cell(job)
@@ -500,7 +543,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             caption = w.HTML(f"<span class='aurous-muted'>{credits(job.charged)}{more}</span>")
             if box.children and getattr(box, "_shown", None) == "image":
                 return
-            box.children = (w.VBox([image, caption], layout=w.Layout(align_items="center")),)
+            parts = [image, caption, self._rating_bar(job)]
+            box.children = (w.VBox(parts, layout=w.Layout(align_items="center")),)
             box._shown = "image"
             return
         text, css = self._cell_text(job)
@@ -539,23 +583,108 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self.error = self._failure = None
         self.errors.value = ""
 
+    # -- ratings -------------------------------------------------------------------------------
+
+    def _load_ratings(self) -> None:
+        ids = {j.generation_id: j.index for j in self.batch.jobs if j.generation_id}
+        stored = self.session.ledger.ratings(self.batch.env, ids)
+        self.ratings.update({ids[g]: v for g, v in stored.items()})
+
+    def _rating_bar(self, job: Any) -> Any:
+        from aurous_nb.notebook.widgets._rating import RatingBar
+
+        bar = self.rating_bars.get(job.index)
+        if bar is None:
+
+            def changed(value: int | None) -> None:
+                self.ratings[job.index] = value
+                self._apply_view()
+                self.refresh_static()
+
+            bar = RatingBar(
+                job.generation_id, self.session.ledger, self.ratings.get(job.index), changed
+            )
+            self.rating_bars[job.index] = bar
+        return bar
+
+    def rate(self, index: int, stars: Any) -> int | None:
+        """Rate cell ``index`` (a job's index, as in ``to_dataframe()``): 1-5, "reject", None."""
+        value: int | None = self._rating_bar(self.batch.jobs[index]).rate(
+            0 if stars == "reject" else stars
+        )
+        return value
+
+    def variations(self, index: int, n: int = 4) -> Any:
+        """A batch of ``n`` new seeds of cell ``index``'s request (see ``notebook/actions.py``)."""
+        from aurous_nb.notebook import actions
+
+        job = self.batch.jobs[index]
+        return actions.variations(
+            job.generation_id, n, ledger=self.session.ledger, client=self.session.client
+        )
+
+    def open_in_panel(self, index: int) -> Any:
+        """A GenerationPanel filled with cell ``index``'s request and seed."""
+        from aurous_nb.notebook import actions
+
+        job = self.batch.jobs[index]
+        return actions.open_in_panel(job.generation_id, ledger=self.session.ledger)
+
+    def hide(self, *, rejected: bool = True, below: int | None = None) -> None:
+        """Hide rejected cells (and with ``below``, those rated fewer stars); ``hide(
+        rejected=False)`` shows every cell again. Unrated cells stay."""
+        self._hide_rejected, self._min_stars = rejected, below
+        self._apply_view()
+
+    def sort_by_rating(self, on: bool = True) -> None:
+        """Rows with the best-rated cells first (``False``: the grid's own order)."""
+        rows = range(len(self.layout_of.row_keys))
+        if not on:
+            self._row_order = list(rows)
+        else:
+            best = {r: -1 for r in rows}
+            for job in self.batch.jobs:
+                _, r, _ = self._position(job)
+                best[r] = max(best[r], self.ratings.get(job.index) or -1)
+            self._row_order = sorted(rows, key=lambda r: -best[r])
+        self._fill_grid()
+
+    def _view_picked(self, change: Any) -> None:
+        value = change["new"]
+        self.sort_by_rating(value == "sort")
+        self.hide(rejected=value in ("hide", "3"), below=3 if value == "3" else None)
+
+    def _apply_view(self) -> None:
+        for job in self.batch.jobs:
+            value = self.ratings.get(job.index)
+            hidden = (self._hide_rejected and value == 0) or (
+                self._min_stars is not None and value is not None and value < self._min_stars
+            )
+            self.cells[job.index].layout.visibility = "hidden" if hidden else "visible"
+
+    def hidden(self) -> list[int]:
+        """Indexes of the cells hidden by :meth:`hide`."""
+        return [i for i, box in self.cells.items() if box.layout.visibility == "hidden"]
+
     # -- results -------------------------------------------------------------------------------
 
     def _rows(self) -> list[dict[str, Any]]:
         out = []
         for job in self.batch.jobs:
-            prompt, lora, _, seed, _ = job.cell or (None,) * 5
+            values = job.spec.values
+            lora = values.get("lora")
             size, count = _used(job)
-            r, c = self._position(job)
+            p, r, c = self._position(job)
+            extra = {k: v for k, v in values.items() if k not in ("lora", "size", "count")}
             out.append(
                 {
+                    "page": p,
                     "row": r,
                     "column": c,
-                    "prompt": prompt,
+                    **extra,  # prompt, seed and every other axis, with this cell's value
                     "lora": lora,
                     "lora_name": self._lora_names.get(lora, lora) if lora else None,
                     "size": size,
-                    "seed": seed,
                     "count": count,
                     "status": job.status,
                     "estimate": job.estimate,
@@ -564,6 +693,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                     "generation_id": job.generation_id,
                     "path": str(job.files[0].path) if job.files else None,
                     "paths": [str(f.path) for f in job.files],
+                    "rating": self.ratings.get(job.index),
                 }
             )
         return out
@@ -582,7 +712,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         for row, job in zip(rows, self.batch.jobs, strict=False):
             saved = []
             for f in job.files:
-                name = f"r{row['row']:02d}_c{row['column']:02d}_{f.index}{f.path.suffix}"
+                page = f"p{row['page']:02d}_" if len(self.pages) > 1 else ""
+                name = f"{page}r{row['row']:02d}_c{row['column']:02d}_{f.index}{f.path.suffix}"
                 shutil.copyfile(f.path, target / name)
                 saved.append(name)
             row["files"] = ";".join(saved)
@@ -593,21 +724,95 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             writer.writerows(rows)
         return target
 
-    def static_html(self) -> str:
-        rows: list[dict[str, Any]] = []
+    def contact_sheet(self, path: str | Path, *, cell: int | None = None) -> Path:
+        """Write the grid as a labelled ``.png`` (axis values on the margins, cost per cell and
+        in total, parameters in a footer; ``cell``: at most that many pixels a cell) or a
+        self-contained ``.html`` (images embedded; no URL, no key). Returns the path."""
+        from aurous_nb.notebook import contact_sheet
+
+        return contact_sheet.write(self._sheet(), path, cell)
+
+    def _sheet(self) -> Any:
+        from aurous_nb import __version__
+        from aurous_nb.notebook.contact_sheet import Cell, Page, Sheet, footer_items
+        from aurous_nb.store.ratings import stars_text
+
         by_pos = {self._position(j): j for j in self.batch.jobs}
-        for r, prompt in enumerate(self.prompts):
-            row: dict[str, Any] = {"prompt": prompt}
-            for c, column in enumerate(self.columns):
-                job = by_pos[(r, c)]
-                label = self._column_label(column)
-                if job.index in self.thumbs:
-                    row[label] = Markup(
-                        f'<img src="{data_uri(self.thumbs[job.index])}" alt="{esc(prompt)}"/>'
-                    )
-                else:
-                    row[label] = self._cell_text(job)[0]
-            rows.append(row)
+        rows, cols = self.shape
+        pages = []
+        for p, page in enumerate(self.pages):
+            cells = []
+            for r in range(rows):
+                line = []
+                for c in range(cols):
+                    job = by_pos[(p, r, c)]
+                    image = self.thumbs.get(job.index)
+                    if job.files:
+                        with contextlib.suppress(OSError):
+                            image = job.files[0].path.read_bytes()
+                    cost = credits(job.charged) if job.terminal else f"est. {credits(job.estimate)}"
+                    note = "" if image is not None else self._cell_text(job)[0].split(" · ")[0]
+                    stars = stars_text(self.ratings.get(job.index))
+                    cost = f"{cost} · {stars}" if stars else cost
+                    line.append(Cell(image, cost, note, job.spec.prompt or ""))
+                cells.append(line)
+            pages.append(
+                Page(
+                    self._label(self.layout_of.pages, page),
+                    [self._row_label(k) for k in self.layout_of.row_keys],
+                    [self._column_label(k) for k in self.columns],
+                    cells,
+                    (" · ".join(self.layout_of.rows), " · ".join(self.layout_of.cols)),
+                )
+            )
+        progress = self.batch.progress()
+        left = sum(j.estimate or 0.0 for j in self.batch.jobs if not j.terminal)
+        summary = (
+            f"{rows} × {cols}"
+            + (f" × {len(self.pages)} pages" if len(self.pages) > 1 else "")
+            + f" · {progress.done}/{progress.total} done · total {credits(progress.spent)}"
+            + (f" · {credits(left)} still to run" if left else "")
+        )
+        axes = " × ".join(
+            n for n in (*self.layout_of.rows, *self.layout_of.cols, *self.layout_of.pages)
+        )
+        versions = sorted(
+            {v for j in self.batch.jobs if (v := getattr(j.generation, "aurous_version", None))}
+        )
+        footer = footer_items(
+            [
+                ("grid", self.name),
+                ("axes", axes),
+                *self.layout_of.constants,
+                *sorted(self.params.items()),
+                ("Aurous-Version", ", ".join(versions)),
+                ("aurous_nb", __version__),
+            ]
+        )
+        return Sheet("Aurous · Prompt grid", pages, footer, summary)
+
+    def static_html(self) -> str:
+        by_pos = {self._position(j): j for j in self.batch.jobs}
+        head = "prompt" if self.layout_of.rows == ["prompt"] else " · ".join(self.layout_of.rows)
+        tables = []
+        for p, page in enumerate(self.pages):
+            rows: list[dict[str, Any]] = []
+            for r, row_key in enumerate(self.layout_of.row_keys):
+                row_label = self._row_label(row_key)
+                row: dict[str, Any] = {head: row_label}
+                for c, column in enumerate(self.columns):
+                    job = by_pos[(p, r, c)]
+                    label = self._column_label(column)
+                    if job.index in self.thumbs:
+                        row[label] = Markup(
+                            f'<img src="{data_uri(self.thumbs[job.index])}" '
+                            f'alt="{esc(row_label)}"/>'
+                        )
+                    else:
+                        row[label] = self._cell_text(job)[0]
+                rows.append(row)
+            title = self._label(self.layout_of.pages, page)
+            tables.append((f"<h4>{esc(title)}</h4>" if title else "") + table(rows))
         progress = self.batch.progress()
         parts = [
             f"<p>{progress.done}/{progress.total} done · {progress.failed} failed"
@@ -620,7 +825,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             parts.append(f"<p class='aurous-err'>Stopped: {esc(self.error)}</p>")
         elif reason not in (None, "running", "nothing left to run"):
             parts.append(f"<p class='aurous-err'>Not run: {esc(reason)}.</p>")
-        return wrap("Aurous · Prompt grid", *parts, table(rows))
+        return wrap("Aurous · Prompt grid", *parts, *tables)
 
     def __repr__(self) -> str:
         rows, cols = self.shape
@@ -642,15 +847,32 @@ def _used(job: Any) -> tuple[str | None, int]:
     return size, int(count)
 
 
-def _axis(values: Any) -> list[Any]:
-    if values is None:
-        return [None]
-    if isinstance(values, (str, int)):
-        return [values]
-    return list(values) or [None]
+def _with_preset(
+    preset: Any,
+    axes: Mapping[str, Any],
+    loras: Any,
+    sizes: Any,
+    seeds: Any,
+    count: Any,
+    params: Any,
+) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    """The grid's arguments with a preset's fields where they were left open."""
+    from aurous_nb.notebook import presets
 
-
-def _grid_name(prompts: list[str], columns: list[Any], count: Any, params: Any) -> str:
-    """A stable name from the axes, so the same grid finds its jobs again after a restart."""
-    ident = json.dumps([prompts, columns, count, params], sort_keys=True, default=str)
-    return "grid-" + hashlib.sha256(ident.encode()).hexdigest()[:16]
+    fields = presets.resolve(preset)
+    taken = set(axes) | set(params)
+    if loras is not None or {"lora", "loras", "lora_weight"} & taken:
+        fields.pop("lora_id", None), fields.pop("loras", None)
+    elif "lora_id" in fields:
+        loras = [fields.pop("lora_id")]
+    if sizes is not None or {"size", "width", "height"} & taken:
+        for name in ("size", "width", "height"):
+            fields.pop(name, None)
+    elif "size" in fields:
+        sizes = [fields.pop("size")]
+    if seeds is None and "seed" not in taken and "seed" in fields:
+        seeds = [fields.pop("seed")]
+    if count is None and "count" not in taken and "count" in fields:
+        count = fields.pop("count")
+    rest = {k: v for k, v in fields.items() if k not in taken and k not in ("seed", "count")}
+    return loras, sizes, seeds, count, {**rest, **params}

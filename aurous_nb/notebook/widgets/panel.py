@@ -195,6 +195,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.errors = w.HTML()
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.gallery.add_class("aurous-gallery")
+        self.rating_box = w.HBox()  # the stars of the generation shown (aurous_nb.store.ratings)
+        self.rating: Any = None
 
         # Widget events may arrive on a kernel subshell's thread: handler() runs them on the
         # loop cells run on, where the panel's tasks live.
@@ -234,6 +236,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             w.HBox([self.progress, self.status], layout=row),
             self.errors,
             self.gallery,
+            self.rating_box,
         ]
 
     # -- loading -------------------------------------------------------------------------------
@@ -440,7 +443,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._cancel_requested = self._user_cancelled = False
         self.error = None
         self.errors.value = ""
-        self.gallery.children = ()
+        self.gallery.children = self.rating_box.children = ()
         self.images = []
         self.generation = None
         self.progress.layout.display = ""
@@ -575,7 +578,13 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             use = w.Button(description="Use as reference", icon="image")
             use.on_click(self._use_as_reference(raw[i], f"{generation.id} #{i + 1}"))
             cells.append(w.VBox([image, caption, use], layout=w.Layout(align_items="center")))
+        from aurous_nb.notebook.widgets._rating import RatingBar  # stars for this generation
+
+        env = str(self.session.env)
+        stored = self.session.ledger.ratings(env, [generation.id]).get(generation.id)
+        self.rating = RatingBar(generation.id, self.session.ledger, stored)
         self.gallery.children = tuple(cells)
+        self.rating_box.children = (self.rating,)
 
     def _use_as_reference(self, data: bytes, label: str) -> Callable[[Any], object]:
         """A result's "Use as reference": its full-size bytes join the next request."""
