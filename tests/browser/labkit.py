@@ -140,6 +140,24 @@ def jupyterlab(tmp: Path, root: Path) -> Iterator[str]:
         log.close()
 
 
+def _settle_kernel(page: Any, accept: Any) -> None:
+    """Before Run All: answer the kernel dialog, and wait until none has come for 3 s.
+
+    JupyterLab may ask which kernel to start a moment after the notebook opened (even once a
+    kernel shows idle); answering it after the run began starts a second kernel, and the
+    cells after the first run there, unconnected (seen on a loaded machine).
+    """
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 30
+    while time.monotonic() < deadline:
+        if accept.count():
+            accept.first.click()
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 3:
+            return
+        page.wait_for_timeout(100)
+
+
 def run_all(page: Any) -> None:
     """Run > Run All Cells. A fresh JupyterLab may first ask which kernel to start: accept the
     default (Python 3), which swallows that first run request, then ask again."""
@@ -153,9 +171,7 @@ def run_all(page: Any) -> None:
         .or_(page.locator(".jp-OutputArea-output"))
     )
     for _ in range(3):
-        if accept.count():  # the kernel dialog may already be up: it would catch the click
-            accept.first.click()
-            page.wait_for_timeout(1500)
+        _settle_kernel(page, accept)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator("li[data-command='runmenu:run-all']").click()
         deadline = time.monotonic() + 30  # a kernel starting on a loaded machine is slow
