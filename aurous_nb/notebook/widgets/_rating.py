@@ -29,7 +29,7 @@ class RatingBar(w.HBox):  # type: ignore[misc]  # ipywidgets is untyped
     ) -> None:
         self.generation_id, self.ledger, self.value = generation_id, ledger, value
         self.on_change = on_change
-        small = w.Layout(width="24px", height="22px", padding="0")
+        small = w.Layout(width="22px", min_width="0", height="22px", padding="0", margin="0 1px")
         self.stars = [
             w.Button(description=EMPTY, tooltip=f"{n} stars", layout=small) for n in range(1, 6)
         ]
@@ -41,7 +41,7 @@ class RatingBar(w.HBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.reject.on_click(handler(lambda _: self.rate(REJECTED, toggle=True)))
         super().__init__(
             children=[*self.stars, self.reject],
-            layout=w.Layout(justify_content="center"),
+            layout=w.Layout(justify_content="center", flex_flow="row wrap"),  # all six, always
         )
         self.add_class("aurous-rating")
         self._show()
