@@ -59,10 +59,6 @@ class Job:
         return self.spec.request
 
     @property
-    def cell(self) -> tuple[Any, ...] | None:
-        return self.spec.cell
-
-    @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
