@@ -347,6 +347,7 @@ class Api:
                     width=req.width,
                     height=req.height,
                     index=n,
+                    figure=gen.figure,
                 )
             )
             gen.outputs[n] = data

@@ -129,6 +129,9 @@ class Character:
     round: int = 0
     charged: float = 0.0
     idempotency_keys: list[str] = field(default_factory=list)
+    #: the person its refs show (frozen when they render, or read off the uploads): what an
+    #: image made with this character draws
+    look: dict[str, Any] | None = None
 
     @property
     def visible(self) -> bool:
@@ -274,10 +277,11 @@ class CharacterStore:
 
     def _arrive(self, char: Character, now: float) -> None:
         """List every pose rendered by ``now`` (replacing that pose's old ref)."""
-        from aurous_nb.sandbox.poses import render_pose
+        from aurous_nb.sandbox.poses import looks, render_pose
 
         while char.due and now >= char.due[0]:
             pose, at = char.pending[0], char.due[0]
+            char.look = looks(char.name, char.attributes)
             data = render_pose(char.name, char.attributes, pose, round=char.round)
             self._put_ref(char, Ref(pose, data))
             char.pending, char.due = char.pending[1:], char.due[1:]
@@ -335,6 +339,20 @@ class CharacterStore:
             hook(event_type, char)
 
     # -- reads ------------------------------------------------------------------------------
+
+    def figure(self, char_id: str, team_id: str) -> dict[str, Any] | None:
+        """The look an image made with ``char_id`` draws (None: no such character of the team)."""
+        char = self.find(char_id, team_id)
+        if char is None:
+            return None
+        if char.look is None:
+            from aurous_nb.sandbox.poses import looks, looks_of_refs
+
+            refs = [ref.data for ref in char.refs]
+            char.look = (
+                looks_of_refs(refs, char.name) if refs else looks(char.name, char.attributes)
+            )
+        return dict(char.look)
 
     def upload(self, upload_id: str) -> Upload | None:
         return self.uploads.get(upload_id)

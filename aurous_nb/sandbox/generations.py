@@ -40,6 +40,8 @@ class Generation:
     charged: float = 0.0
     error_message: str | None = None
     outputs: dict[int, bytes] = field(default_factory=dict)
+    #: the look of the request's character, fixed at create (``poses.looks``), drawn in each output
+    figure: dict[str, Any] | None = None
 
     @property
     def media_type(self) -> str:

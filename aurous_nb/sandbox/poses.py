@@ -78,6 +78,38 @@ def looks(name: str, attributes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def looks_of_refs(refs: list[bytes], name: str) -> dict[str, Any]:
+    """The features of an uploaded person, read off the first ref that decodes: hair from its top,
+    skin from its middle, shirt from its bottom (a flat-colour upload draws a flat-colour figure);
+    none decodes: the name's look."""
+    for data in refs:
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.draft("RGB", (64, 64))
+                grid = img.convert("RGB").resize((3, 3), Image.Resampling.BOX)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue
+        skin: RGB = grid.getpixel((1, 1))  # type: ignore[assignment]
+        return {
+            "skin": skin,
+            "hair": grid.getpixel((1, 0)),
+            "eyes": shade(skin, 0.45),
+            "long_hair": False,
+            "width": 1.0,
+            "shirt": grid.getpixel((1, 2)),
+        }
+    return looks(name, {})
+
+
+def draw_figure(img: Image.Image, box: tuple[int, int, int], features: dict[str, Any]) -> None:
+    """Draw the person of ``features`` facing front in the square ``(x, y, side)`` of ``img``
+    (what an image made with ``character_id`` shows: the same figure as the refs)."""
+    x, y, side = box
+    layer = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    _draw(layer, "front", features)
+    img.paste(layer, (x, y), layer)
+
+
 def _draw(img: Image.Image, pose: str, f: dict[str, Any]) -> None:
     d = ImageDraw.Draw(img)
     w, h = img.size

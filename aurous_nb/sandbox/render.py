@@ -16,6 +16,7 @@ import io
 import textwrap
 import threading
 from random import Random
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -62,15 +63,30 @@ def resolve_style(style: str | None) -> tuple[str, str, Palette]:
 
 
 def draw_scene(
-    prompt: str, *, seed: int, style: str | None, width: int, height: int, index: int = 0
+    prompt: str,
+    *,
+    seed: int,
+    style: str | None,
+    width: int,
+    height: int,
+    index: int = 0,
+    figure: dict[str, Any] | None = None,
 ) -> Image.Image:
-    """The style's scene at ``width`` x ``height`` (drawn small, then stretched)."""
+    """The style's scene at ``width`` x ``height`` (drawn small, then stretched), with the
+    character of ``figure`` (see :func:`poses.looks`) standing in it where the prompt puts it."""
     slug, motif, palette = resolve_style(style)
     scale = min(1.0, INTERNAL_LONG_SIDE / max(width, height))
     w, h = max(16, round(width * scale)), max(16, round(height * scale))
     layout = seeded_rng("layout", prompt, seed, slug, width, height)
     detail = seeded_rng("detail", prompt, seed, slug, width, height, index)
     img = SCENES[motif](w, h, palette, layout, detail)
+    if figure is not None:
+        from aurous_nb.sandbox.poses import draw_figure
+
+        side = max(8, min(round(h * 0.72), round(w * 0.9)))
+        place = seeded_rng("figure", prompt, seed, slug, width, height, index)
+        x = place.randint(0, max(0, w - side))
+        draw_figure(img, (x, round(h * 0.1), side), figure)
     if (w, h) != (width, height):
         img = img.resize((width, height), Image.Resampling.BILINEAR)
     return img
@@ -132,10 +148,19 @@ def _draw_caption(img: Image.Image, prompt: str, meta: str) -> None:
 
 
 def render_image(
-    prompt: str, *, seed: int, style: str | None, width: int, height: int, index: int = 0
+    prompt: str,
+    *,
+    seed: int,
+    style: str | None,
+    width: int,
+    height: int,
+    index: int = 0,
+    figure: dict[str, Any] | None = None,
 ) -> bytes:
     """PNG bytes of exactly ``width`` x ``height``; the same arguments give the same bytes."""
-    img = draw_scene(prompt, seed=seed, style=style, width=width, height=height, index=index)
+    img = draw_scene(
+        prompt, seed=seed, style=style, width=width, height=height, index=index, figure=figure
+    )
     slug = resolve_style(style)[0]
     draw_caption(img, prompt, f"{slug} · seed {seed} · #{index + 1} · {width}x{height}")
     buf = io.BytesIO()

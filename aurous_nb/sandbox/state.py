@@ -216,6 +216,9 @@ class SandboxState:
             outcome=outcome,
             outcome_message=message,
         )
+        char_id = getattr(request, "character_id", None)
+        if char_id is not None:
+            gen.figure = self.characters.figure(char_id, self.team.id)
         if gen.gated:
             self.team.held += held
         self.generations[gen.id] = gen

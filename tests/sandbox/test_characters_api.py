@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from sandbox_testkit import NOKEY, assert_error, make_client, wait_until
+from sandbox_testkit import NOKEY, assert_error, make_client, wait_for, wait_until
 
 from aurous_nb.sandbox import Sandbox
 from tests.webhook_receiver import Receiver
@@ -539,3 +539,90 @@ def test_arrivals_are_staggered_within_the_synthesis_and_repeatable() -> None:
     assert 100.0 < one[0] < one[1] < one[2] < one[3] == 102.0
     assert one != arrivals(seed=5, char_id="char_x", round=2, start=100.0, end=102.0, poses=4)
     assert arrivals(seed=5, char_id="char_x", round=1, start=7.0, end=7.0, poses=4) == [7.0] * 4
+
+
+# -- images that draw their character --------------------------------------------------------------
+
+Colour = tuple[int, int, int]
+
+
+def colours(data: bytes) -> dict[Colour, int]:
+    """How many pixels of each exact colour a PNG has."""
+    with Image.open(io.BytesIO(data)) as img:
+        rgb = img.convert("RGB")
+        return {c: n for n, c in rgb.getcolors(maxcolors=rgb.width * rgb.height)}
+
+
+def signature(refs: list[bytes]) -> set[Colour]:
+    """The character's own colours: flat ones (1 %+) of every ref. Each pose has its own
+    backdrop, so what the refs share is the figure (skin, hair, shirt)."""
+    common: set[Colour] | None = None
+    for ref in refs:
+        counts = colours(ref)
+        total = sum(counts.values())
+        flat = {c for c, n in counts.items() if n >= 0.01 * total}
+        common = flat if common is None else common & flat
+    return common or set()
+
+
+def shows(image: bytes, sig: set[Colour]) -> bool:
+    """Every colour of ``sig`` covers a visible patch of ``image``."""
+    counts = colours(image)
+    total = sum(counts.values())
+    return all(counts.get(c, 0) >= 0.002 * total for c in sig)
+
+
+def ready(api: httpx.Client, name: str, attributes: dict[str, Any]) -> dict[str, Any]:
+    char = synth(api, name=name, attributes=attributes)
+    until(api, char["id"], "reviewing")
+    saved: dict[str, Any] = api.post(f"/v1/characters/{char['id']}/save").json()
+    return saved
+
+
+def picture(api: httpx.Client, prompt: str, char_id: str, seed: int = 1) -> bytes:
+    body = {"prompt": prompt, "character_id": char_id, "width": 1024, "height": 1024, "seed": seed}
+    created = api.post("/v1/images", json=body)
+    assert created.status_code == 201, created.text
+    done = wait_for(api, created.json()["id"])
+    assert done["status"] == "succeeded", done
+    return NOKEY.get(done["output_urls"][0]).content
+
+
+def test_images_draw_their_character_the_same_across_prompts(chars: Any) -> None:
+    _, api = chars
+    mira = ready(api, "Mira Vale", ATTRS)
+    olek = ready(api, "Olek Brand", {"gender": "male", "age": 64, "hair_color": "blonde",
+                                      "eye_color": "blue", "body_type": "broad"})  # fmt: skip
+    sig = {
+        c["id"]: signature([NOKEY.get(ref["url"]).content for ref in c["refs"][:3]])
+        for c in (mira, olek)
+    }
+    assert len(sig[mira["id"]]) >= 2 and sig[mira["id"]] != sig[olek["id"]]
+    grid = {
+        (prompt, c["id"]): picture(api, prompt, c["id"])
+        for prompt in ("a lighthouse at dusk", "a crowded night market")
+        for c in (mira, olek)
+    }
+    for (prompt, char_id), image in grid.items():
+        other = olek["id"] if char_id == mira["id"] else mira["id"]
+        assert shows(image, sig[char_id]), (prompt, char_id)
+        assert not shows(image, sig[other]), (prompt, char_id)
+    # and the scene still follows the prompt: the same character on two prompts differs elsewhere
+    assert (
+        grid[("a lighthouse at dusk", mira["id"])] != grid[("a crowded night market", mira["id"])]
+    )
+
+
+def test_an_uploaded_character_is_drawn_in_its_refs_colours(chars: Any) -> None:
+    _, api = chars
+    made = {}
+    for name, colour in (("Red", (200, 30, 30)), ("Teal", (20, 150, 160))):
+        t = ticket(api, png((96, 96), colour))
+        r = api.post("/v1/characters", json={"name": name, "upload_ids": [t["upload_id"]]})
+        assert r.status_code == 201, r.text
+        made[colour] = r.json()["id"]
+    for colour, char_id in made.items():
+        other = next(c for c in made if c != colour)
+        for prompt in ("a quiet harbour", "a mountain road"):
+            image = picture(api, prompt, char_id, seed=4)
+            assert shows(image, {colour}) and not shows(image, {other}), (prompt, colour)
