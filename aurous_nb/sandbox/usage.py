@@ -3,6 +3,9 @@
 A page token is base64url JSON holding the resolved query (so later pages need no parameters), the
 next bucket index, the team and an expiry 24 h after page 1. Sending parameters that differ from
 the token's query is 400 ``invalid_page_token``.
+
+Rows are generations only (``type`` t2i/i2i/t2v/i2v): a character synthesis spends credits (the
+balance shows it) but is no usage row; see docs/contract-decisions.md.
 """
 
 from __future__ import annotations
@@ -156,8 +159,9 @@ def _matches(gen: Generation, fields: dict[str, str], filters: dict[str, list[st
     for name in LIST_FILTERS:
         if name in filters and fields[name] not in filters[name]:
             return False
-    if "character_id" in filters:
-        return False  # no characters in the sandbox
+    wanted = filters.get("character_id")  # the images made with it (a synthesis is no row)
+    if wanted and getattr(gen.request, "character_id", None) != wanted[0]:
+        return False
     if "lora_id" in filters:
         ref = filters["lora_id"][0]
         req = gen.request

@@ -177,3 +177,38 @@ def test_usage_expired_token(usage_sb: tuple[Sandbox, httpx.Client]) -> None:
         client.get("/v1/usage", params={"page_token": forged}), 400, "invalid_page_token"
     )
     assert "token_expired" in err["message"]
+
+
+def test_usage_counts_generations_not_character_synthesis() -> None:
+    """Usage rows are generations (types t2i/i2i/t2v/i2v): a synthesis's 4 credits leave the
+    balance but not usage; ``character_id`` picks the images made with that character."""
+    with (
+        Sandbox(latency=0.1, credits=1000, seed=3, rate_limits=False) as sb,
+        make_client(sb) as client,
+    ):
+        attrs = {"gender": "female", "age": 30, "hair_color": "red"}
+        made = client.post(
+            "/v1/characters", json={"name": "Ines", "generate": True, "attributes": attrs}
+        ).json()
+        deadline = time.monotonic() + 10
+        while client.get(f"/v1/characters/{made['id']}").json()["status"] != "reviewing":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        client.post(f"/v1/characters/{made['id']}/save")
+        with_char = client.post("/v1/images", json={"prompt": "a", "character_id": made["id"]})
+        plain = client.post("/v1/images", json={"prompt": "b"})
+        for g in (with_char, plain):
+            wait_for(client, g.json()["id"])
+        assert 1000 - client.get("/v1/balance").json()["credits"] == 4 + 1 + 1
+
+        def metrics(**params: str) -> list[dict[str, object]]:
+            body = client.get("/v1/usage", params={"start_time": _start(), **params}).json()
+            return [g["metrics"] for b in body["data"] for g in b["groups"]]
+
+        (total,) = metrics()
+        assert total["request_count"] == 2 and total["credits_used"] == 2
+        (picked,) = metrics(character_id=made["id"])
+        assert picked["request_count"] == 1 and picked["credits_used"] == 1
+        (typed,) = metrics(character_id=made["id"], group_by="type")
+        assert typed["request_count"] == 1
+        assert metrics(character_id="char_nobody") == []
