@@ -8,6 +8,9 @@ The names differ from the session-scoped ``sandbox`` and ``client`` of ``tests/c
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,11 +48,14 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
 
 @pytest.fixture(autouse=True)
 def no_loop_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A plain test that leaves a new, open event loop as the thread's current one fails.
+    """A plain test that leaves a new, open event loop as the thread's current one, held by
+    nothing else, fails.
 
-    Nothing closes such a loop: once a later ``asyncio.run`` unsets it, it is garbage in a cycle,
-    and whichever test the collector happens to run in (one under ``simplefilter("error")``, say)
-    fails on its unclosed self-pipe sockets. Async tests are left to pytest-asyncio's own loop.
+    Nothing would close such a loop: once a later ``asyncio.run`` unsets it, it is garbage in a
+    cycle, and whichever test the collector happens to run in (one under
+    ``simplefilter("error")``, say) fails on its unclosed self-pipe sockets. A loop a library
+    keeps (jupyter_client's per-thread loop) is not garbage and stays current. Async tests are
+    left to pytest-asyncio's own loop.
     """
     if request.node.get_closest_marker("asyncio") is not None:
         yield
@@ -57,11 +63,19 @@ def no_loop_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
     before = _current_loop()
     yield
     after = _current_loop()
-    if after is not None and after is not before and not after.is_closed():
-        if not after.is_running():
-            asyncio.set_event_loop(before)
-            after.close()
-        pytest.fail(f"{request.node.nodeid} left an open event loop as the current one")
+    if after is None or after is before or after.is_closed() or after.is_running():
+        return
+    held = weakref.ref(after)
+    asyncio.set_event_loop(before)
+    del after
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # this collection is the one reported
+        gc.collect()
+    kept = held()
+    if kept is not None:  # someone else holds it: not this test's leak
+        asyncio.set_event_loop(kept)
+        return
+    pytest.fail(f"{request.node.nodeid} left an open event loop that nothing else holds")
 
 
 @pytest.fixture(scope="session")
