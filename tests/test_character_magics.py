@@ -126,3 +126,24 @@ def test_usage_errors(ip, capsys) -> None:
     ]:
         result, _ = run(ip, capsys, line)
         assert not result.success and message in str(result.error_in_exec), line
+
+
+def test_running_the_create_cell_again_shows_the_same_character(ip, capsys, home) -> None:
+    """A re-run cell (or a reopened notebook run top to bottom) must not add another Ceci to the
+    team: the same name and the same pictures give the character that cell made."""
+    cell = "%aurous character create Ceci --from p0.png p1.png"
+    first, out = run(ip, capsys, cell)
+    assert first.success, out
+    before = len(sandbox_book()["characters"])  # type: ignore[arg-type]
+    again, out = run(ip, capsys, cell)
+    assert again.success, out
+    assert again.result.id == first.result.id
+    assert "already made" in out
+    assert len(sandbox_book()["characters"]) == before  # type: ignore[arg-type]
+    # other pictures are another character; so is the same one after it was deleted
+    other, _ = run(ip, capsys, "%aurous character create Ceci --from p1.png")
+    assert other.result.id != first.result.id
+    run(ip, capsys, f"%aurous character delete {first.result.id}")
+    remade, out = run(ip, capsys, cell)
+    assert remade.success, out
+    assert remade.result.id not in (first.result.id, other.result.id)

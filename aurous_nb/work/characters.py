@@ -251,12 +251,27 @@ def create(
     attributes: Mapping[str, Any] | None = None,
     context: tuple[str | None, str | None] = (None, None),
 ) -> Outcome:
-    """A character from your images (free: nothing to price); recorded once it exists."""
+    """A character from your images (free: nothing to price); recorded once it exists.
+
+    The same name, pictures and attributes again (a re-run cell) give the character they made,
+    while it exists, instead of another one of the same name in the team's list.
+    """
     attrs = check_attributes(attributes)
+    request = {"name": name, "images": _digests(images), "attributes": attrs or None}
+    prior = character_ledger.reusable(session.ledger, session.env, "create", request, None)
+    if prior is not None and prior.character_id is not None:
+        from aurous_nb.client.errors import NotFoundError
+
+        try:
+            char = get(session, prior.character_id)
+        except NotFoundError:
+            pass  # deleted since, or a restarted sandbox: make it again
+        else:
+            if char.status != "deleted":
+                return Outcome(char, "reused")
     char = session.client.characters.create(
         name=name, images=list(images), attributes=attrs or None
     )
-    request = {"name": name, "images": len(images), "attributes": attrs or None}
     job = character_ledger.prepare(
         session.ledger,
         session.env,
@@ -269,6 +284,21 @@ def create(
     )
     character_ledger.answered(session.ledger, job.key, char)
     return Outcome(char, "new")
+
+
+def _digests(images: Sequence[str | os.PathLike[str] | bytes]) -> list[str] | int:
+    """Each picture's sha256 (what makes two creates the same); their count when one cannot be
+    read here (the client then says why)."""
+    import hashlib
+
+    out = []
+    for image in images:
+        try:
+            data = image if isinstance(image, bytes) else open(os.fspath(image), "rb").read()  # noqa: SIM115
+        except (OSError, TypeError, ValueError):
+            return len(images)
+        out.append(hashlib.sha256(data).hexdigest())
+    return out
 
 
 def get(session: Any, character: Any) -> Any:

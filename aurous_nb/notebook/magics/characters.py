@@ -105,7 +105,13 @@ def _create(s: Any, name: str, images: list[str], args: argparse.Namespace, magi
         s, name, images, attributes=_attributes(args) or None, context=cell_context(magics.shell)
     )
     char = out.character
-    print(f"Character {char.name} ({char.id}) is {char.status}: {len(char.refs)} ref(s), free.")
+    if out.how == "reused":
+        print(
+            f"Character {char.name} ({char.id}) is {char.status}: already made from these "
+            "pictures (nothing sent)."
+        )
+    else:
+        print(f"Character {char.name} ({char.id}) is {char.status}: {len(char.refs)} ref(s), free.")
     return _show(s, char)
 
 
