@@ -132,6 +132,9 @@ class GridLayout:
 def _text(value: Any) -> str:
     if value is None:
         return "default"
+    label = getattr(value, "label", None)  # reference images: their file names
+    if isinstance(label, str):
+        return label
     if isinstance(value, (list, tuple)):
         return "+".join(f"{v[0]}:{v[1]}" if isinstance(v, (list, tuple)) else str(v) for v in value)
     return str(value)

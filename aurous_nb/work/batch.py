@@ -616,6 +616,12 @@ class Batch:
             record = self.ledger.job(job.key)
             if record is None:
                 request = dict(job.request)
+                refs = job.spec.refs
+                if refs is not None:  # uploaded now, once per content (the client remembers)
+                    request.pop("reference_images", None)
+                    request["reference_image_urls"] = await client.files.resolve_many(
+                        refs.wire_sources()
+                    )
                 if self._receiver is not None and job.media_type in ("image", "video"):
                     request.setdefault("webhook_url", self._receiver.url)
                 record = jobs_mod.prepare(  # the one create path: the caps are checked there
@@ -1026,8 +1032,17 @@ def _validate(specs: Sequence[JobSpec]) -> None:
     from aurous_nb.work.jobs import validate
 
     for i, spec in enumerate(specs):
+        request = dict(spec.request)
+        if spec.refs is not None:  # read and checked already; uploaded just before the create
+            del request["reference_images"]
         try:
-            validate(spec.media_type, spec.request)
+            for other in ("reference_image_urls", "character_id"):
+                if spec.refs is not None and request.get(other) is not None:
+                    raise ValidationError(
+                        "reference_images",
+                        f"reference_images: cannot be used with {other}; pass one",
+                    )
+            validate(spec.media_type, request)
         except ValidationError as exc:
             cell = f" (cell {spec.cell})" if spec.cell else ""
             raise ValidationError(exc.param or "request", f"job {i}{cell}: {exc.message}") from None

@@ -135,3 +135,25 @@ def test_grid_without_characters_keeps_its_name(session: Session) -> None:
     grid = PromptGrid(PROMPTS, seeds=[1], session=session)
     assert grid.name == grid_name(PROMPTS, [None], ["2k_1_1"], [1], None, {})
     assert "character" not in grid.to_dataframe().columns
+
+
+async def test_grid_reference_images_upload_once_and_rerun_buys_nothing(
+    session: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "me.png"
+    path.write_bytes(png((120, 60, 30)))
+    grid = await PromptGrid(PROMPTS, reference_images=[path], session=session).ready()
+    assert grid.quote.total == 2
+    await grid.run()
+    book = httpx.get(f"{session.base_url}/_sandbox/ledger", timeout=30).json()
+    assert book["totals"]["files_uploaded"] == 1
+    assert len({tuple(g["request"]["reference_image_urls"]) for g in book["generations"]}) == 1
+    assert "me.png" in grid.contact_sheet(tmp_path / "s.html").read_text()  # named, not hashed
+    again = await PromptGrid(PROMPTS, reference_images=path.read_bytes(), session=session).ready()
+    assert again.name == grid.name and again.quote.total == 0  # the same content
+    axis = await PromptGrid(
+        PROMPTS, axes={"reference_images": [[path], [png((1, 2, 3))]]}, session=session
+    ).ready()
+    assert axis.shape == (2, 2) and "me.png" in " ".join(h.value for h in axis.col_heads)
+    labels = set(axis.to_dataframe()["reference_images"])
+    assert len(labels) == 2 and "me.png" in labels

@@ -142,6 +142,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         from aurous_nb.work.batch import Batch
 
         prompts, loras, sizes, seeds, count, name, rows, cols, preset, params = self._given
+        if params.get("reference_images") is not None:  # read and checked once, before pricing
+            params = {**params, "reference_images": jobspec.references(params["reference_images"])}
         if preset is not None:  # it fills what the arguments leave open
             loras, sizes, seeds, count, params = _with_preset(
                 preset, axes, loras, sizes, seeds, count, params
@@ -731,6 +733,9 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             size, count = _used(job)
             p, r, c = self._position(job)
             extra = {k: v for k, v in values.items() if k not in ("lora", "size", "count")}
+            for k, v in extra.items():
+                if isinstance(getattr(v, "label", None), str):  # reference images
+                    extra[k] = v.label
             if "character" in extra:  # the name to read, the id the request carried
                 ref = extra["character"]
                 extra["character"] = self.character_name(ref) if ref else None
@@ -846,7 +851,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                     (n, self.character_name(v) if n == "character" else v)
                     for n, v in self.layout_of.constants
                 ),
-                *sorted(self.params.items()),
+                *sorted((k, getattr(v, "label", v)) for k, v in self.params.items()),
                 ("Aurous-Version", ", ".join(versions)),
                 ("aurous_nb", __version__),
             ]
