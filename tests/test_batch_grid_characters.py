@@ -223,3 +223,23 @@ def test_bad_references_are_refused_before_pricing(client, sandbox, cast, home) 
     with pytest.raises(ValidationError, match="cannot be used with character_id"):
         batch(client, home, characters=["Ana"], params={"reference_images": [png((1, 2, 3))]})
     assert totals(sandbox)["files_uploaded"] == 0 and generations(sandbox) == []
+
+
+async def test_magic_grid_ref_option(client, sandbox, home, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(home)
+    saved(picture((5, 90, 200)), home / "photo.png")
+    with aurous_shell(client) as ip:
+        ip.user_ns["pic"] = picture((5, 90, 200))  # the same picture, named by {{pic}}
+        cell = '%aurous grid "on a boat" "in the rain" --ref photo.png'
+        result, out = run(ip, capsys, cell)
+        assert result.success, out
+        grid = await result.result.ready()
+        assert grid.quote.total == 2 and totals(sandbox)["files_uploaded"] == 0
+        await grid.run()
+        assert totals(sandbox)["files_uploaded"] == 1 and len(generations(sandbox)) == 2
+        result, out = run(ip, capsys, '%aurous grid "on a boat" "in the rain" --ref {{pic}}')
+        assert result.success, out
+        assert (await result.result.ready()).quote.total == 0  # the same content: bought
+        result, out = run(ip, capsys, '%aurous grid "a" --ref photo.png --ref missing.png')
+        assert not result.success and "--ref 2: no such file" in out, out
+    assert totals(sandbox)["files_uploaded"] == 1 and len(generations(sandbox)) == 2

@@ -376,8 +376,9 @@ def grid_axis(
         if "character" in out:
             raise ValueError("give characters once: as an argument or as the character axis")
         out["character"] = characters
-    if out.get("character") is None:
-        out.pop("character", None)
+    value = out.get("character")
+    if value is None or (not isinstance(value, str) and isinstance(value, Sequence) and not value):
+        out.pop("character", None)  # no characters: the grid it would be without the axis
         return out, {}
     chars = ready(client, out["character"])
     out["character"] = [c.id for c in chars]

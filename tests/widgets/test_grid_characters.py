@@ -157,3 +157,24 @@ async def test_grid_reference_images_upload_once_and_rerun_buys_nothing(
     assert axis.shape == (2, 2) and "me.png" in " ".join(h.value for h in axis.col_heads)
     labels = set(axis.to_dataframe()["reference_images"])
     assert len(labels) == 2 and "me.png" in labels
+
+
+async def test_odd_character_arguments(session: Session, cast) -> None:
+    ana, _ = cast
+    plain = PromptGrid(PROMPTS, session=session)
+    assert PromptGrid(PROMPTS, characters=[], session=session).name == plain.name
+    assert [j.key for j in PromptGrid(PROMPTS, characters=[], session=session).batch.jobs] == [
+        j.key for j in plain.batch.jobs
+    ]
+    for bad in (float("nan"), -1, 10**30, None):
+        with pytest.raises(ValueError, match="not a character"):
+            PromptGrid(PROMPTS, characters=["Ana", bad], session=session)
+    with pytest.raises(NotFoundError, match=r"'An\\udce9'"):  # shown, never a crash
+        PromptGrid(PROMPTS, characters=["An\udce9"], session=session)
+    with pytest.raises(ValueError, match="empty character name"):
+        PromptGrid(PROMPTS, characters=["  "], session=session)
+    one = await PromptGrid(PROMPTS, characters="Ana", session=session).ready()  # one, alone
+    assert one.shape == (2, 1) and one.batch.jobs[0].request["character_id"] == ana.id
+    twice = PromptGrid(PROMPTS, characters=["Ana", ana, ana.id], session=session)
+    assert twice.shape == (2, 1)  # the same character three ways is one column
+    assert generations(session) == []
