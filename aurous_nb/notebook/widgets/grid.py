@@ -84,6 +84,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     ``sizes`` is the toolkit's default size (``2k_1_1``, as in the magics and the panel);
     ``params`` (``negative_prompt``, ``enhance_prompt``...) go into every request.
 
+    ``characters`` (names, ``char_`` ids or Character objects) is one more axis, looked up
+    before anything is priced; the requests carry ``character_id``, the labels the name, and
+    ``grid.add_character(c)`` grows it. ``reference_images`` (paths, PIL images, bytes...) go
+    into every cell, uploaded once when the grid runs.
+
     ``grid.run()`` starts it (a task: ``await grid.run()`` waits, and raises what stopped it);
     ``grid.budget = N`` (or the Budget field) changes the cap; ``grid.cancel()``,
     ``grid.retry_failed()``, ``grid.to_dataframe()``, ``grid.save(dir)``.
