@@ -178,3 +178,20 @@ async def test_odd_character_arguments(session: Session, cast) -> None:
     twice = PromptGrid(PROMPTS, characters=["Ana", ana, ana.id], session=session)
     assert twice.shape == (2, 1)  # the same character three ways is one column
     assert generations(session) == []
+
+
+async def test_add_character_while_running_is_refused_and_nothing_is_lost(
+    session: Session, cast
+) -> None:
+    ana, bo = cast
+    grid = await PromptGrid(PROMPTS, characters=[ana], session=session).ready()
+    grid.run_button.click()
+    grid.run_button.click()  # twice: still one run
+    with pytest.raises(RuntimeError, match="running"):
+        grid.add_character(bo)
+    assert grid.add_character("Ana") is grid  # already there: fine even while it runs
+    await grid.wait()
+    assert len(generations(session)) == 2
+    grid.add_character(bo)
+    await grid.ready()
+    assert grid.quote.total == 2
