@@ -325,6 +325,7 @@ def ready(client: Any, items: Any, *, param: str = "characters") -> list[Any]:
     if items is None or isinstance(items, str) or not isinstance(items, Sequence):
         items = [items]
     out: dict[str, Any] = {}
+    listed: dict[str, Any] | None = None  # the newest character of each name, listed once
     for item in items:
         if isinstance(item, str):
             ref = item.strip()
@@ -339,7 +340,14 @@ def ready(client: Any, items: Any, *, param: str = "characters") -> list[Any]:
             raise ValueError(f"{param}: an empty character name")
         shown = repr(ref)
         try:
-            char = client.characters.get(ref) if ref.startswith("char_") else _by_name(client, ref)
+            if ref.startswith("char_"):
+                char = client.characters.get(ref)
+            else:
+                if listed is None:
+                    listed = {}
+                    for found in client.characters.list():  # newest first
+                        listed.setdefault(found.name, found)
+                char = listed.get(ref) or _by_name(client, ref)  # raises for a name not there
         except NotFoundError as exc:
             why = "unknown or deleted" if ref.startswith("char_") else "no such name"
             raise NotFoundError(
