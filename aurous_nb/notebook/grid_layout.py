@@ -106,8 +106,10 @@ class GridLayout:
         names: Sequence[str],
         key: Sequence[Any],
         lora_name: Callable[[str], str] = str,
+        character_name: Callable[[str], str] = str,
     ) -> str:
-        """A row, column or page heading: ``"Golden Hour · seed 3 · cfg_rescale 0.8"``."""
+        """A row, column or page heading: ``"Golden Hour · seed 3 · cfg_rescale 0.8"``; a
+        character by its name (``"Ana"``), the request carrying its id."""
         parts = []
         for name, value in zip(names, key, strict=True):
             if name == "lora":
@@ -116,6 +118,8 @@ class GridLayout:
                 parts.append(str(value))
             elif len(self._values(name)) <= 1:
                 continue  # said once in the footer, not on every heading
+            elif name == "character":
+                parts.append(character_name(value) if value else "no character")
             elif name in ("size", "prompt_sr"):
                 parts.append(str(value))
             elif name == "seed":

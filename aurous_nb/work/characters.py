@@ -29,7 +29,9 @@ __all__ = [
     "create",
     "delete",
     "find",
+    "grid_axis",
     "price",
+    "ready",
     "regenerate",
     "resynthesize",
     "synthesize",
@@ -296,16 +298,90 @@ def find(session: Any, name_or_id: str) -> Any:
     """A character by id (``char_...``), else the newest one with that name (the API's list)."""
     if name_or_id.startswith("char_"):
         return get(session, name_or_id)
-    for char in session.client.characters.list():
-        if char.name == name_or_id:
+    return _by_name(session.client, name_or_id)
+
+
+def _by_name(client: Any, name: str) -> Any:
+    for char in client.characters.list():
+        if char.name == name:
             return char
     from aurous_nb.client.errors import NotFoundError
 
     raise NotFoundError(
-        f"no character named {name_or_id!r} (see %aurous character list)",
+        f"no character named {name!r} (see %aurous character list)",
         code="resource_not_found",
         param="character",
     )
+
+
+def ready(client: Any, items: Any, *, param: str = "characters") -> list[Any]:
+    """Each of ``items`` (names, ``char_`` ids or Character objects) as the API has it now,
+    in order and without repeats; raises naming the first that is unknown, deleted or not
+    ``ready``, so a grid over them is refused before anything is priced.
+
+    A Character object is looked up again: it may have been deleted or changed since."""
+    from aurous_nb.client.errors import NotFoundError
+
+    if items is None or isinstance(items, str) or not isinstance(items, Sequence):
+        items = [items]
+    out: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, str):
+            ref = item.strip()
+        elif isinstance(getattr(item, "id", None), str):
+            ref = item.id
+        else:
+            raise ValueError(
+                f"{param}: a {type(item).__name__} is not a character; pass a name, a char_ id "
+                "or a Character"
+            )
+        if not ref:
+            raise ValueError(f"{param}: an empty character name")
+        shown = repr(ref)
+        try:
+            char = client.characters.get(ref) if ref.startswith("char_") else _by_name(client, ref)
+        except NotFoundError as exc:
+            why = "unknown or deleted" if ref.startswith("char_") else "no such name"
+            raise NotFoundError(
+                f"{param}: character {shown} not found ({why}; see %aurous character list); "
+                "nothing was priced or bought",
+                status=exc.status,
+                code="resource_not_found",
+                param=param,
+                request_id=exc.request_id,
+            ) from None
+        if not char.is_ready:
+            label = f"{char.name!r} ({char.id})" if char.name != ref else f"{ref!r} ({char.id})"
+            hint = {
+                "synthesizing": "its poses are still being drawn: wait for it, then save it",
+                "reviewing": "its poses wait for review: save it (%aurous character save) first",
+                "failed": "its synthesis failed: resynthesize it or make another",
+                "deleted": "it was deleted",
+            }.get(char.status, "only a ready character can be used")
+            raise ValueError(
+                f"{param}: character {label} is {char.status}, not ready ({hint}); "
+                "nothing was priced or bought"
+            )
+        out.setdefault(char.id, char)
+    return list(out.values())
+
+
+def grid_axis(
+    client: Any, axes: Mapping[str, Any] | None, characters: Any = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A grid's axes with its ``character`` axis (from ``characters=`` or ``axes``) as ids,
+    and ``{id: name}`` for its labels. Names resolve here, before anything is priced."""
+    out = dict(axes or {})
+    if characters is not None:
+        if "character" in out:
+            raise ValueError("give characters once: as an argument or as the character axis")
+        out["character"] = characters
+    if out.get("character") is None:
+        out.pop("character", None)
+        return out, {}
+    chars = ready(client, out["character"])
+    out["character"] = [c.id for c in chars]
+    return out, {c.id: c.name for c in chars}
 
 
 def _id(character: Any) -> str:

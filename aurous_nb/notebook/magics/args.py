@@ -396,6 +396,12 @@ COMMANDS: dict[str, Command] = {
                     help="one more axis on any request field, e.g. cfg_rescale=0.2,0.8 "
                     "(repeatable; separate values with | when they hold commas)",
                 ),
+                _opt(
+                    "--character",
+                    "--characters",
+                    metavar="A,B",
+                    help="a character axis: comma-separated names or char_ ids (ready ones)",
+                ),
                 _opt("--preset", metavar="NAME", help="start from a preset (Aurous.presets)"),
                 _opt("--rows", metavar="AXES", help="the axes of the rows (default: prompt)"),
                 _opt("--cols", metavar="AXES", help="the axes of the columns (rest: pages)"),

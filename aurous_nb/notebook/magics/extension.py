@@ -585,6 +585,7 @@ class Aurous(Magics):
         s = self._session()
         for lora in _csv(args.loras):
             styles.check(s, lora, param="--loras")
+        from aurous_nb.client.errors import NotFoundError
         from aurous_nb.notebook.grid_layout import vary_axes
 
         try:
@@ -599,9 +600,12 @@ class Aurous(Magics):
                 preset=args.preset,
                 rows=args.rows,
                 cols=args.cols,
+                characters=_csv(args.character) or None,  # names resolved before pricing
             )
         except ValueError as exc:  # an unknown axis or field: a usage error, nothing sent
             raise UsageError(f"%aurous grid: {exc}") from None
+        except NotFoundError as exc:  # an unknown or deleted character: nothing priced
+            raise UsageError(f"%aurous grid: {exc.message}") from None
 
     def _grid_sizes(self, preset: str | None) -> list[str] | None:
         """``default_size`` for a grid, unless its preset names a size."""
