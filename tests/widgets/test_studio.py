@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from PIL import Image
 
 from aurous_nb.notebook.session import Session
-from aurous_nb.notebook.widgets import CharacterStudio, GenerationPanel
+from aurous_nb.notebook.widgets import CharacterStudio, GenerationPanel, PromptGrid
 from aurous_nb.store import characters as character_ledger
 from tests.widgets.conftest import make_session
 
@@ -302,3 +304,77 @@ async def test_static_copy_embeds_the_poses_and_no_secret(session: Session) -> N
     for text in (html, repr(studio), studio.status.value):
         assert session.sandbox.api_key not in text
     assert "Ivy" in repr(studio) and "reviewing" in repr(studio)
+
+
+async def test_use_in_grid_adds_the_character_to_the_grid(session: Session) -> None:
+    grid = await PromptGrid(["on a boat", "in the rain"], session=session).ready()
+    studio = await CharacterStudio(session, grid=grid).ready()
+    assert studio.use_grid_button.disabled  # nothing ready yet
+    describe(studio, name="Ana")
+    await studio.synthesize()
+    await studio.save()
+    assert not studio.use_grid_button.disabled
+    studio.use_grid_button.click()
+    char = studio.character
+    assert "Ana" in studio.status.value and studio.error is None
+    await grid.ready()
+    assert grid.character_names == {char.id: "Ana"}
+    assert grid.quote.total == 2 and charged(session) == 4  # priced; nothing more bought
+
+
+class OneByOne(httpx.AsyncBaseTransport):
+    """The sandbox draws the four poses at once; this shows a finished synthesis one ref more
+    per read (still ``synthesizing`` until the last), as an API that reveals them one by one
+    would. ``events`` is what the studio asked for, in order."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.shown: dict[str, int] = {}
+        self.events: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        path = request.url.path
+        if "/character_refs/" in path:
+            self.events.append(f"download {path.rsplit('/', 1)[-1]}")
+        if request.method != "GET" or not re.fullmatch(r"/v1/characters/char_\w+", path):
+            return response
+        await response.aread()
+        body = json.loads(response.content)
+        refs = body.get("refs") or []
+        if body.get("status") != "reviewing" or self.shown.get(body["id"], 0) >= len(refs):
+            return response
+        n = self.shown[body["id"]] = self.shown.get(body["id"], 0) + 1
+        if n < len(refs):
+            body["refs"], body["status"] = refs[:n], "synthesizing"
+        self.events.append(f"read {len(body['refs'])}")
+        skip = {"content-length", "content-encoding", "transfer-encoding"}
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in skip]
+        return httpx.Response(response.status_code, headers=headers, json=body)
+
+
+async def test_poses_fill_one_by_one_as_their_refs_arrive(session: Session) -> None:
+    from aurous_nb.client import AsyncClient
+
+    assert session.sandbox is not None
+    staggered = OneByOne()
+    session._aclient = AsyncClient(
+        api_key=session.sandbox.api_key,
+        base_url=session.base_url,
+        http_client=httpx.AsyncClient(transport=staggered),
+    )
+    session._aclient_loop = asyncio.get_running_loop()
+    studio = await CharacterStudio(session).ready()
+    describe(studio)
+    seen: list[int] = []
+    studio.slots["back"][0].observe(lambda _: seen.append(len(studio.previews)), names="value")
+    studio.synth_button.click()
+    char = await studio.wait()
+    assert char.status == "reviewing" and len(studio.previews) == 4
+    assert staggered.events == [
+        "read 1", "download 0.bin", "read 2", "download 1.bin",
+        "read 3", "download 2.bin", "read 4", "download 3.bin",
+    ]  # fmt: skip
+    assert seen == [4]  # the back pose (the last ref) came last; the others were shown before
+    assert all(slot_bytes(studio, p) for p in POSES) and charged(session) == 4
+    await session._aclient.close()

@@ -11,7 +11,6 @@ draws. The fields are read when a button is clicked, so what was typed is what i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
@@ -366,13 +365,18 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         """A button's callback: refusals were shown by the action, so nothing is raised here."""
 
         def click(_: Any) -> None:
-            with contextlib.suppress(ValueError):
+            try:
                 action()
+            except Exception as exc:  # a refusal is shown already; anything else is shown now
+                if not getattr(exc, "_aurous_shown", False):
+                    self._show_error(exc)
 
         return click
 
     def _refuse(self, exc: BaseException) -> NoReturn:
-        self._show_error(exc)
+        """Say why nothing was sent, then raise it to the caller (a click only shows it)."""
+        self._show_error(exc, refused=True)
+        exc._aurous_shown = True  # type: ignore[attr-defined]
         raise exc
 
     def _start(self, factory: Callable[[], Any], what: str) -> Running:
@@ -483,7 +487,10 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         if self.grid is None:
             self._refuse(ValueError("pass grid= to CharacterStudio to use a character in a grid"))
         char = self._ready_character()
-        self.grid.add_character(char)
+        try:
+            self.grid.add_character(char)
+        except Exception as exc:  # e.g. the grid is running
+            self._refuse(exc)
         self._set_status(f"Added {char.name} to the grid.")
         return self.grid
 
@@ -673,15 +680,18 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     def _set_status(self, text: str) -> None:
         self.status.value = f"<span class='aurous-muted'>{esc(text)}</span>"
 
-    def _show_error(self, exc: BaseException) -> None:
+    def _show_error(self, exc: BaseException, *, refused: bool = False) -> None:
         message = _message(exc)
-        code = getattr(exc, "code", None) or getattr(exc, "param", None) or type(exc).__name__
-        self.error = f"{code}: {message}"
+        code = getattr(exc, "code", None)
+        if code in (None, "client_validation"):
+            code = getattr(exc, "param", None) or type(exc).__name__
+        request_id = getattr(exc, "request_id", None)
+        tail = f" · request id <code>{esc(request_id)}</code>" if request_id else ""
+        if refused:
+            tail += " · nothing was sent"
+        self.error = f"{code}: {message}" + (f" (request id {request_id})" if request_id else "")
         self.errors.value = (
-            f"<div class='aurous-error'><b>{esc(code)}</b>: {esc(message)} · nothing was sent</div>"
-            if not getattr(exc, "request_id", None)
-            else f"<div class='aurous-error'><b>{esc(code)}</b>: {esc(message)}"
-            f" · request id <code>{esc(exc.request_id)}</code></div>"  # type: ignore[attr-defined]
+            f"<div class='aurous-error'><b>{esc(code)}</b>: {esc(message)}{tail}</div>"
         )
 
     def static_html(self) -> str:
