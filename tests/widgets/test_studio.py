@@ -184,6 +184,7 @@ async def test_upload_two_pngs_makes_a_ready_character_for_nothing(session: Sess
     )
     assert "2 images picked" in studio.upload_note.value
     studio.create_button.click()
+    studio.create_button.click()  # a double click makes one character
     char = await studio.wait()
     assert char.status == "ready" and len(char.refs) == 2
     assert len(studio.previews) == 2
@@ -238,6 +239,8 @@ async def test_use_in_panel_sends_the_character_id(session: Session) -> None:
         ({"age": "inf"}, "age"),
         ({"age": "1e309"}, "age"),
         ({"age": "ten"}, "age"),
+        ({"age": "200"}, "age"),
+        ({"name": "x" * 121}, "at most 120"),
         ({"hair_color": "red\ud800"}, "lone surrogate"),
         ({"name": "Iv\udce9"}, "lone surrogate"),
         ({"hair_color": "x" * 201}, "at most 200"),
@@ -378,3 +381,11 @@ async def test_poses_fill_one_by_one_as_their_refs_arrive(session: Session) -> N
     assert seen == [4]  # the back pose (the last ref) came last; the others were shown before
     assert all(slot_bytes(studio, p) for p in POSES) and charged(session) == 4
     await session._aclient.close()
+
+
+async def test_opening_an_unknown_name_says_so_and_buys_nothing(session: Session) -> None:
+    studio = CharacterStudio(session, character="Nobody")
+    with pytest.raises(Exception, match="Nobody"):
+        await studio.ready()
+    assert "Nobody" in studio.errors.value and studio.character is None
+    assert sandbox_characters(session) == [] and not studio.synth_button.disabled
