@@ -209,7 +209,7 @@ async def test_use_in_panel_sends_the_character_id(session: Session) -> None:
     await studio.save()
     studio.use_panel_button.click()
     char = studio.character
-    assert panel.request()["character_id"] == char.id
+    assert panel.request()["character_id"] == char.id and "in the panel" in studio.status.value
     assert "Character: <b>Ivy</b>" in panel.character_name.value
     assert panel.character_chip.layout.display == ""
     await panel._pricer.flush()
@@ -319,7 +319,7 @@ async def test_use_in_grid_adds_the_character_to_the_grid(session: Session) -> N
     assert not studio.use_grid_button.disabled
     studio.use_grid_button.click()
     char = studio.character
-    assert "Ana" in studio.status.value and studio.error is None
+    assert "added to the grid" in studio.status.value and studio.error is None
     await grid.ready()
     assert grid.character_names == {char.id: "Ana"}
     assert grid.quote.total == 2 and charged(session) == 4  # priced; nothing more bought

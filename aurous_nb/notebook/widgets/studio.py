@@ -40,10 +40,10 @@ TEXT_FIELDS = (
 SIDE = 256
 LABEL = {"description_width": "88px"}
 _STATES = {
-    "synthesizing": "Drawing the poses…",
-    "reviewing": "Look at the poses: Regenerate one, or Save to make it ready.",
-    "ready": "Ready: use it in a panel or a grid.",
-    "failed": "Failed.",
+    "synthesizing": "drawing the poses…",
+    "reviewing": "look at the poses, Regenerate one, or Save to make it ready",
+    "ready": "use it in a panel or a grid",
+    "failed": "see the message below",
 }
 
 
@@ -85,6 +85,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._build()
         super().__init__(children=self._layout())
         self.add_class("aurous-panel")
+        self.add_class("aurous-studio")
         self._update_buttons()
         self._setup = Work(lambda: self._load(character), shown=True)
 
@@ -129,13 +130,10 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.errors = w.HTML()
         self.slots: dict[str, tuple[w.Image, w.HTML, w.Button]] = {}
         for pose in SLOTS:
-            image = w.Image(format="png", layout=w.Layout(width="160px", display="none"))
+            image = w.Image(format="png", layout=w.Layout(width="176px", display="none"))
             placeholder = w.HTML(_placeholder(pose, "waiting"))
             button = w.Button(
-                description="Regenerate",
-                icon="refresh",
-                disabled=True,
-                layout=w.Layout(width="160px"),
+                description="Regenerate", disabled=True, layout=w.Layout(width="176px")
             )
             button.on_click(handler(self._regenerate_clicked(pose)))
             self.slots[pose] = (image, placeholder, button)
@@ -479,7 +477,8 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             self.panel = GenerationPanel(self.session)
             self.below.children = (self.panel,)
         self.panel.use_character(char)
-        self._set_status(f"Using {char.name} in the panel.")
+        self._note = "in use in the panel"
+        self._show(char)
         return self.panel
 
     def use_in_grid(self) -> Any:
@@ -491,7 +490,8 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             self.grid.add_character(char)
         except Exception as exc:  # e.g. the grid is running
             self._refuse(exc)
-        self._set_status(f"Added {char.name} to the grid.")
+        self._note = "added to the grid"
+        self._show(char)
         return self.grid
 
     # -- the work ------------------------------------------------------------------------------
@@ -714,7 +714,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
 def _placeholder(pose: str, state: str) -> str:
     return (
-        "<div style='width:160px;height:160px;border:1px dashed #c5c8d0;border-radius:6px;"
+        "<div style='width:176px;height:176px;border:1px dashed #c5c8d0;border-radius:6px;"
         "display:flex;align-items:center;justify-content:center;color:#889;font-size:12px'>"
         f"{esc(pose)} · {esc(state)}</div>"
     )
