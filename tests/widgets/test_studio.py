@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import re
+import threading
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -389,3 +390,59 @@ async def test_opening_an_unknown_name_says_so_and_buys_nothing(session: Session
         await studio.ready()
     assert "Nobody" in studio.errors.value and studio.character is None
     assert sandbox_characters(session) == [] and not studio.synth_button.disabled
+
+
+class HeldAnswer(httpx.BaseTransport):
+    """Holds the answer to ``POST /v1/characters`` until ``release`` is set: a slow network,
+    which the sandbox (it answers at once) cannot be."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.waiting = threading.Event()
+        self.release = threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path == "/v1/characters":
+            self.waiting.set()
+            self.release.wait(60)
+        return response
+
+
+async def test_stop_while_the_purchase_is_in_flight_buys_it_once(home: Path) -> None:
+    from aurous_nb.client import Client
+
+    held = HeldAnswer()
+    for s in make_session(home):
+        assert s.sandbox is not None
+        s.client = Client(
+            api_key=s.sandbox.api_key,
+            base_url=s.base_url,
+            http_client=httpx.Client(transport=held),
+        )
+        studio = await CharacterStudio(s).ready()
+        describe(studio)
+        studio.synth_button.click()
+        while not held.waiting.is_set():  # the create is sent; its answer has not come back
+            await asyncio.sleep(0.01)
+        [row] = character_ledger.jobs(s.ledger, s.env)
+        assert row.status == "submitting"  # written before it was sent
+        studio.stop_button.click()
+        with pytest.raises(asyncio.CancelledError):
+            await studio._run.task  # type: ignore[misc]
+        assert "Stopped" in studio.status.value and studio.character is None
+        held.release.set()
+        while character_ledger.jobs(s.ledger, s.env)[0].status == "submitting":
+            await asyncio.sleep(0.01)  # the answer lands in the ledger all the same
+
+        again = await CharacterStudio(s).ready()
+        describe(again)
+        again.synth_button.click()
+        char = await again.wait()
+        assert again.outcome.how == "reused" and char.status == "reviewing"
+        assert len(sandbox_characters(s)) == 1 and charged(s) == 4
+        assert len(character_ledger.jobs(s.ledger, s.env)) == 1
+        if s._aclient is not None:
+            await s._aclient.close()
+        s.client.close()
+        held.inner.close()
