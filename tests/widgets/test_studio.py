@@ -271,6 +271,14 @@ async def test_synthesize_past_the_budget_is_disabled_with_the_reason(session: S
     describe(studio)
     studio.synth_button.click()  # click() runs even on a disabled button: still refused
     assert "budget" in studio.errors.value and sandbox_characters(session) == []
+    studio.budget = 10  # raised: Synthesize may run again
+    assert not studio.synth_button.disabled and studio.synth_button.tooltip.startswith("Spend")
+    studio.synth_button.click()
+    await studio.wait()
+    assert charged(session) == 4 and studio.spent == 4
+    studio.budget = 5  # 1 left: a regeneration fits, a second synthesis would not
+    assert not studio.slots["side"][2].disabled
+    assert studio._blocked(4) is not None and "1 credit of 5 credits left" in studio._blocked(4)
     with pytest.raises(ValueError):
         CharacterStudio(session, budget=float("nan"))
 

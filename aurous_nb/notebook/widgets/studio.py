@@ -24,6 +24,8 @@ from aurous_nb.notebook.widgets._static import esc, image_format, sniff_mime, th
 from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, Work, handler
 from aurous_nb.statuses import READY, REVIEWING
 from aurous_nb.text import credits
+from aurous_nb.work.characters import REGENERATE_GENERATIONS as REGEN
+from aurous_nb.work.characters import SYNTH_GENERATIONS as SYNTH
 
 __all__ = ["CharacterStudio"]
 
@@ -217,29 +219,34 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     @budget.setter
     def budget(self, value: float | None) -> None:
         self._budget = budget_value(value)
+        if hasattr(self, "synth_button"):  # set after construction: the buttons say it now
+            self._update_buttons()
 
     def _left(self) -> float | None:
         return None if self.budget is None else max(0.0, self.budget - self.spent)
 
-    async def _reprice(self) -> None:
+    async def _reprice(self, attempt: int = 0) -> None:
         """Price a synthesis (4 generations) and a regeneration (1), each refused past the
-        balance, the studio's budget or a spending cap, in a worker thread."""
+        balance or a spending cap, in a worker thread (the budget is checked as it changes)."""
         from aurous_nb.work import caps
         from aurous_nb.work import characters as jobs
 
-        session, left, notebook = self.session, self._left(), cell_context()[0]
+        session, notebook = self.session, cell_context()[0]
+        failed = False
 
         def priced(generations: int) -> tuple[Any, str | None]:
+            nonlocal failed
             try:
-                quoted = jobs.price(session, generations, budget=left)
+                quoted = jobs.price(session, generations)
                 caps.check(session.ledger, str(session.env), notebook, quoted.amount)
             except ValueError as exc:
                 return None, str(exc)
-            except Exception as exc:
+            except Exception as exc:  # the network: try again in a moment
+                failed = True
                 return None, f"no price yet ({_message(exc)})"
             return quoted, None
 
-        for generations in (jobs.SYNTH_GENERATIONS, jobs.REGENERATE_GENERATIONS):
+        for generations in (SYNTH, REGEN):
             quoted, problem = await asyncio.to_thread(priced, generations)
             self.prices.pop(generations, None)
             self.price_problems.pop(generations, None)
@@ -248,36 +255,45 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             else:
                 self.price_problems[generations] = problem or "no price yet"
         self._update_buttons()
+        if failed and attempt < 3:
+            await asyncio.sleep(2.0 * (attempt + 1))
+            await self._reprice(attempt + 1)
 
     def _blocked(self, generations: int) -> str | None:
         if self._run.running:
             return "busy: Stop first, or wait"
         if generations in self.price_problems:
             return self.price_problems[generations]
-        if generations not in self.prices:
+        quoted = self.prices.get(generations)
+        if quoted is None:
             return "no price yet"
+        if self.budget is not None and self.spent + quoted.amount > self.budget + 1e-9:
+            left = max(0.0, self.budget - self.spent)
+            return (
+                f"this costs {credits(quoted.amount)}, over the budget "
+                f"({credits(left)} of {credits(self.budget)} left)"
+            )
         return None
 
     def _update_buttons(self) -> None:
         running = self._run.running
-        synth = self.prices.get(4)
+        synth = self.prices.get(SYNTH)
         self.synth_button.description = (
             f"Synthesize · {credits(synth.amount)}" if synth is not None else "Synthesize"
         )
-        reason = self._blocked(4)
+        reason = self._blocked(SYNTH)
         self.synth_button.disabled = reason is not None
         self.synth_button.tooltip = reason or "Spend the price and draw four poses"
         if synth is not None:
             self.cost.value = f"<span class='aurous-muted'>{esc(synth)}</span>"
-        problem = self.price_problems.get(4)
-        if problem:
-            self.cost.value = f"<span class='aurous-error'>{esc(problem)}</span>"
+        if reason is not None and not running:
+            self.cost.value = f"<span class='aurous-error'>{esc(reason)}</span>"
         self.create_button.disabled = running
         self.stop_button.disabled = not running
         char = self.character
         status = getattr(char, "status", None)
-        regen = self.prices.get(1)
-        regen_reason = self._blocked(1)
+        regen = self.prices.get(REGEN)
+        regen_reason = self._blocked(REGEN)
         if regen_reason is None and status not in (REVIEWING, READY):
             regen_reason = "a pose can be redrawn once the character is reviewing or ready"
         for pose, (_, _, button) in self.slots.items():
@@ -396,7 +412,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             name = self._name()
             attrs = self.attributes()
             character_body(name, attributes=attrs)
-            reason = self._blocked(4)
+            reason = self._blocked(SYNTH)
             if reason is not None:
                 raise ValueError(f"Synthesize is not possible now: {reason}")
         except ValueError as exc:
@@ -428,7 +444,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 raise ValueError(
                     f"a pose can be redrawn once the character is reviewing or ready ({status})"
                 )
-            reason = self._blocked(1)
+            reason = self._blocked(REGEN)
             if reason is not None:
                 raise ValueError(f"Regenerate is not possible now: {reason}")
         except ValueError as exc:
@@ -627,7 +643,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             ledger_rows.observe(ledger, self.session.env, char)
             self._show(char)
         self._show(char)
-        await self._reprice()  # the balance changed
+        await self._reprice(attempt=3)  # the balance changed (no retries: the work is done)
 
     async def _fill(self, char: Any) -> None:
         """Download each ref not shown yet (one at a time or all at once, as they come)."""
