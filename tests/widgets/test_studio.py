@@ -109,6 +109,15 @@ async def test_prices_first_and_a_typed_description_is_what_is_bought(session: S
     assert len(sandbox_characters(session)) == 1 and charged(session) == 4
     assert len(character_ledger.jobs(session.ledger, session.env)) == 1
 
+    # another name: another character, and none of the first one's pictures stay
+    first = {pose: slot_bytes(studio, pose) for pose in POSES}
+    studio.name.value = "Juno"
+    studio.synth_button.click()
+    juno = await studio.wait()
+    assert juno.id != char.id and studio.outcome.how == "new" and charged(session) == 8
+    assert all(slot_bytes(studio, p) and slot_bytes(studio, p) != first[p] for p in POSES)
+    assert len(studio.previews) == 4
+
 
 async def test_stop_while_drawing_then_a_new_studio_resumes_without_buying(
     slow: Session,

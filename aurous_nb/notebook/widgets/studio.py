@@ -81,6 +81,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._note = ""  # how the last call went (bought already, re-sent), kept in the status
         self.previews: dict[int, tuple[str, bytes]] = {}  # ref index -> (pose, small bytes)
         self._stale: set[str] = set()  # poses being redrawn: their old picture is not shown
+        self._others: tuple[int, ...] = ()  # refs shown after the four slots
         self.prices: dict[int, Any] = {}  # generations -> Price (work.characters.Price)
         self.price_problems: dict[int, str] = {}
         self._run = TaskSlot(on_done=self._update_buttons, shown=True)
@@ -657,6 +658,9 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     # -- showing -------------------------------------------------------------------------------
 
     def _show(self, char: Any) -> None:
+        if self.character is not None and self.character.id != char.id:
+            self.previews.clear()  # another character: none of the old pictures are its own
+            self._stale.clear()
         self.character = char
         note = _STATES.get(char.status, char.status)
         how = f" · {self._note}" if self._note else ""
@@ -684,10 +688,13 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 image.layout.display = "none"
                 state = "drawing…" if drawing else ("redrawing…" if pose in self._stale else "—")
                 placeholder.value = _placeholder(pose, state)
+        others = tuple(i for i in sorted(self.previews) if i not in shown)
+        if others == self._others:
+            return  # the same pictures: no new widgets
+        self._others = others
         extras = []
-        for index, (pose, data) in sorted(self.previews.items()):
-            if index in shown:
-                continue
+        for index in others:
+            pose, data = self.previews[index]
             image = w.Image(value=data, format=image_format(data), layout=w.Layout(width="120px"))
             caption = w.HTML(f"<span class='aurous-muted'>{esc(pose)}</span>")
             extras.append(w.VBox([image, caption], layout=w.Layout(align_items="center")))
