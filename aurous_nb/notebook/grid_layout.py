@@ -57,12 +57,12 @@ class GridLayout:
         if set(row_names) & set(col_names):
             raise ValueError("rows and cols share an axis: give each axis to one of them")
         row_names = row_names or (["prompt"] if "prompt" not in col_names else [])
-        if not col_names:
+        if not col_names:  # what varies, and the LoRA unless it is only "no LoRA"
+            named = {"lora"} if dict(axes).get("lora") != [None] else set()
             col_names = [
-                n
-                for n in names
-                if n not in row_names and (n == "lora" or n in varying) and n != "prompt"
+                n for n in names if n not in row_names and n != "prompt" and n in {*varying, *named}
             ]
+            col_names = col_names or ([] if "lora" in row_names else ["lora"])
         page_names = [n for n in varying if n not in row_names and n not in col_names]
         return cls(axes, row_names, col_names, page_names)
 

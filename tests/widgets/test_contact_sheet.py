@@ -40,7 +40,7 @@ async def test_html_sheet_embeds_images_and_no_url_or_key(session: Session, tmp_
     grid = await PromptGrid(["a fox", "an owl"], loras=[None, "golden-hour"], seeds=[2]).ready()
     await grid.run()
     # a folder that does not exist yet is made (as grid.save does); a wrong suffix makes none
-    with pytest.raises(ValueError, match="not 'sheet.jpg'"):
+    with pytest.raises(ValueError, match=r"not 'sheet\.jpg'"):
         grid.contact_sheet(tmp_path / "other" / "sheet.jpg")
     assert not (tmp_path / "other").exists()
     page = grid.contact_sheet(tmp_path / "exports" / "sheets" / "sheet.html").read_text()

@@ -195,3 +195,17 @@ async def test_add_character_while_running_is_refused_and_nothing_is_lost(
     grid.add_character(bo)
     await grid.ready()
     assert grid.quote.total == 2
+
+
+def test_a_grid_without_a_lora_heads_its_columns_by_what_varies() -> None:
+    """Seen on notebook 06's contact sheet: every column said "(platform's choice) · Mira"."""
+    from aurous_nb.notebook.grid_layout import GridLayout
+
+    axes = [("prompt", ["a", "b"]), ("lora", [None]), ("seed", [7]), ("character", ["c1", "c2"])]
+    layout = GridLayout.of(axes)
+    assert layout.cols == ["character"]
+    assert layout.label(layout.cols, ("c1",), character_name={"c1": "Mira"}.get) == "Mira"
+    named = GridLayout.of([("prompt", ["a"]), ("lora", ["ink"]), ("character", ["c1", "c2"])])
+    assert named.cols == ["lora", "character"]  # a chosen style stays on the heading
+    alone = GridLayout.of([("prompt", ["a", "b"]), ("lora", [None])])
+    assert alone.cols == ["lora"]  # one column still has a heading
