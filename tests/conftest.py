@@ -7,6 +7,7 @@ The names differ from the session-scoped ``sandbox`` and ``client`` of ``tests/c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,33 @@ def fresh_sandbox() -> Iterator[Sandbox]:
 def fresh_client(fresh_sandbox: Sandbox) -> Iterator[Client]:
     with Client(api_key=fresh_sandbox.api_key, base_url=fresh_sandbox.base_url) as c:
         yield c
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop set as this thread's current one (without making one, as get_event_loop would)."""
+    local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+    return getattr(local, "_loop", None)
+
+
+@pytest.fixture(autouse=True)
+def no_loop_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A plain test that leaves a new, open event loop as the thread's current one fails.
+
+    Nothing closes such a loop: once a later ``asyncio.run`` unsets it, it is garbage in a cycle,
+    and whichever test the collector happens to run in (one under ``simplefilter("error")``, say)
+    fails on its unclosed self-pipe sockets. Async tests are left to pytest-asyncio's own loop.
+    """
+    if request.node.get_closest_marker("asyncio") is not None:
+        yield
+        return
+    before = _current_loop()
+    yield
+    after = _current_loop()
+    if after is not None and after is not before and not after.is_closed():
+        if not after.is_running():
+            asyncio.set_event_loop(before)
+            after.close()
+        pytest.fail(f"{request.node.nodeid} left an open event loop as the current one")
 
 
 @pytest.fixture(scope="session")

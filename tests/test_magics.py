@@ -16,7 +16,7 @@ import pytest
 
 from aurous_nb.analysis.frames import HISTORY_COLUMNS
 from aurous_nb.client import Generation
-from aurous_nb.notebook import session
+from aurous_nb.notebook import loops, session
 from tests.magic_cells import aurous_shell, run
 
 LATENCY = 0.2
@@ -386,13 +386,9 @@ def test_history_and_report(ip, capsys, sandbox_session):
 
 
 def test_widgets_open_or_say_why(ip, capsys, sandbox_session):
-    # A terminal shell runs no event loop (a kernel always does); give the widgets one, since
-    # an earlier asyncio.run() may have left the thread without a current loop.
-    try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+    # Between cells a terminal shell runs no loop: the widgets' start-up work goes to IPython's
+    # own loop (loops.home), which this test then runs. It makes no loop of its own: one left
+    # open here was collected, unclosed, inside a later test (its self-pipe's ResourceWarning).
     result, out = run(ip, capsys, "%aurous panel")
     assert result.success, out
     assert result.result is not None or "unavailable" in out
@@ -400,6 +396,8 @@ def test_widgets_open_or_say_why(ip, capsys, sandbox_session):
     assert result.success, out
     assert result.result is not None or "unavailable" in out
     # Let the widgets' start-up tasks finish here.
+    loop = loops.home()
+    assert loop is not None
     pending = asyncio.all_tasks(loop)
     if pending:
         loop.run_until_complete(asyncio.wait(pending, timeout=10))

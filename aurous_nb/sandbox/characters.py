@@ -2,9 +2,12 @@
 a character moves through ``synthesizing -> reviewing -> (save) -> ready`` or ``failed``.
 
 Like generations, a synthesis has its end time and outcome fixed when it starts, and
-:meth:`CharacterStore.settle` applies whatever is due (every read calls it). Money goes the same
-way as for generations: the cost is held on the team when a synthesis starts, charged when it
-renders its poses, released when it fails or is deleted in flight.
+:meth:`CharacterStore.settle` applies whatever is due (every read calls it). Each pose of a
+successful synthesis joins ``refs`` when it renders (:func:`arrivals`: staggered within the
+synthesis, the last at its end), so a poll sees 0..4 refs; a regenerated pose replaces its old ref
+only when done. Money goes the same way as for generations: the cost is held on the team when a
+synthesis starts, charged when it ends (``reviewing``), released when it fails or is deleted in
+flight.
 
 Every character and ticket belongs to a team: the sandbox's own, or (planted by
 ``POST /_sandbox/characters/foreign``) another one, so the "404 for another team's" rule has
@@ -48,6 +51,22 @@ FAILURE_CODE = "provider_error"
 MODERATION_CODE = "moderation_rejected"
 
 Hook = Callable[[str, "Character"], None]
+
+
+def arrivals(
+    *, seed: int, char_id: str, round: int, start: float, end: float, poses: int
+) -> list[float]:
+    """When each of ``poses`` poses finishes: increasing, uneven, the last at ``end``; fixed by the
+    seed, the character and its round (never the clock's jitter)."""
+    weights = []
+    for n in range(poses):
+        digest = hashlib.sha256(f"pose:{seed}:{char_id}:{round}:{n}".encode()).digest()
+        weights.append(0.5 + int.from_bytes(digest[:8], "big") / 2**64)
+    total, run, out = sum(weights), 0.0, []
+    for w in weights[:-1]:
+        run += w
+        out.append(start + (end - start) * run / total)
+    return [*out, end] if poses else []
 
 
 @dataclass
@@ -104,6 +123,8 @@ class Character:
     held: float = 0.0
     gated: bool = True
     pending: tuple[str, ...] = ()
+    #: when each pending pose renders (same order as ``pending``)
+    due: tuple[float, ...] = ()
     #: bumped by each synthesis or regeneration, so a re-run renders new pictures
     round: int = 0
     charged: float = 0.0
@@ -223,6 +244,18 @@ class CharacterStore:
             self.team.held += cost
         char.done_at = now + self._duration(char)
         char.outcome, char.outcome_message = self._outcome(char)
+        char.due = ()
+        if char.outcome == "reviewing":  # a failure renders nothing
+            char.due = tuple(
+                arrivals(
+                    seed=self.seed,
+                    char_id=char.id,
+                    round=char.round,
+                    start=now,
+                    end=char.done_at,
+                    poses=len(poses),
+                )
+            )
         char.updated_at = now
         if key is not None:
             char.idempotency_keys.append(key)
@@ -235,12 +268,22 @@ class CharacterStore:
             return
         now = time.time() if now is None else now
         for char in list(self.active.values()):
+            self._arrive(char, now)
             if char.done_at is not None and now >= char.done_at:
                 self._finish(char, char.done_at)
 
-    def _finish(self, char: Character, at: float) -> None:
+    def _arrive(self, char: Character, now: float) -> None:
+        """List every pose rendered by ``now`` (replacing that pose's old ref)."""
         from aurous_nb.sandbox.poses import render_pose
 
+        while char.due and now >= char.due[0]:
+            pose, at = char.pending[0], char.due[0]
+            data = render_pose(char.name, char.attributes, pose, round=char.round)
+            self._put_ref(char, Ref(pose, data))
+            char.pending, char.due = char.pending[1:], char.due[1:]
+            char.updated_at = max(char.updated_at, at)
+
+    def _finish(self, char: Character, at: float) -> None:
         del self.active[char.id]
         self._release(char)
         if char.outcome == "reviewing":
@@ -249,15 +292,14 @@ class CharacterStore:
                 for hook in self.on_charge:
                     hook(at)
             char.charged += char.held
-            for pose in char.pending:
-                data = render_pose(char.name, char.attributes, pose, round=char.round)
-                self._put_ref(char, Ref(pose, data))
+            self._arrive(char, at)  # the last pose is due now
             char.status = "reviewing"
         else:
             char.status = "failed"
             char.error_message = char.outcome_message
         char.held = 0.0
         char.pending = ()
+        char.due = ()
         char.done_at = None
         char.updated_at = at
         if char.status == "failed":
@@ -283,6 +325,7 @@ class CharacterStore:
         self._release(char)
         char.held = 0.0
         char.pending = ()
+        char.due = ()
         char.done_at = None
         char.status = "cancelled"
         self.emit("character.cancelled", char)

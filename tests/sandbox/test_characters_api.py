@@ -470,3 +470,72 @@ def test_character_webhooks(chars: Any, receiver: Receiver) -> None:
     )
     assert test_fire.status_code == 200
     api.delete(f"/v1/webhook_endpoints/{ep['id']}")
+
+
+# -- refs as they arrive ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slow() -> Iterator[tuple[Sandbox, httpx.Client]]:
+    """Syntheses of about 2 s, so a poll sees the poses arrive one by one."""
+    with (
+        Sandbox(latency=2.0, credits=10_000, seed=5, rate_limits=False) as sb,
+        make_client(sb) as client,
+    ):
+        yield sb, client
+
+
+def watch(api: httpx.Client, char_id: str) -> list[tuple[str, list[str], float]]:
+    """(status, poses listed, credits) at each poll, until the synthesis has ended."""
+    seen: list[tuple[str, list[str], float]] = []
+
+    def ended() -> bool:
+        body = api.get(f"/v1/characters/{char_id}").json()
+        seen.append((body["status"], [r["pose"] for r in body["refs"]], balance(api)["credits"]))
+        return bool(body["status"] != "synthesizing")
+
+    wait_until(ended, timeout=60)
+    return seen
+
+
+def test_synthesis_lists_each_pose_when_it_renders_and_charges_at_the_end(slow: Any) -> None:
+    _, api = slow
+    before = quiet(api)
+    char = synth(api, name="Staggered")
+    assert char["status"] == "synthesizing" and char["refs"] == []
+    seen = watch(api, char["id"])
+    order = ["portrait", "front", "side", "back"]
+    counts = [len(poses) for _, poses, _ in seen]
+    assert counts == sorted(counts), counts  # a pose once listed stays listed
+    assert all(poses == order[: len(poses)] for _, poses, _ in seen), seen
+    during = [(len(poses), credits) for status, poses, credits in seen if status == "synthesizing"]
+    assert {n for n, _ in during} & {1, 2, 3}, counts  # some poses listed before the last
+    assert all(credits == before["credits"] for _, credits in during)  # nothing charged yet
+    assert seen[-1][:2] == ("reviewing", order)
+    assert before["credits"] - seen[-1][2] == 4
+
+
+def test_regenerating_one_pose_keeps_the_others_listed(slow: Any) -> None:
+    _, api = slow
+    char = synth(api, name="Keeper")
+    first = until(api, char["id"], "reviewing")
+    old = {ref["pose"]: NOKEY.get(ref["url"]).content for ref in first["refs"]}
+    r = api.post(f"/v1/characters/{char['id']}/refs/regenerate", json={"pose": "side"})
+    assert r.status_code == 200 and r.json()["status"] == "synthesizing"
+    assert [ref["pose"] for ref in r.json()["refs"]] == list(old)
+    assert NOKEY.get(r.json()["refs"][2]["url"]).content == old["side"]  # the old one until done
+    seen = watch(api, char["id"])
+    assert all(poses == list(old) for _, poses, _ in seen), seen
+    done = api.get(f"/v1/characters/{char['id']}").json()
+    new = {ref["pose"]: NOKEY.get(ref["url"]).content for ref in done["refs"]}
+    assert [p for p in old if new[p] != old[p]] == ["side"]
+
+
+def test_arrivals_are_staggered_within_the_synthesis_and_repeatable() -> None:
+    from aurous_nb.sandbox.characters import arrivals
+
+    one = arrivals(seed=5, char_id="char_x", round=1, start=100.0, end=102.0, poses=4)
+    assert one == arrivals(seed=5, char_id="char_x", round=1, start=100.0, end=102.0, poses=4)
+    assert 100.0 < one[0] < one[1] < one[2] < one[3] == 102.0
+    assert one != arrivals(seed=5, char_id="char_x", round=2, start=100.0, end=102.0, poses=4)
+    assert arrivals(seed=5, char_id="char_x", round=1, start=7.0, end=7.0, poses=4) == [7.0] * 4
