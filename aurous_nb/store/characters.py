@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +113,11 @@ def prepare(
     key: str | None = None,
     notebook: str | None = None,
     cell: str | None = None,
+    guard: Callable[[Any, str], None] | None = None,
 ) -> CharacterJob:
-    """Write the row before the request is sent; its key is the request's Idempotency-Key."""
+    """Write the row before the request is sent; its key is the request's Idempotency-Key.
+    ``guard(connection, key)`` runs in the same transaction first (the spending caps): what it
+    raises writes nothing."""
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
     if contains_api_key(request):
@@ -122,6 +125,8 @@ def prepare(
     key = key or str(uuid.uuid4())
     now = time.time()
     with ledger._write() as conn:
+        if guard is not None:
+            guard(conn, key)
         conn.execute(
             """INSERT INTO character_jobs (env, idempotency_key, action, character_id, name,
                    request, request_hash, notebook, cell, poses, estimate, status,

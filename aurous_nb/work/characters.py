@@ -19,6 +19,7 @@ from typing import Any
 from aurous_nb.client.characters import POSES, character_body, check_attributes
 from aurous_nb.store import characters as character_ledger
 from aurous_nb.text import credits, number
+from aurous_nb.work import caps
 from aurous_nb.work.reuse import settled
 
 __all__ = [
@@ -134,8 +135,9 @@ def _paid(
             except NotFoundError:
                 pass  # deleted, or a restarted sandbox: buy it again
     quoted = price(session, generations, budget=budget)
-    if announce is not None:
-        announce(quoted)  # said before anything is spent
+    guard, notes = None, list[str]()
+    if caps.limits().any(context[0]):  # checked where the row is written, like every spend
+        guard, notes = caps.guard(env, context[0], quoted.amount)
     job = character_ledger.prepare(
         ledger,
         env,
@@ -146,7 +148,11 @@ def _paid(
         poses=poses,
         notebook=context[0],
         cell=context[1],
+        guard=guard,
     )
+    if announce is not None:
+        announce(quoted)  # said before anything is sent
+    caps.say(*notes)
     return Outcome(_send(session, job, call), "new", quoted)
 
 
