@@ -23,6 +23,7 @@ from aurous_nb import BudgetExceededError
 from aurous_nb.client import Client
 from aurous_nb.notebook import session
 from aurous_nb.sandbox import Sandbox
+from aurous_nb.store import characters as character_ledger
 from aurous_nb.work import caps, jobs
 from aurous_nb.work.batch import Batch
 from tests.magic_cells import run
@@ -263,3 +264,27 @@ def test_a_session_cap_set_late_counts_what_the_kernel_already_spent(
     with pytest.raises(BudgetExceededError, match="3 spent in this kernel session"):
         jobs.generate(client, None, "image", {"prompt": "after", "count": 2})
     assert witness(sb.base_url) == before
+
+
+def test_characters_count_toward_the_caps_and_are_refused_past_one(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], sb: Sandbox
+) -> None:
+    """A synthesis is 4 generations' worth: it must spend from the same caps as images do, and
+    be refused (nothing held, no row) once a cap would pass."""
+    synth = "%aurous character synth {name} --gender female --age 30 --hair-color {hair} --save"
+    run(ip, capsys, "%config Aurous.session_budget = 6")
+    result, out = run(ip, capsys, synth.format(name="Ada", hair="red"))
+    assert result.success, out
+    _, out = run(ip, capsys, "%aurous budget")
+    assert "4 of 6 credits" in out, out
+    result, out = run(ip, capsys, "%aurous generate owl one --count 2 --seed 1")
+    assert result.success and "session budget 6 of 6 (100%)" in out, out
+    before = witness(sb.base_url)
+    chars = len(httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["characters"])
+    result, out = run(ip, capsys, synth.format(name="Bea", hair="black"))
+    assert not result.success and isinstance(result.error_in_exec, BudgetExceededError), out
+    assert "session budget of 6 credits" in out and "nothing was sent" in out, out
+    assert witness(sb.base_url) == before
+    assert len(httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["characters"]) == chars
+    rows = character_ledger.jobs(session.current().ledger)
+    assert [j.name for j in rows if j.action == "synthesize"] == ["Ada"]

@@ -126,3 +126,47 @@ def test_usage_errors(ip, capsys) -> None:
     ]:
         result, _ = run(ip, capsys, line)
         assert not result.success and message in str(result.error_in_exec), line
+
+
+def test_running_the_create_cell_again_shows_the_same_character(ip, capsys, home) -> None:
+    """A re-run cell (or a reopened notebook run top to bottom) must not add another Ceci to the
+    team: the same name and the same pictures give the character that cell made."""
+    cell = "%aurous character create Ceci --from p0.png p1.png"
+    first, out = run(ip, capsys, cell)
+    assert first.success, out
+    before = len(sandbox_book()["characters"])  # type: ignore[arg-type]
+    again, out = run(ip, capsys, cell)
+    assert again.success, out
+    assert again.result.id == first.result.id
+    assert "already made" in out
+    assert len(sandbox_book()["characters"]) == before  # type: ignore[arg-type]
+    # other pictures are another character; so is the same one after it was deleted
+    other, _ = run(ip, capsys, "%aurous character create Ceci --from p1.png")
+    assert other.result.id != first.result.id
+    run(ip, capsys, f"%aurous character delete {first.result.id}")
+    remade, out = run(ip, capsys, cell)
+    assert remade.success, out
+    assert remade.result.id not in (first.result.id, other.result.id)
+
+
+def test_history_names_the_character_of_each_generation(ip, capsys) -> None:
+    """Spend per character: history's ``character`` column is the name the ledger knows (the
+    id for a character made elsewhere), on the images made with one and on its synthesis."""
+    import pandas as pd
+
+    from aurous_nb import frames
+
+    assert run(ip, capsys, "%aurous character create Dora --from p0.png")[0].success
+    assert run(ip, capsys, "%aurous generate a lamp --character Dora --seed 9")[0].success
+    assert run(ip, capsys, "%aurous generate a plain lamp --seed 9")[0].success
+    synth = "%aurous character synth Eli --gender male --age 40 --hair-color grey --save"
+    assert run(ip, capsys, synth)[0].success
+    s = session.current()
+    h = frames.history(ledger=s.ledger)
+    assert list(h.columns).count("character") == 1
+    by_prompt = dict(zip(h["prompt"], h["character"], strict=True))
+    assert by_prompt["a lamp"] == "Dora"
+    assert pd.isna(by_prompt["a plain lamp"])
+    assert by_prompt["synthesize Eli"] == "Eli"
+    spent = h.groupby("character", observed=True)["cost"].sum()
+    assert spent["Eli"] == 4 and spent["Dora"] == 1

@@ -466,13 +466,13 @@ def test_history_in_a_terminal_leads_with_prompt_status_and_cost(ip, capsys, san
     result, out = run(ip, capsys, "%aurous history --since 1d")
     assert result.success, out
     frame = result.result
-    assert isinstance(frame, pd.DataFrame) and len(frame.columns) == len(HISTORY_COLUMNS) == 31
+    assert isinstance(frame, pd.DataFrame) and len(frame.columns) == len(HISTORY_COLUMNS) == 32
     assert list(frame.columns[:4]) == ["created_at", "prompt", "status", "cost"]
     shown = out.split("Out[", 1)[-1]
     head = next(line for line in shown.splitlines() if "created" in line)
     assert head.split()[:4] == ["created", "prompt", "status", "cost"], shown
     assert "a lighthouse at dusk" in shown and "succeeded" in shown
     assert "..." not in head, repr(head)
-    assert "all 31 columns: .columns" in shown
+    assert "all 32 columns: .columns" in shown
     assert " UTC " in shown  # times read 2026-11-29 14:54:21 UTC
     assert type(frame.head(2)) is pd.DataFrame

@@ -53,6 +53,7 @@ HISTORY_COLUMNS = (
     "prompt",
     "lora",
     "lora_id",
+    "character",
     "size",
     "width",
     "height",
@@ -335,6 +336,7 @@ def history(
     data: dict[str, Any] = {}
     for name, values in columns.items():
         data[name] = values.take(order)
+    data["character"] = character_ledger.named(ledger, env, row_ids.take(order), where, params)
     data["duration_s"] = data["duration_s"] / 1000.0
     ids = data["generation_id"]
     data["cached"] = _cached_counts(ids, json.loads(cached_ids), cached_counts or "")

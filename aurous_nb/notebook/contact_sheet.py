@@ -61,12 +61,13 @@ def write(sheet: Sheet, path: str | Path, cell: int | None = None) -> Path:
     caps the side of a PNG cell in pixels (default: as large as fits, up to 320)."""
     target = Path(path)
     suffix = target.suffix.lower()
-    if suffix in (".html", ".htm"):
-        target.write_text(_html(sheet), encoding="utf-8")
-    elif suffix == ".png":
+    if suffix not in (".html", ".htm", ".png"):
+        raise ValueError(f"contact_sheet: write a .png or an .html file, not {target.name!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".png":
         target.write_bytes(_png(sheet, cell))
     else:
-        raise ValueError(f"contact_sheet: write a .png or an .html file, not {target.name!r}")
+        target.write_text(_html(sheet), encoding="utf-8")
     return target
 
 

@@ -57,12 +57,12 @@ class GridLayout:
         if set(row_names) & set(col_names):
             raise ValueError("rows and cols share an axis: give each axis to one of them")
         row_names = row_names or (["prompt"] if "prompt" not in col_names else [])
-        if not col_names:
+        if not col_names:  # what varies, and the LoRA unless it is only "no LoRA"
+            named = {"lora"} if dict(axes).get("lora") != [None] else set()
             col_names = [
-                n
-                for n in names
-                if n not in row_names and (n == "lora" or n in varying) and n != "prompt"
+                n for n in names if n not in row_names and n != "prompt" and n in {*varying, *named}
             ]
+            col_names = col_names or ([] if "lora" in row_names else ["lora"])
         page_names = [n for n in varying if n not in row_names and n not in col_names]
         return cls(axes, row_names, col_names, page_names)
 
@@ -106,8 +106,10 @@ class GridLayout:
         names: Sequence[str],
         key: Sequence[Any],
         lora_name: Callable[[str], str] = str,
+        character_name: Callable[[str], str] = str,
     ) -> str:
-        """A row, column or page heading: ``"Golden Hour · seed 3 · cfg_rescale 0.8"``."""
+        """A row, column or page heading: ``"Golden Hour · seed 3 · cfg_rescale 0.8"``; a
+        character by its name (``"Ana"``), the request carrying its id."""
         parts = []
         for name, value in zip(names, key, strict=True):
             if name == "lora":
@@ -116,6 +118,8 @@ class GridLayout:
                 parts.append(str(value))
             elif len(self._values(name)) <= 1:
                 continue  # said once in the footer, not on every heading
+            elif name == "character":
+                parts.append(character_name(value) if value else "no character")
             elif name in ("size", "prompt_sr"):
                 parts.append(str(value))
             elif name == "seed":
@@ -128,6 +132,9 @@ class GridLayout:
 def _text(value: Any) -> str:
     if value is None:
         return "default"
+    label = getattr(value, "label", None)  # reference images: their file names
+    if isinstance(label, str):
+        return label
     if isinstance(value, (list, tuple)):
         return "+".join(f"{v[0]}:{v[1]}" if isinstance(v, (list, tuple)) else str(v) for v in value)
     return str(value)

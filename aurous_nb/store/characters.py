@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +113,11 @@ def prepare(
     key: str | None = None,
     notebook: str | None = None,
     cell: str | None = None,
+    guard: Callable[[Any, str], None] | None = None,
 ) -> CharacterJob:
-    """Write the row before the request is sent; its key is the request's Idempotency-Key."""
+    """Write the row before the request is sent; its key is the request's Idempotency-Key.
+    ``guard(connection, key)`` runs in the same transaction first (the spending caps): what it
+    raises writes nothing."""
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
     if contains_api_key(request):
@@ -122,6 +125,8 @@ def prepare(
     key = key or str(uuid.uuid4())
     now = time.time()
     with ledger._write() as conn:
+        if guard is not None:
+            guard(conn, key)
         conn.execute(
             """INSERT INTO character_jobs (env, idempotency_key, action, character_id, name,
                    request, request_hash, notebook, cell, poses, estimate, status,
@@ -254,6 +259,36 @@ def _env_of(ledger: Ledger, key: str) -> str:
 # -- history -----------------------------------------------------------------------------------
 
 
+def named(
+    ledger: Ledger, env: str | None, row_ids: Any, where: str, params: Sequence[Any]
+) -> pd.Categorical:
+    """The character of each ``generations`` row in ``row_ids`` (its name as this ledger knows
+    it, else its ``char_`` id; missing for a generation without one). Only the rows whose
+    request names a character are read, so a ledger without characters pays one indexed scan."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    _, rows = ledger.query(
+        f"SELECT g.row_id, g.request FROM generations g WHERE {where} AND g.request LIKE ?",
+        [*params, '%"character_id"%'],
+    )
+    ids = {row: json.loads(text).get("character_id") for row, text in rows if text}
+    _, known = ledger.query(
+        "SELECT character_id, name FROM character_jobs WHERE env = ? AND character_id IS NOT "
+        "NULL AND name IS NOT NULL ORDER BY row_id",
+        [env],
+    )
+    names = {char: name for char, name in known}  # the newest name wins
+    values = np.full(len(row_ids), None, dtype=object)
+    for i, row in enumerate(row_ids.tolist()):
+        char = ids.get(row)
+        if isinstance(char, str):
+            values[i] = names.get(char, char)
+    return pd.Categorical(values)
+
+
 def history_frame(
     ledger: Ledger, env: str | None, since: float | None, until: float | None
 ) -> pd.DataFrame | None:
@@ -289,6 +324,7 @@ def history_frame(
             "status": data["status"],
             "media_type": "character",
             "prompt": data["action"] + " " + data["name"].fillna(""),
+            "character": data["name"].fillna(data["character_id"]),
             "image_count": data["poses"].astype("Int64"),
             "estimate": data["estimate"].astype(float),
             "held": data["estimate"].where(active).astype(float),

@@ -139,6 +139,7 @@ class Batch:
         webhooks: Any = None,
         give_up_after: int = MAX_CREATE_FAILURES,
         reuse: str = "me",
+        labels: Mapping[str, Mapping[Any, str]] | None = None,
     ) -> None:
         from aurous_nb.client._params import check_float
         from aurous_nb.config import env_for, is_sandbox_env
@@ -152,6 +153,8 @@ class Batch:
         ):
             raise ValueError("give_up_after must be a whole number, 0 or more")
         self.give_up_after = give_up_after
+        #: ``{axis: {value: label}}``: how rows() names a value (a character id by its name)
+        self.labels = {k: dict(v) for k, v in (labels or {}).items()}
         check_float("min_poll_interval", min_poll_interval, 0, above=True)
         check_float("max_poll_interval", max_poll_interval, min_poll_interval)
         self.budget = budget  # checked before any client is opened
@@ -215,10 +218,20 @@ class Batch:
         *,
         axes: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        characters: Sequence[Any] | Any | None = None,
         **options: Any,
     ) -> Batch:
         """A batch of every prompt x LoRA x size x seed x count x ``axes`` (see
-        :func:`jobspec.grid`); ``params`` go into every request, ``options`` to :class:`Batch`."""
+        :func:`jobspec.grid`); ``params`` go into every request, ``options`` to :class:`Batch`.
+
+        ``characters`` (names, ``char_`` ids or Character objects; or a ``character`` axis)
+        are looked up first: each cell's request carries the ``character_id``, and rows()
+        the name. An unknown, deleted or not ready one is refused before anything is priced.
+        """
+        if characters is not None or (axes or {}).get("character") is not None:
+            axes, names = _character_axis(axes, characters, options)
+            labels = {**dict(options.pop("labels", None) or {}), "character": names}
+            options["labels"] = labels
         specs = jobspec.grid(prompts, loras, sizes, seeds, counts, axes=axes, **dict(params or {}))
         return cls(specs, **options)
 
@@ -319,8 +332,14 @@ class Batch:
         return max(by_rate, by_slots) + (latency or 0.0)
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per job (parameters, status, cost, files): what a DataFrame is built from."""
-        return rows(self.jobs)
+        """One dict per job (parameters, status, cost, files): what a DataFrame is built from;
+        an axis with labels shows them (``character``: the name; ``character_id`` the id)."""
+        out = rows(self.jobs)
+        for row in out:
+            for axis, names in self.labels.items():
+                if axis in row:
+                    row[axis] = names.get(row[axis], row[axis])
+        return out
 
     # -- pricing ----------------------------------------------------------------------------
 
@@ -597,6 +616,12 @@ class Batch:
             record = self.ledger.job(job.key)
             if record is None:
                 request = dict(job.request)
+                refs = job.spec.refs
+                if refs is not None:  # uploaded now, once per content (the client remembers)
+                    request.pop("reference_images", None)
+                    request["reference_image_urls"] = await client.files.resolve_many(
+                        refs.wire_sources()
+                    )
                 if self._receiver is not None and job.media_type in ("image", "video"):
                     request.setdefault("webhook_url", self._receiver.url)
                 record = jobs_mod.prepare(  # the one create path: the caps are checked there
@@ -944,6 +969,25 @@ class Batch:
     # -- clients ------------------------------------------------------------------------------
 
 
+def _character_axis(
+    axes: Mapping[str, Any] | None, characters: Any, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The axes with characters as ids (looked up with a blocking client), and their names."""
+    from aurous_nb.client import Client
+    from aurous_nb.work import characters as work_characters
+
+    client = options.get("client")
+    if isinstance(client, Client):
+        return work_characters.grid_axis(client, axes, characters)
+    if client is not None:
+        raise ValueError(
+            "characters: looking them up needs a blocking Client (client=Client(...)); an "
+            "AsyncClient cannot be driven from here"
+        )
+    with Client(api_key=options.get("api_key"), base_url=options.get("base_url")) as own:
+        return work_characters.grid_axis(own, axes, characters)
+
+
 def _buyer(ledger: Any, reuse: str) -> str | None:
     """Whose purchases a batch's keys name: the person on a team's ledger (``reuse="me"``),
     nobody on a local one (its keys stay what they always were) or with ``reuse="team"``."""
@@ -988,8 +1032,17 @@ def _validate(specs: Sequence[JobSpec]) -> None:
     from aurous_nb.work.jobs import validate
 
     for i, spec in enumerate(specs):
+        request = dict(spec.request)
+        if spec.refs is not None:  # read and checked already; uploaded just before the create
+            del request["reference_images"]
         try:
-            validate(spec.media_type, spec.request)
+            for other in ("reference_image_urls", "character_id"):
+                if spec.refs is not None and request.get(other) is not None:
+                    raise ValidationError(
+                        "reference_images",
+                        f"reference_images: cannot be used with {other}; pass one",
+                    )
+            validate(spec.media_type, request)
         except ValidationError as exc:
             cell = f" (cell {spec.cell})" if spec.cell else ""
             raise ValidationError(exc.param or "request", f"job {i}{cell}: {exc.message}") from None

@@ -217,24 +217,36 @@ _SPEND = (
 )
 
 
+# A character's paid rows (synthesis, regeneration) count the same way: charged once they end,
+# the estimate until then (the API echoes no hold on a character).
+_CHARACTER_SPEND = (
+    "SELECT COALESCE(sum(CASE WHEN status IN ({ends}) THEN COALESCE(charged, 0) "
+    "ELSE COALESCE(estimate, 0) END), 0) FROM character_jobs WHERE env = ? AND "
+)
+
+
 def _spent(conn: sqlite3.Connection, env: str, cap: str, notebook: str | None) -> float:
     from aurous_nb.statuses import TERMINAL
 
-    sql = _SPEND.format(ends=", ".join("?" for _ in TERMINAL))
-    params: list[Any] = [*sorted(TERMINAL), env]
+    ends = ", ".join("?" for _ in TERMINAL)
+    values: list[Any]
     if cap == "daily":
-        sql += "COALESCE(submitted_at, created_at) >= ?"
-        params.append(_day_start())
+        where, values = "{when} >= ?", [_day_start()]
     elif cap == "notebook":
-        sql += "notebook = ?"
-        params.append(notebook)
+        where, values = "notebook = ?", [notebook]
     else:
         keys = sorted(_session_keys())  # portable SQL (SQLite and PostgreSQL): one mark a key
         if not keys:
             return 0.0
-        sql += f"idempotency_key IN ({', '.join('?' for _ in keys)})"
-        params += keys
-    return round(float(conn.execute(sql, params).fetchone()[0] or 0.0), 4)
+        where, values = f"idempotency_key IN ({', '.join('?' for _ in keys)})", keys
+    total = 0.0
+    for sql, when in (
+        (_SPEND, "COALESCE(submitted_at, created_at)"),
+        (_CHARACTER_SPEND, "submitted_at"),
+    ):
+        query = sql.format(ends=ends) + where.format(when=when)
+        total += float(conn.execute(query, [*sorted(TERMINAL), env, *values]).fetchone()[0] or 0)
+    return round(total, 4)
 
 
 def _usage(conn: sqlite3.Connection, env: str, notebook: str | None) -> list[Usage]:

@@ -19,6 +19,7 @@ from typing import Any
 from aurous_nb.client.characters import POSES, character_body, check_attributes
 from aurous_nb.store import characters as character_ledger
 from aurous_nb.text import credits, number
+from aurous_nb.work import caps
 from aurous_nb.work.reuse import settled
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "create",
     "delete",
     "find",
+    "grid_axis",
     "price",
+    "ready",
     "regenerate",
     "resynthesize",
     "synthesize",
@@ -132,8 +135,9 @@ def _paid(
             except NotFoundError:
                 pass  # deleted, or a restarted sandbox: buy it again
     quoted = price(session, generations, budget=budget)
-    if announce is not None:
-        announce(quoted)  # said before anything is spent
+    guard, notes = None, list[str]()
+    if caps.limits().any(context[0]):  # checked where the row is written, like every spend
+        guard, notes = caps.guard(env, context[0], quoted.amount)
     job = character_ledger.prepare(
         ledger,
         env,
@@ -144,7 +148,11 @@ def _paid(
         poses=poses,
         notebook=context[0],
         cell=context[1],
+        guard=guard,
     )
+    if announce is not None:
+        announce(quoted)  # said before anything is sent
+    caps.say(*notes)
     return Outcome(_send(session, job, call), "new", quoted)
 
 
@@ -251,12 +259,27 @@ def create(
     attributes: Mapping[str, Any] | None = None,
     context: tuple[str | None, str | None] = (None, None),
 ) -> Outcome:
-    """A character from your images (free: nothing to price); recorded once it exists."""
+    """A character from your images (free: nothing to price); recorded once it exists.
+
+    The same name, pictures and attributes again (a re-run cell) give the character they made,
+    while it exists, instead of another one of the same name in the team's list.
+    """
     attrs = check_attributes(attributes)
+    request = {"name": name, "images": _digests(images), "attributes": attrs or None}
+    prior = character_ledger.reusable(session.ledger, session.env, "create", request, None)
+    if prior is not None and prior.character_id is not None:
+        from aurous_nb.client.errors import NotFoundError
+
+        try:
+            char = get(session, prior.character_id)
+        except NotFoundError:
+            pass  # deleted since, or a restarted sandbox: make it again
+        else:
+            if char.status != "deleted":
+                return Outcome(char, "reused")
     char = session.client.characters.create(
         name=name, images=list(images), attributes=attrs or None
     )
-    request = {"name": name, "images": len(images), "attributes": attrs or None}
     job = character_ledger.prepare(
         session.ledger,
         session.env,
@@ -269,6 +292,21 @@ def create(
     )
     character_ledger.answered(session.ledger, job.key, char)
     return Outcome(char, "new")
+
+
+def _digests(images: Sequence[str | os.PathLike[str] | bytes]) -> list[str] | int:
+    """Each picture's sha256 (what makes two creates the same); their count when one cannot be
+    read here (the client then says why)."""
+    import hashlib
+
+    out = []
+    for image in images:
+        try:
+            data = image if isinstance(image, bytes) else open(os.fspath(image), "rb").read()  # noqa: SIM115
+        except (OSError, TypeError, ValueError):
+            return len(images)
+        out.append(hashlib.sha256(data).hexdigest())
+    return out
 
 
 def get(session: Any, character: Any) -> Any:
@@ -296,16 +334,99 @@ def find(session: Any, name_or_id: str) -> Any:
     """A character by id (``char_...``), else the newest one with that name (the API's list)."""
     if name_or_id.startswith("char_"):
         return get(session, name_or_id)
-    for char in session.client.characters.list():
-        if char.name == name_or_id:
+    return _by_name(session.client, name_or_id)
+
+
+def _by_name(client: Any, name: str) -> Any:
+    for char in client.characters.list():
+        if char.name == name:
             return char
     from aurous_nb.client.errors import NotFoundError
 
     raise NotFoundError(
-        f"no character named {name_or_id!r} (see %aurous character list)",
+        f"no character named {name!r} (see %aurous character list)",
         code="resource_not_found",
         param="character",
     )
+
+
+def ready(client: Any, items: Any, *, param: str = "characters") -> list[Any]:
+    """Each of ``items`` (names, ``char_`` ids or Character objects) as the API has it now,
+    in order and without repeats; raises naming the first that is unknown, deleted or not
+    ``ready``, so a grid over them is refused before anything is priced.
+
+    A Character object is looked up again: it may have been deleted or changed since."""
+    from aurous_nb.client.errors import NotFoundError
+
+    if items is None or isinstance(items, str) or not isinstance(items, Sequence):
+        items = [items]
+    out: dict[str, Any] = {}
+    listed: dict[str, Any] | None = None  # the newest character of each name, listed once
+    for item in items:
+        if isinstance(item, str):
+            ref = item.strip()
+        elif isinstance(getattr(item, "id", None), str):
+            ref = item.id
+        else:
+            raise ValueError(
+                f"{param}: a {type(item).__name__} is not a character; pass a name, a char_ id "
+                "or a Character"
+            )
+        if not ref:
+            raise ValueError(f"{param}: an empty character name")
+        shown = repr(ref)
+        try:
+            if ref.startswith("char_"):
+                char = client.characters.get(ref)
+            else:
+                if listed is None:
+                    listed = {}
+                    for found in client.characters.list():  # newest first
+                        listed.setdefault(found.name, found)
+                char = listed.get(ref) or _by_name(client, ref)  # raises for a name not there
+        except NotFoundError as exc:
+            why = "unknown or deleted" if ref.startswith("char_") else "no such name"
+            raise NotFoundError(
+                f"{param}: character {shown} not found ({why}; see %aurous character list); "
+                "nothing was priced or bought",
+                status=exc.status,
+                code="resource_not_found",
+                param=param,
+                request_id=exc.request_id,
+            ) from None
+        if not char.is_ready:
+            label = f"{char.name!r} ({char.id})" if char.name != ref else f"{ref!r} ({char.id})"
+            hint = {
+                "synthesizing": "its poses are still being drawn: wait for it, then save it",
+                "reviewing": "its poses wait for review: save it (%aurous character save) first",
+                "failed": "its synthesis failed: resynthesize it or make another",
+                "deleted": "it was deleted",
+            }.get(char.status, "only a ready character can be used")
+            raise ValueError(
+                f"{param}: character {label} is {char.status}, not ready ({hint}); "
+                "nothing was priced or bought"
+            )
+        out.setdefault(char.id, char)
+    return list(out.values())
+
+
+def grid_axis(
+    client: Any, axes: Mapping[str, Any] | None, characters: Any = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A grid's axes with its ``character`` axis (from ``characters=`` or ``axes``) as ids,
+    and ``{id: name}`` for its labels. Names resolve here, before anything is priced."""
+    out = dict(axes or {})
+    if characters is not None:
+        if "character" in out:
+            raise ValueError("give characters once: as an argument or as the character axis")
+        out["character"] = characters
+    value = out.get("character")
+    if value is None or (not isinstance(value, str) and isinstance(value, Sequence) and not value):
+        out.pop("character", None)  # no characters: the grid it would be without the axis
+        return out, {}
+    chars = ready(client, out["character"])
+    out["character"] = [c.id for c in chars]
+    return out, {c.id: c.name for c in chars}
 
 
 def _id(character: Any) -> str:

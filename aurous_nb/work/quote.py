@@ -49,7 +49,7 @@ def card_price(spec: JobSpec, card: Any) -> float | None:
     if spec.media_type == "image":
         img = card.image
         count = int(r.get("count") or 1)
-        refs = len(r.get("reference_image_urls") or ())
+        refs = len(r.get("reference_image_urls") or r.get("reference_images") or ())
         base = img.base * count + img.reference_image_per_image * refs * count
         factor = img.enhance_prompt_multiplier if r.get("enhance_prompt") else 1.0
         return round(float(base * factor), 4)

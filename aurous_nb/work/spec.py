@@ -19,6 +19,7 @@ import dataclasses
 import difflib
 import hashlib
 import itertools
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from aurous_nb.canonical import canonical_json
 __all__ = [
     "BASE_AXES",
     "JobSpec",
+    "References",
     "grid",
     "grid_axes",
     "grid_name",
@@ -60,6 +62,90 @@ def _digest(value: Any, size: int = 16) -> str:
     return hashlib.sha256(_canonical(value).encode()).hexdigest()[:size]
 
 
+@dataclass(frozen=True, eq=False)
+class References:
+    """``reference_images`` read and checked once: a job's key is made from ``keys`` (a
+    picture's content hash, a generation's output, a ``file_`` id or an https URL), so the same
+    picture under another path, or uploaded again under a new file id, is the same job; the
+    data waits in ``sources`` until the create, when it is uploaded (once per content)."""
+
+    keys: tuple[str, ...]
+    sources: Mapping[str, Any] = field(repr=False)
+    names: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, References) and other.keys == self.keys
+
+    def __hash__(self) -> int:
+        return hash(self.keys)
+
+    def __str__(self) -> str:  # what canonical JSON (and so the key) reads
+        return ",".join(self.keys)
+
+    @property
+    def label(self) -> str:
+        return " + ".join(self.names or self.keys)
+
+    def wire_sources(self) -> list[Any]:
+        """What ``client.files.resolve_many`` takes: the bytes, the generation, or the
+        wire string itself."""
+        out: list[Any] = []
+        for key in self.keys:
+            source = self.sources.get(key)
+            if source is None:
+                out.append(key)
+            elif hasattr(source, "data"):
+                out.append(source.data)
+            else:
+                out.append(source.generation or source.generation_id)
+        return out
+
+
+def references(value: Any, param: str = "reference_images") -> References:
+    """``value`` (one reference or a list: paths, PIL images, bytes, Generations or ids,
+    ``file_`` ids, https URLs) read and checked now, before anything is priced or uploaded."""
+    if isinstance(value, References):
+        return value
+    from aurous_nb.client.errors import ValidationError
+    from aurous_nb.client.models import Generation
+    from aurous_nb.client.references import MAX_REFERENCES, _is_pil, prepare
+
+    if isinstance(value, (str, bytes, bytearray, memoryview, os.PathLike, Generation)) or _is_pil(
+        value
+    ):
+        value = [value]
+    if not isinstance(value, Sequence) or not value:
+        raise ValidationError(param, f"{param}: must be a non-empty list of references")
+    if len(value) > MAX_REFERENCES:
+        raise ValidationError(
+            param, f"{param}: at most {MAX_REFERENCES} references (got {len(value)})"
+        )
+    keys: list[str] = []
+    names: list[str] = []
+    sources: dict[str, Any] = {}
+    for i, item in enumerate(value):
+        ready = prepare(item, f"{param}[{i}]")
+        if isinstance(ready, str):
+            keys.append(ready)
+        else:
+            keys.append(ready.key)
+            sources[ready.key] = ready
+        names.append(_ref_name(item, keys[-1]))
+    return References(tuple(keys), sources, tuple(names))
+
+
+def _ref_name(item: Any, key: str) -> str:
+    if isinstance(item, os.PathLike):
+        return str(os.fspath(item)).rsplit("/", 1)[-1]
+    if isinstance(item, str):
+        return item.rsplit("/", 1)[-1] if "/" in item and "://" not in item else item
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return f"bytes {key[7:15]}"
+    if getattr(item, "id", None):
+        return str(item.id)
+    return f"image {key[7:15]}"
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """One create: ``media_type`` ("image" or "video") and the create call's keyword arguments.
@@ -74,6 +160,8 @@ class JobSpec:
     cell: tuple[Any, ...] | None = None
     key: str = field(default="")
     axes: tuple[str, ...] = ()  # the names of ``cell``'s values (not part of the key)
+    #: ``reference_images`` read and checked; ``request`` holds their keys (see References)
+    refs: References | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.media_type not in ("image", "video"):
@@ -82,6 +170,18 @@ class JobSpec:
         if not self.request.get(need):
             raise ValueError(f"an {self.media_type} job needs {need!r}")
         clean = {k: v for k, v in self.request.items() if v is not None}
+        given = clean.get("reference_images")
+        if given is not None:
+            if isinstance(given, References):
+                refs = given
+            elif (
+                self.refs is not None and isinstance(given, list) and given == list(self.refs.keys)
+            ):
+                refs = self.refs  # a copy of a spec (dataclasses.replace): already read
+            else:
+                refs = references(given)
+            clean["reference_images"] = list(refs.keys)
+            object.__setattr__(self, "refs", refs)
         from aurous_nb.client._params import check_encodable
 
         check_encodable("", clean)  # before the key is hashed from it
@@ -105,8 +205,9 @@ class JobSpec:
         """What decides the price (prompt text, seed and style do not): for estimate reuse."""
         ignore = {"prompt", "negative_prompt", "seed", "webhook_url", "lora_id", "loras"}
         keep = {k: v for k, v in self.request.items() if k not in ignore}
-        if "reference_image_urls" in keep:
-            keep["reference_image_urls"] = len(keep["reference_image_urls"])
+        for name in ("reference_image_urls", "reference_images"):
+            if name in keep:
+                keep[name] = len(keep[name])
         if self.media_type == "video":
             keep["video_lora_id"] = self.request.get("video_lora_id")
         return _canonical({"m": self.media_type, "r": keep})
@@ -206,6 +307,9 @@ def grid_axes(
         if name == "loras":
             for value in values:
                 parse_stack(value)
+    for i, (name, values) in enumerate(out):
+        if name == "reference_images":  # each value read and checked once, keyed by content
+            out[i] = (name, [None if v is None else references(v, name) for v in values])
     return out
 
 
@@ -280,6 +384,8 @@ def grid(
     identity (and a grid without extra axes keeps the keys it always had).
     """
     named = grid_axes(prompts, loras, sizes, seeds, counts, axes)
+    if common.get("reference_images") is not None:  # read once for every cell
+        common = {**common, "reference_images": references(common["reference_images"])}
     names = tuple(n for n, _ in named)
     needle = next((str(v[0]) for n, v in named if n == "prompt_sr"), None)
     out = []
@@ -305,7 +411,10 @@ def grid_name(
     written in), with the extra axes appended only when there are some.
     """
     columns = [[lo, si, se] for lo in loras for si in sizes for se in seeds]
-    ident: list[Any] = [list(prompts), columns, count, dict(params)]
+    params = dict(params)
+    if params.get("reference_images") is not None:  # named by their content, not their paths
+        params["reference_images"] = references(params["reference_images"])
+    ident: list[Any] = [list(prompts), columns, count, params]
     if axes:
         ident.append([[n, list(v)] for n, v in axes])
     text = canonical_json(ident, spaced=True, ascii_only=True, default=str)

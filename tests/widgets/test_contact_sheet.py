@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from aurous_nb.notebook.contact_sheet import wrap_text
@@ -38,7 +39,11 @@ async def test_a_4x6_sheet_at_2k_is_labelled_and_under_10_mb(
 async def test_html_sheet_embeds_images_and_no_url_or_key(session: Session, tmp_path: Path) -> None:
     grid = await PromptGrid(["a fox", "an owl"], loras=[None, "golden-hour"], seeds=[2]).ready()
     await grid.run()
-    page = grid.contact_sheet(tmp_path / "sheet.html").read_text()
+    # a folder that does not exist yet is made (as grid.save does); a wrong suffix makes none
+    with pytest.raises(ValueError, match=r"not 'sheet\.jpg'"):
+        grid.contact_sheet(tmp_path / "other" / "sheet.jpg")
+    assert not (tmp_path / "other").exists()
+    page = grid.contact_sheet(tmp_path / "exports" / "sheets" / "sheet.html").read_text()
     assert page.count("data:image/") == 4 and "<img" in page
     assert "Golden Hour" in page and "a fox" in page and "4 credits" in page
     assert session.base_url not in page and "127.0.0.1" not in page and "localhost" not in page

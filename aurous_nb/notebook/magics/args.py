@@ -396,6 +396,19 @@ COMMANDS: dict[str, Command] = {
                     help="one more axis on any request field, e.g. cfg_rescale=0.2,0.8 "
                     "(repeatable; separate values with | when they hold commas)",
                 ),
+                _opt(
+                    "--character",
+                    "--characters",
+                    metavar="A,B",
+                    help="a character axis: comma-separated names or char_ ids (ready ones)",
+                ),
+                _opt(
+                    "--ref",
+                    action="append",
+                    metavar="IMAGE",
+                    help="a reference image for every cell: a path, an img_ id, a file_ id or an "
+                    "https URL (repeatable; uploaded once, when the grid runs)",
+                ),
                 _opt("--preset", metavar="NAME", help="start from a preset (Aurous.presets)"),
                 _opt("--rows", metavar="AXES", help="the axes of the rows (default: prompt)"),
                 _opt("--cols", metavar="AXES", help="the axes of the columns (rest: pages)"),

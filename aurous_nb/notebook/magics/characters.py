@@ -15,6 +15,7 @@ from IPython.core.error import UsageError
 from aurous_nb import statuses
 from aurous_nb.client.characters import ATTRIBUTES
 from aurous_nb.store import characters as character_ledger
+from aurous_nb.work import caps
 from aurous_nb.work import characters as character_jobs
 
 __all__ = ["ACTIONS", "character_param", "run"]
@@ -105,7 +106,13 @@ def _create(s: Any, name: str, images: list[str], args: argparse.Namespace, magi
         s, name, images, attributes=_attributes(args) or None, context=cell_context(magics.shell)
     )
     char = out.character
-    print(f"Character {char.name} ({char.id}) is {char.status}: {len(char.refs)} ref(s), free.")
+    if out.how == "reused":
+        print(
+            f"Character {char.name} ({char.id}) is {char.status}: already made from these "
+            "pictures (nothing sent)."
+        )
+    else:
+        print(f"Character {char.name} ({char.id}) is {char.status}: {len(char.refs)} ref(s), free.")
     return _show(s, char)
 
 
@@ -132,6 +139,8 @@ def _synth(s: Any, name: str, args: argparse.Namespace, magics: Any, budget: flo
             context=cell_context(magics.shell),
             announce=_announce(f"Synthesizing {name}"),
         )
+    except caps.BudgetExceededError:
+        raise  # shown as every spend's refusal is, with the %config line that raises the cap
     except ValueError as exc:
         raise _fail(str(exc)) from None
     char = out.character
@@ -157,6 +166,8 @@ def _regenerate(
         out = character_jobs.regenerate(
             s, char, args.pose, budget=budget, announce=_announce(f"Redrawing {char.name}")
         )
+    except caps.BudgetExceededError:
+        raise  # shown as every spend's refusal is, with the %config line that raises the cap
     except ValueError as exc:
         raise _fail(str(exc)) from None
     return _settle(s, out.character, args, magics)

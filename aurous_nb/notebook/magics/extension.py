@@ -585,8 +585,11 @@ class Aurous(Magics):
         s = self._session()
         for lora in _csv(args.loras):
             styles.check(s, lora, param="--loras")
+        from aurous_nb.client.errors import NotFoundError
+        from aurous_nb.notebook import references
         from aurous_nb.notebook.grid_layout import vary_axes
 
+        refs = [references.source(s, r) for r in args.ref or []]  # a cached output: its file
         try:
             return PromptGrid(
                 prompts=list(args.positional),
@@ -599,9 +602,14 @@ class Aurous(Magics):
                 preset=args.preset,
                 rows=args.rows,
                 cols=args.cols,
+                characters=_csv(args.character) or None,  # names resolved before pricing
+                **({"reference_images": refs} if refs else {}),
             )
         except ValueError as exc:  # an unknown axis or field: a usage error, nothing sent
-            raise UsageError(f"%aurous grid: {exc}") from None
+            text = re.sub(r"^reference_images\[(\d+)\]", lambda m: _ref_option(m, refs), str(exc))
+            raise UsageError(f"%aurous grid: {text}") from None
+        except NotFoundError as exc:  # an unknown or deleted character: nothing priced
+            raise UsageError(f"%aurous grid: {exc.message}") from None
 
     def _grid_sizes(self, preset: str | None) -> list[str] | None:
         """``default_size`` for a grid, unless its preset names a size."""
@@ -643,6 +651,11 @@ def _banner(s: Session) -> None:
         },
         raw=True,
     )
+
+
+def _ref_option(match: re.Match[str], refs: list[Any]) -> str:
+    """``reference_images[0]`` as the option the person typed: ``--ref`` (``--ref 2``)."""
+    return "--ref" if len(refs) == 1 else f"--ref {int(match.group(1)) + 1}"
 
 
 def _csv(text: str | None) -> list[str]:

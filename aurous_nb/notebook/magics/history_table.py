@@ -1,6 +1,6 @@
 """``%aurous history`` as people read it: prompt, status and cost first.
 
-:func:`aurous_nb.analysis.frames.history` has 31 columns, which a terminal shows as a few
+:func:`aurous_nb.analysis.frames.history` has 32 columns, which a terminal shows as a few
 truncated ones
 and ``...``. :class:`HistoryTable` is that same frame with the columns a person looks for first
 (when, prompt, status, cost, LoRA, size, id), and a text form (what terminal IPython shows)

@@ -1,5 +1,5 @@
 """Interactive panels for notebooks (ipywidgets 8): generate, explore a grid, watch spend, browse
-styles.
+styles, make characters.
 
 Names load on first use, so ``import aurous_nb.notebook.widgets`` stays cheap; nothing else in
 ``aurous_nb`` imports this package at module level.
@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["CostDashboard", "GenerationPanel", "LoraBrowser", "PromptGrid"]
+__all__ = ["CharacterStudio", "CostDashboard", "GenerationPanel", "LoraBrowser", "PromptGrid"]
 
 _LAZY = {
     "GenerationPanel": "aurous_nb.notebook.widgets.panel",
     "PromptGrid": "aurous_nb.notebook.widgets.grid",
     "CostDashboard": "aurous_nb.notebook.widgets.dashboard",
     "LoraBrowser": "aurous_nb.notebook.widgets.loras",
+    "CharacterStudio": "aurous_nb.notebook.widgets.studio",
 }
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from aurous_nb.notebook.widgets.grid import PromptGrid as PromptGrid
     from aurous_nb.notebook.widgets.loras import LoraBrowser as LoraBrowser
     from aurous_nb.notebook.widgets.panel import GenerationPanel as GenerationPanel
+    from aurous_nb.notebook.widgets.studio import CharacterStudio as CharacterStudio
 
 
 def __getattr__(name: str) -> Any:

@@ -84,6 +84,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     ``sizes`` is the toolkit's default size (``2k_1_1``, as in the magics and the panel);
     ``params`` (``negative_prompt``, ``enhance_prompt``...) go into every request.
 
+    ``characters`` (names, ``char_`` ids or Character objects) is one more axis, looked up
+    before anything is priced; the requests carry ``character_id``, the labels the name, and
+    ``grid.add_character(c)`` grows it. ``reference_images`` (paths, PIL images, bytes...) go
+    into every cell, uploaded once when the grid runs.
+
     ``grid.run()`` starts it (a task: ``await grid.run()`` waits, and raises what stopped it);
     ``grid.budget = N`` (or the Budget field) changes the cap; ``grid.cancel()``,
     ``grid.retry_failed()``, ``grid.to_dataframe()``, ``grid.save(dir)``.
@@ -104,42 +109,19 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         rows: str | Sequence[str] | None = None,
         cols: str | Sequence[str] | None = None,
         preset: str | Mapping[str, Any] | None = None,
+        characters: Sequence[Any] | Any | None = None,
         **params: Any,
     ) -> None:
-        from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
-        from aurous_nb.notebook.grid_layout import GridLayout
-        from aurous_nb.work import spec as jobspec
-        from aurous_nb.work.batch import Batch
+        from aurous_nb.work import characters as work_characters
 
         self.session = resolve_session(session)
-        if preset is not None:  # it fills what the arguments leave open
-            loras, sizes, seeds, count, params = _with_preset(
-                preset, axes or {}, loras, sizes, seeds, count, params
-            )
-        if sizes is None and "size" not in (axes or {}):
-            sizes = DEFAULT_IMAGE_SIZE
-        self.axes = jobspec.grid_axes(prompts, loras, sizes, seeds, count, axes)
-        self.layout_of = GridLayout.of(self.axes, rows, cols)  # checked before anything is priced
-        values = dict(self.axes)
-        self.prompts, self.loras = values["prompt"], values["lora"]
-        self.sizes, self.seeds = values["size"], values["seed"]
         self._budget = budget_value(budget)
-        self.params = params
-        self.columns = self.layout_of.col_keys
-        counts = values["count"] if "count" in (axes or {}) else count
-        self.name = name or jobspec.grid_name(
-            self.prompts, self.loras, self.sizes, self.seeds, counts, params, self.axes[5:]
+        # names become ids here, before anything is priced; unknown or not ready: refused
+        axes, self.character_names = work_characters.grid_axis(
+            self.session.client, axes, characters
         )
-        self.batch = Batch.grid(
-            axes=dict(self.axes),
-            params=params,
-            client=self.session.client,  # each run opens its async twin on the run's own loop
-            ledger=self.session.ledger,
-            budget=self._budget,
-            name=self.name,
-            on_progress=self._on_progress,
-            on_job=self._on_job,
-        )
+        self._given = (prompts, loras, sizes, seeds, count, name, rows, cols, preset, params)
+        self._configure(axes)
         self.quote: Any = None
         self.error: str | None = None
         self._failure: BaseException | None = None
@@ -155,6 +137,84 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         super().__init__(children=self._layout())
         self.add_class("aurous-grid")
         self._setup = Work(self._prepare)
+
+    def _configure(self, axes: Mapping[str, Any]) -> None:
+        """Axes, layout, name and batch from the given arguments and ``axes`` (ids, not
+        names, on the character axis)."""
+        from aurous_nb.client._params import DEFAULT_IMAGE_SIZE
+        from aurous_nb.notebook.grid_layout import GridLayout
+        from aurous_nb.work import spec as jobspec
+        from aurous_nb.work.batch import Batch
+
+        prompts, loras, sizes, seeds, count, name, rows, cols, preset, params = self._given
+        if params.get("reference_images") is not None:  # read and checked once, before pricing
+            params = {**params, "reference_images": jobspec.references(params["reference_images"])}
+        if preset is not None:  # it fills what the arguments leave open
+            loras, sizes, seeds, count, params = _with_preset(
+                preset, axes, loras, sizes, seeds, count, params
+            )
+        if sizes is None and "size" not in axes:
+            sizes = DEFAULT_IMAGE_SIZE
+        self._axes_given = dict(axes)
+        self.axes = jobspec.grid_axes(prompts, loras, sizes, seeds, count, axes)
+        self.layout_of = GridLayout.of(self.axes, rows, cols)  # checked before anything is priced
+        values = dict(self.axes)
+        self.prompts, self.loras = values["prompt"], values["lora"]
+        self.sizes, self.seeds = values["size"], values["seed"]
+        self.params = params
+        self.columns = self.layout_of.col_keys
+        counts = values["count"] if "count" in axes else count
+        # The character axis is left out of the name: a cell's key already holds its
+        # character, so adding one (add_character) keeps every other cell's key.
+        named = [a for a in self.axes[5:] if a[0] != "character"]
+        self.name = name or jobspec.grid_name(
+            self.prompts, self.loras, self.sizes, self.seeds, counts, params, named
+        )
+        self.batch = Batch.grid(
+            axes=dict(self.axes),
+            params=params,
+            client=self.session.client,  # each run opens its async twin on the run's own loop
+            ledger=self.session.ledger,
+            budget=self._budget,
+            name=self.name,
+            on_progress=self._on_progress,
+            on_job=self._on_job,
+            labels={"character": dict(self.character_names)} if self.character_names else None,
+        )
+
+    def add_character(self, character: Any) -> PromptGrid:
+        """Add ``character`` (a name, ``char_`` id or Character) to the character axis, then
+        price and draw the grid again; the cells already bought keep their keys. Nothing
+        happens when it is already there. Refused while the grid runs."""
+        from aurous_nb.work import characters as work_characters
+
+        known = list(self._axes_given.get("character") or [])
+        ref = character if isinstance(character, str) else getattr(character, "id", None)
+        if ref in known or ref in self.character_names.values():
+            return self
+        if self._slot.running:
+            raise RuntimeError("the grid is running: wait for it (or cancel it) first")
+        [char] = work_characters.ready(self.session.client, [character], param="add_character")
+        if char.id in known:
+            return self
+        self.character_names[char.id] = char.name
+        self._configure({**self._axes_given, "character": [*known, char.id]})
+        self.quote, self.error, self._failure = None, None, None
+        self.thumbs, self.ratings, self.rating_bars = {}, {}, {}
+        self._row_order = list(range(len(self.layout_of.row_keys)))
+        self._build()
+        self.children = tuple(self._layout())
+        self._setup = Work(self._prepare)
+        return self
+
+    def character_name(self, ref: Any) -> str:
+        """The label of a character id: its name (with the id's end when two share it)."""
+        name = self.character_names.get(ref)
+        if name is None:
+            return str(ref)
+        if list(self.character_names.values()).count(name) > 1:
+            return f"{name} ({str(ref)[-6:]})"
+        return name
 
     # -- geometry ------------------------------------------------------------------------------
 
@@ -172,7 +232,9 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         return self.layout_of.position(job.spec.values)
 
     def _label(self, names: Sequence[str], key: Sequence[Any]) -> str:
-        return self.layout_of.label(names, key, lambda ref: self._lora_names.get(ref, ref))
+        return self.layout_of.label(
+            names, key, lambda ref: self._lora_names.get(ref, ref), self.character_name
+        )
 
     def _column_label(self, column: Sequence[Any]) -> str:
         return self._label(self.layout_of.cols, column)
@@ -676,6 +738,13 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             size, count = _used(job)
             p, r, c = self._position(job)
             extra = {k: v for k, v in values.items() if k not in ("lora", "size", "count")}
+            for k, v in extra.items():
+                if isinstance(getattr(v, "label", None), str):  # reference images
+                    extra[k] = v.label
+            if "character" in extra:  # the name to read, the id the request carried
+                ref = extra["character"]
+                extra["character"] = self.character_name(ref) if ref else None
+                extra["character_id"] = ref
             out.append(
                 {
                     "page": p,
@@ -783,8 +852,11 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             [
                 ("grid", self.name),
                 ("axes", axes),
-                *self.layout_of.constants,
-                *sorted(self.params.items()),
+                *(
+                    (n, self.character_name(v) if n == "character" else v)
+                    for n, v in self.layout_of.constants
+                ),
+                *sorted((k, getattr(v, "label", v)) for k, v in self.params.items()),
                 ("Aurous-Version", ", ".join(versions)),
                 ("aurous_nb", __version__),
             ]

@@ -107,6 +107,16 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self._build(prompt, negative_prompt, size, count, seed, enhance)
         self.references = ReferencePicker()
         self.references.extend(references)
+        self.character: Any = None  # a Character from CharacterStudio's "Use in panel"
+        self.character_name = w.HTML()
+        self.character_remove = w.Button(
+            description="×", tooltip="stop using this character", layout=w.Layout(width="32px")
+        )
+        self.character_remove.on_click(handler(lambda _: self.use_character(None)))
+        self.character_chip = w.HBox(
+            [self.character_name, self.character_remove],
+            layout=w.Layout(align_items="center", display="none"),
+        )
         super().__init__(children=self._layout())
         self.add_class("aurous-panel")
         self._pending_lora = lora
@@ -232,6 +242,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             ),
             w.HBox([self.size, self.count, self.seed, self.enhance], layout=row),
             self.references,
+            self.character_chip,
             w.HBox([self.generate_button, self.cancel_button, self.cost], layout=row),
             w.HBox([self.progress, self.status], layout=row),
             self.errors,
@@ -275,6 +286,23 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             raise styles.unknown(lora, self._loras, param="lora", hint="pick one in the LoRA list")
         target.value = found.id
         self._lora_picked()
+
+    def use_character(self, character: Any) -> None:
+        """Send ``character`` (a ready Character) as ``character_id`` with every Generate, shown
+        as a removable "Character: name" chip; ``None`` removes it. The price does not change."""
+        if character is not None and not str(getattr(character, "id", "")).startswith("char_"):
+            raise ValueError(f"use_character takes a Character, not {type(character).__name__}")
+        self.character = character
+        if character is None:
+            self.character_chip.layout.display = "none"
+            self.character_name.value = ""
+        else:
+            self.character_name.value = (
+                "<span class='aurous-badge'>Character: "
+                f"<b>{esc(character.name)}</b> · {esc(character.id)}</span>"
+            )
+            self.character_chip.layout.display = ""
+        self.refresh_static()
 
     def _lora(self, lora_id: str) -> Any:
         return next((x for x in self._loras if x.id == lora_id), None)
@@ -320,6 +348,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             req["loras"] = [{"lora": i, "weight": round(wt, 3)} for i, wt in stack]
         elif first:
             req["lora_id"] = first
+        if self.character is not None:
+            req["character_id"] = str(self.character.id)
         req["size"] = self.size.value
         req["count"] = int(self.count.value)
         seed = self.seed.value.strip()
@@ -646,6 +676,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         }
         if self.references.picked:
             row["references"] = self.references.static_text()
+        if self.character is not None:
+            row["character"] = f"{self.character.name} ({self.character.id})"
         parts = [table([row])]
         if self.error:
             parts.append(f"<p class='aurous-err'>{esc(self.error)}</p>")
