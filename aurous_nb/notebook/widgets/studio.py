@@ -22,7 +22,7 @@ from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.notebook.widgets._static import esc, image_format, sniff_mime, thumbnail, wrap
 from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, Work, handler
-from aurous_nb.statuses import READY, REVIEWING
+from aurous_nb.statuses import FAILED, READY, REVIEWING
 from aurous_nb.text import credits
 from aurous_nb.work.characters import REGENERATE_GENERATIONS as REGEN
 from aurous_nb.work.characters import SYNTH_GENERATIONS as SYNTH
@@ -665,7 +665,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         note = _STATES.get(char.status, char.status)
         how = f" · {self._note}" if self._note else ""
         self._set_status(f"{char.name} · {char.id} · {char.status}: {note}{how}")
-        if char.status == "failed":
+        if char.status == FAILED:
             self.error = f"failed: {char.error_message or 'the synthesis failed'}"
             self.errors.value = f"<div class='aurous-error'><b>failed</b>: {esc(self.error)}</div>"
         self._draw()
