@@ -5,7 +5,6 @@ is priced, each create carries its ``character_id``, rows name the character, re
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +28,13 @@ def png(colour: tuple[int, int, int]) -> bytes:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUROUS_NB_HOME", str(tmp_path))
-    return tmp_path
+def sandbox(fresh_sandbox: Sandbox) -> Sandbox:
+    return fresh_sandbox
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(latency=0.1, credits=100, time_factor=20) as sb:
-        yield sb
-
-
-@pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[Client]:
-    with Client(api_key=sandbox.api_key, base_url=sandbox.base_url) as c:
-        yield c
+def client(fresh_client: Client) -> Client:
+    return fresh_client
 
 
 @pytest.fixture

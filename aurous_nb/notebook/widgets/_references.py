@@ -17,7 +17,7 @@ import ipywidgets as w
 from aurous_nb.client.references import MAX_REFERENCES
 from aurous_nb.notebook.widgets._static import esc, image_format, thumbnail
 
-__all__ = ["ReferencePicker"]
+__all__ = ["ReferencePicker", "image_upload"]
 
 _THUMB = 72
 
@@ -31,19 +31,24 @@ class Picked:
     preview: bytes | None
 
 
+def image_upload(description: str) -> w.FileUpload:
+    """The upload button of the panel and the studio: PNG, JPEG or WebP, several at once."""
+    return w.FileUpload(
+        accept="image/png,image/jpeg,image/webp",
+        multiple=True,
+        description=description,
+        icon="upload",
+        layout=w.Layout(width="130px"),
+    )
+
+
 class ReferencePicker(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     """``picker.sources()`` is what the next generation sends as references."""
 
     def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self.picked: list[Picked] = []
         self._on_change = on_change
-        self.upload = w.FileUpload(
-            accept="image/png,image/jpeg,image/webp",
-            multiple=True,
-            description="Reference",
-            icon="upload",
-            layout=w.Layout(width="130px"),
-        )
+        self.upload = image_upload("Reference")
         self.clear_button = w.Button(
             description="Clear", icon="times", disabled=True, layout=w.Layout(width="80px")
         )

@@ -20,6 +20,7 @@ import ipywidgets as w
 from aurous_nb.client.backoff import Backoff
 from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
+from aurous_nb.notebook.widgets._references import image_upload
 from aurous_nb.notebook.widgets._static import esc, image_format, sniff_mime, thumbnail, wrap
 from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, Work, handler
 from aurous_nb.statuses import FAILED, READY, REVIEWING
@@ -99,13 +100,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.name = w.Text(
             description="Name", placeholder="What to call them", style=LABEL, layout=full
         )
-        self.upload = w.FileUpload(
-            accept="image/png,image/jpeg,image/webp",
-            multiple=True,
-            description="Images",
-            icon="upload",
-            layout=w.Layout(width="130px"),
-        )
+        self.upload = image_upload("Images")
         self.upload_note = w.HTML("<span class='aurous-muted'>1 to 6 images of one person</span>")
         self.create_button = w.Button(
             description="Create · free", icon="user-plus", button_style="primary"
