@@ -223,12 +223,17 @@ async def test_the_panel_and_the_grid_obey_the_caps(home: Path) -> None:
         assert record.charged == 4
         before = witness_session(s)
         panel.seed.value = "2"
+        await panel.ready()  # priced again: Generate says why it is disabled
+        assert "session budget of 5 credits" in (panel.blocked_reason() or "")
+        assert panel.generate_button.disabled and "session_budget" in panel.generate_button.tooltip
         with pytest.raises(BudgetExceededError):
             await panel.generate()
         assert "session budget" in (panel.errors.value + str(panel.error or "")), panel.errors.value
         assert witness_session(s) == before
 
         grid = await PromptGrid(["a", "b"], seeds=[1], session=s).ready()
+        assert "session budget of 5 credits" in (grid.blocked_reason() or "")
+        assert grid.run_button.disabled  # before: enabled, the run refused once it started
         with pytest.raises(BudgetExceededError, match="session budget"):
             await grid.run()
         assert witness_session(s) == before

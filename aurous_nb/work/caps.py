@@ -37,6 +37,7 @@ __all__ = [
     "Budgets",
     "Limits",
     "Usage",
+    "blocked",
     "check",
     "configure",
     "guard",
@@ -376,6 +377,16 @@ def check(ledger: Any, env: str, notebook: str | None, needed: float) -> str | N
     if not _limits.any(notebook):
         return None
     return _judge(usage(ledger, env, notebook), needed)
+
+
+def blocked(ledger: Any, env: str, notebook: str | None, needed: float) -> str | None:
+    """Why a button that would spend ``needed`` must stay disabled (a cap it would pass, and
+    the setting that raises it), or ``None``; the spend itself is still checked when written."""
+    try:
+        check(ledger, env, notebook, needed)
+    except BudgetExceededError as exc:  # said as a notebook raises it
+        return f"{exc.message} (raise it: %config Aurous.{exc.setting} = {number(exc.raise_to)})"
+    return None
 
 
 def guard(

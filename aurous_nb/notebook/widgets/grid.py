@@ -452,7 +452,15 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                 f"over the budget of {fmt_credits(self.budget)} by {fmt_credits(over)}: "
                 f"set the budget to {fmt_credits(needed + self.batch.committed())} or more"
             )
-        return None
+        return self._past_a_cap(needed)
+
+    def _past_a_cap(self, needed: float) -> str | None:
+        from aurous_nb.notebook.context import cell_context
+        from aurous_nb.work import caps
+
+        if not caps.limits().any(cell_context()[0]):
+            return None
+        return caps.blocked(self.session.ledger, str(self.session.env), cell_context()[0], needed)
 
     def _update_summary(self) -> None:
         rows, cols = self.shape

@@ -424,6 +424,13 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         if self.budget is not None and self.spent + self.quote.amount > self.budget:
             left = max(0.0, self.budget - self.spent)
             return f"exceeds the budget ({fmt_credits(left)} of {fmt_credits(self.budget)} left)"
+        from aurous_nb.work import caps
+
+        notebook = cell_context()[0]
+        if caps.limits().any(notebook):
+            return caps.blocked(
+                self.session.ledger, str(self.session.env), notebook, self.quote.amount
+            )
         return None
 
     def _update_button(self) -> None:
