@@ -293,3 +293,23 @@ def test_characters_count_toward_the_caps_and_are_refused_past_one(
     assert len(httpx.get(f"{sb.base_url}/_sandbox/ledger").json()["characters"]) == chars
     rows = character_ledger.jobs(session.current().ledger)
     assert [j.name for j in rows if j.action == "synthesize"] == ["Ada"]
+
+
+async def test_the_panel_says_the_80_percent_line_in_its_status_not_on_stdout(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A click's print lands in no cell (JupyterLab sends it to the log console): the panel must
+    say it where the person is looking."""
+    from aurous_nb.notebook.widgets import GenerationPanel
+    from tests.widgets.conftest import make_session
+
+    for s in make_session(home):
+        caps.configure(session=5)
+        panel = await GenerationPanel(s, prompt="a red bicycle", count=4, seed=1).ready()
+        capsys.readouterr()
+        await panel.generate()
+        await panel.wait()
+        assert "Spending cap: session budget 4 of 5 (80%)" in panel.status.value
+        assert "Spending cap" not in capsys.readouterr().out
+        if s._aclient is not None:
+            await s._aclient.close()

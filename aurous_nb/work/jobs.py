@@ -192,12 +192,15 @@ def _submit_flow(
     notebook: str | None,
     cell: str | None,
     estimate: float | None,
+    warn: bool = True,
 ) -> StepFlow[JobRecord]:
     ledger = ledger_or_default(ledger)
     validate(kind, request)  # before anything is priced
     if estimate is None and caps.limits().any(notebook):
         estimate = yield from _price_flow(client, ledger, kind, request)
-    record = prepare(client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate)
+    record = prepare(
+        client, ledger, kind, request, notebook=notebook, cell=cell, estimate=estimate, warn=warn
+    )
     return (yield from _send_flow(client, ledger, record))
 
 
@@ -543,9 +546,11 @@ async def asubmit(
     notebook: str | None = None,
     cell: str | None = None,
     estimate: float | None = None,
+    warn: bool = True,
 ) -> JobRecord:
-    """:func:`submit` for an ``AsyncClient``."""
-    flow = _submit_flow(client, ledger, kind, request, notebook, cell, estimate)
+    """:func:`submit` for an ``AsyncClient`` (``warn=False``: the caller shows the 80 % line of
+    the caps itself, as the panel does in its status)."""
+    flow = _submit_flow(client, ledger, kind, request, notebook, cell, estimate, warn)
     return await adrive(client, flow)
 
 

@@ -98,6 +98,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.generation: Any = None
         self.images: list[bytes] = []
         self.error: str | None = None
+        self._cap_note: str | None = None  # the spending caps' 80 % line of the last spend
         self._loras: list[Any] = []
         self._lora_problem: ValueError | None = None  # a LoRA asked for, not in the catalogue
         self._cancel_requested = False  # Cancel clicked: cancel on the server at the next poll
@@ -507,6 +508,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 request["reference_image_urls"] = urls
             notebook, cell = cell_context()
             self.record = None
+            self._cap_note = None
             jobs.validate("image", request)  # before the ledger is asked (or written)
             prior = reuse.outstanding(
                 ledger, str(self.session.env), "image", request, notebook=notebook, cell=cell
@@ -516,7 +518,12 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 self._set_status("Re-sending the unanswered create with its own key…", "submitting")
                 self.record = await jobs.asend(aclient, ledger, prior)
             else:
+                from aurous_nb.work import caps
+
                 self._set_status("Submitting…", "submitting")
+                amount = quote.amount if quote else 0.0
+                if caps.limits().any(notebook):  # the 80 % line, said in the status below
+                    self._cap_note = caps.check(ledger, str(self.session.env), notebook, amount)
                 self.record = await jobs.asubmit(
                     aclient,
                     ledger,
@@ -525,6 +532,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                     estimate=quote.amount if quote else None,
                     notebook=notebook,
                     cell=cell,
+                    warn=False,
                 )
             sending = False
             await self._poll(started)
@@ -574,7 +582,10 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         if status == SUCCEEDED:
             await self._show_outputs(generation)
             cost = credits(self.record.charged)
-            self._set_status(f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}")
+            note = f" · {self._cap_note}" if self._cap_note else ""
+            self._set_status(
+                f"Done in {time.monotonic() - started:.1f} s · {cost} · {gen_id}{note}"
+            )
         elif status == CANCELLED and self._user_cancelled:  # asked for: not a failure
             cost = credits(self.record.charged)
             self._set_status(f"Cancelled as asked · {cost} charged, hold released · {gen_id}")
