@@ -409,6 +409,15 @@ async def test_opening_an_unknown_name_says_so_and_buys_nothing(session: Session
     assert sandbox_characters(session) == [] and not studio.synth_button.disabled
 
 
+async def test_the_repr_says_what_it_is_opening_until_it_is_open(session: Session) -> None:
+    """In terminal IPython nothing draws the widget: its repr is all a person sees."""
+    studio = CharacterStudio(session, character="Nobody")
+    assert "opening Nobody (await studio.ready())" in repr(studio)
+    with pytest.raises(Exception, match="Nobody"):
+        await studio.ready()
+    assert "empty" in repr(studio) and "opening" not in repr(studio)
+
+
 class HeldAnswer(httpx.BaseTransport):
     """Holds the answer to ``POST /v1/characters`` until ``release`` is set: a slow network,
     which the sandbox (it answers at once) cannot be."""

@@ -91,6 +91,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.add_class("aurous-panel")
         self.add_class("aurous-studio")
         self._update_buttons()
+        self._asked = character  # what the repr says until it is open
         self._setup = Work(lambda: self._load(character), shown=True)
 
     # -- layout --------------------------------------------------------------------------------
@@ -726,7 +727,13 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
 
     def __repr__(self) -> str:
         char = self.character
-        what = f"{char.name} ({char.id}) {char.status}" if char is not None else "empty"
+        if char is not None:
+            what = f"{char.name} ({char.id}) {char.status}"
+        elif self._asked is not None and not self._setup.done():
+            asked = getattr(self._asked, "name", None) or self._asked
+            what = f"opening {asked} (await studio.ready())"
+        else:
+            what = "empty"
         return f"<CharacterStudio env={getattr(self.session, 'env', '?')} {what}>"
 
 
