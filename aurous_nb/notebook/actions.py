@@ -52,7 +52,7 @@ def variations(generation: Any, n: int = 4, *, ledger: Ledger | None = None, **o
 
 def open_in_panel(generation: Any, *, ledger: Ledger | None = None, **panel: Any) -> Any:
     """A :class:`~aurous_nb.widgets.GenerationPanel` filled with the generation's request and
-    seed, ready to change and Generate."""
+    seed (and its character, as the panel's chip), ready to change and Generate."""
     from aurous_nb.notebook.widgets import GenerationPanel
 
     request = reuse_seed(generation, ledger=ledger)
@@ -70,4 +70,16 @@ def open_in_panel(generation: Any, *, ledger: Ledger | None = None, **panel: Any
         "seed": request.get("seed"),
         "enhance": bool(request.get("enhance_prompt")),
     }
-    return GenerationPanel(**{**fields, **panel})
+    opened = GenerationPanel(**{**fields, **panel})
+    if request.get("character_id"):  # the chip again, so Generate sends the same character
+        from aurous_nb.work import characters
+
+        try:
+            [character] = characters.ready(
+                opened.session.client, [request["character_id"]], param="character_id"
+            )
+        except Exception as exc:  # deleted or changed since: said in the panel, not sent
+            opened._show_error(exc)
+        else:
+            opened.use_character(character)
+    return opened

@@ -130,6 +130,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self._slot = TaskSlot(on_done=self._refresh, shown=True)  # once it no longer "runs"
         self.ratings: dict[int, int | None] = {}  # job index -> stars (0: rejected)
         self.rating_bars: dict[int, Any] = {}
+        self.action_rows: dict[int, Any] = {}  # job index -> its "More like this" buttons
+        self.last_action: dict[str, Any] | None = None  # the request "Reuse seed" gave
         self._row_order = list(range(len(self.layout_of.row_keys)))
         self._hide_rejected = False
         self._min_stars: int | None = None
@@ -201,6 +203,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         self._configure({**self._axes_given, "character": [*known, char.id]})
         self.quote, self.error, self._failure = None, None, None
         self.thumbs, self.ratings, self.rating_bars = {}, {}, {}
+        self.action_rows = {}
         self._row_order = list(range(len(self.layout_of.row_keys)))
         self._build()
         self.children = tuple(self._layout())
@@ -278,6 +281,10 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             layout=w.Layout(width="150px"),
         )
         self.errors = w.HTML()
+        if not hasattr(self, "shelf"):  # kept when add_character builds the grid again
+            from aurous_nb.notebook.widgets._actions import ActionShelf
+
+            self.shelf = ActionShelf(on_change=self.refresh_static)
         self.run_button.on_click(handler(lambda _: self.run()))
         self.cancel_button.on_click(handler(lambda _: self.cancel()))
         self.retry_button.on_click(handler(lambda _: self.retry_failed()))
@@ -359,6 +366,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             ),
             self.errors,
             self.grid,
+            self.shelf,
         ]
 
     # -- pricing -------------------------------------------------------------------------------
@@ -573,6 +581,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
     def _on_job(self, job: Any) -> None:
         if job.ok and job.index in self.rating_bars:  # its generation id is known now
             self.rating_bars[job.index].generation_id = job.generation_id
+        if job.ok and job.index in self.action_rows:
+            self.action_rows[job.index].generation_id = job.generation_id
         if job.ok and job.index not in self.thumbs:
             self._thumb_from_files(job)
         self._render_cell(job)
@@ -613,7 +623,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             caption = w.HTML(f"<span class='aurous-muted'>{credits(job.charged)}{more}</span>")
             if box.children and getattr(box, "_shown", None) == "image":
                 return
-            parts = [image, caption, self._rating_bar(job)]
+            parts = [image, caption, self._rating_bar(job), self._actions(job)]
             box.children = (w.VBox(parts, layout=w.Layout(align_items="center")),)
             box._shown = "image"
             return
@@ -676,6 +686,22 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             )
             self.rating_bars[job.index] = bar
         return bar
+
+    def _actions(self, job: Any) -> Any:
+        from aurous_nb.notebook.widgets._actions import ResultActions
+
+        row = self.action_rows.get(job.index)
+        if row is None:
+            row = ResultActions(job.generation_id, self.session, self.shelf, self._reused)
+            self.action_rows[job.index] = row
+        return row
+
+    def _reused(self, request: dict[str, Any]) -> None:
+        """A cell's "Reuse seed": its request in ``grid.last_action``, and said on the shelf."""
+        from aurous_nb.notebook.widgets._actions import request_text
+
+        self.last_action = request
+        self.shelf.say(request_text(request))
 
     def rate(self, index: int, stars: Any) -> int | None:
         """Rate cell ``index`` (a job's index, as in ``to_dataframe()``): 1-5, "reject", None."""
@@ -905,7 +931,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
             parts.append(f"<p class='aurous-err'>Stopped: {esc(self.error)}</p>")
         elif reason not in (None, "running", "nothing left to run"):
             parts.append(f"<p class='aurous-err'>Not run: {esc(reason)}.</p>")
-        return wrap("Aurous · Prompt grid", *parts, *tables)
+        return wrap("Aurous · Prompt grid", *parts, *tables, self.shelf.static_html())
 
     def __repr__(self) -> str:
         rows, cols = self.shape

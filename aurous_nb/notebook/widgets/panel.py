@@ -208,6 +208,10 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.gallery.add_class("aurous-gallery")
         self.rating_box = w.HBox()  # the stars of the generation shown (aurous_nb.store.ratings)
         self.rating: Any = None
+        self.actions: Any = None  # "More like this", "Open in panel", "Reuse seed" of the result
+        from aurous_nb.notebook.widgets._actions import ActionShelf
+
+        self.shelf = ActionShelf(on_change=self.refresh_static)
 
         # Widget events may arrive on a kernel subshell's thread: handler() runs them on the
         # loop cells run on, where the panel's tasks live.
@@ -249,6 +253,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             self.errors,
             self.gallery,
             self.rating_box,
+            self.shelf,
         ]
 
     # -- loading -------------------------------------------------------------------------------
@@ -482,6 +487,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.error = None
         self.errors.value = ""
         self.gallery.children = self.rating_box.children = ()
+        self.actions = None
         self.images = []
         self.generation = None
         self.progress.layout.display = ""
@@ -631,8 +637,16 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         env = str(self.session.env)
         stored = self.session.ledger.ratings(env, [generation.id]).get(generation.id)
         self.rating = RatingBar(generation.id, self.session.ledger, stored)
+        from aurous_nb.notebook.widgets._actions import ResultActions
+
+        self.actions = ResultActions(generation.id, self.session, self.shelf, self._reuse_seed)
         self.gallery.children = tuple(cells)
-        self.rating_box.children = (self.rating,)
+        self.rating_box.children = (self.rating, self.actions)
+
+    def _reuse_seed(self, request: dict[str, Any]) -> None:
+        """The result's "Reuse seed": its seed into the Seed field (the rest stays as typed)."""
+        seed = request.get("seed")
+        self.seed.value = "" if seed is None else str(seed)
 
     def _use_as_reference(self, data: bytes, label: str) -> Callable[[Any], object]:
         """A result's "Use as reference": its full-size bytes join the next request."""
@@ -700,6 +714,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         if self.error:
             parts.append(f"<p class='aurous-err'>{esc(self.error)}</p>")
         parts.append(gallery((img, f"#{i + 1}") for i, img in enumerate(self.images)))
+        parts.append(self.shelf.static_html())
         return wrap("Aurous · Generate", *parts)
 
     def __repr__(self) -> str:
