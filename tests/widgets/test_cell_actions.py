@@ -42,7 +42,7 @@ async def test_more_like_this_prices_then_buys_once(session: Session) -> None:
     row.more_button.click()  # twice while pricing: one price
     await row.pricing
     assert row.confirm_row.layout.display == ""
-    assert row.confirm.description == "Buy 4 · 4 credits"  # the price, on the button
+    assert row.confirm.description == "Buy · 4 credits"  # the price, on the button
     assert len(creates(session)) == 1  # nothing bought
     row.confirm.click()
     row.confirm.click()  # a double click buys once
@@ -91,7 +91,7 @@ async def test_the_panel_result_has_the_actions(session: Session) -> None:
     row.seed_button.click()
     assert panel.seed.value == "21"
     await row.offer()
-    assert row.confirm.description == "Buy 4 · 4 credits"
+    assert row.confirm.description == "Buy · 4 credits"
     assert len(creates(session)) == 1
     row.confirm.click()
     await row.buying
@@ -102,6 +102,33 @@ async def test_the_panel_result_has_the_actions(session: Session) -> None:
     assert row.panel in panel.shelf.children
     html = panel.static_html()
     assert "seed 22 · 1 credit" in html and "<button" not in html and "Buy" not in html
+
+
+async def test_a_price_above_the_balance_is_not_bought(home: Path) -> None:
+    for s in make_session(home, credits=3.0):
+        grid = await PromptGrid([PROMPT], seeds=[8]).ready()
+        await grid.run()
+        [row] = actions_in(grid.cells[0])
+        row.more_button.click()
+        await row.pricing
+        assert row.confirm.description == "Buy · 4 credits" and row.confirm.disabled
+        assert "needs 2 credits more" in row.note.value
+        row.confirm.click()  # disabled: a click that arrives anyway buys nothing
+        assert row.buying is None and len(creates(s)) == 1
+        await s.aclient.close()
+
+
+async def test_stop_mid_buy(session: Session) -> None:
+    grid = await PromptGrid([PROMPT], seeds=[8]).ready()
+    await grid.run()
+    [row] = actions_in(grid.cells[0])
+    await row.offer()
+    row.confirm.click()
+    row.dismiss.click()  # ✕ while it buys: stop
+    jobs = await row.buying
+    assert {j.status for j in jobs} <= {"cancelled", "succeeded"}
+    assert any(j.status == "cancelled" for j in jobs)
+    assert sum(1 for r in creates(session)) < 5
 
 
 async def test_open_in_panel_keeps_the_character(session: Session) -> None:

@@ -27,8 +27,8 @@ VARIATIONS = 4
 THUMB_SIDE = 192
 
 
-def _icon_layout() -> w.Layout:
-    return w.Layout(width="30px", min_width="0", height="24px", padding="0", margin="0 1px")
+def _icon_layout(width: str = "30px") -> w.Layout:
+    return w.Layout(width=width, min_width="0", height="24px", padding="0", margin="0 1px")
 
 
 class VariationsGallery(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -87,11 +87,13 @@ class ActionShelf(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def __init__(self, on_change: Callable[[], Any] | None = None) -> None:
         self.on_change = on_change
         self.note = w.HTML()
+        self.items: list[Any] = []  # opened panels and bought variations, oldest first
         super().__init__(children=[self.note])
         self.add_class("aurous-shelf")
 
     def add(self, widget: Any) -> Any:
-        self.children = (*self.children, widget)
+        self.items.append(widget)
+        self.children = (self.note, *self.items)
         return widget
 
     def say(self, html: str) -> None:
@@ -103,7 +105,7 @@ class ActionShelf(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def static_html(self) -> str:
         """The variations' images and captions (no buttons, no opened panels)."""
-        return "".join(c.static_html() for c in self.children if isinstance(c, VariationsGallery))
+        return "".join(c.static_html() for c in self.items if isinstance(c, VariationsGallery))
 
 
 class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -139,7 +141,9 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             tooltip=f"More like this: {n} variations (priced first, bought on confirm)",
             layout=w.Layout(width="52px", min_width="0", height="24px", padding="0"),
         )
-        self.open_button = w.Button(icon="external-link", tooltip="Open in panel", layout=_icon_layout())
+        self.open_button = w.Button(
+            icon="external-link", tooltip="Open in panel", layout=_icon_layout()
+        )
         self.seed_button = w.Button(icon="random", tooltip="Reuse seed", layout=_icon_layout())
         for button in (self.more_button, self.open_button, self.seed_button):
             button.add_class("aurous-action")
@@ -147,10 +151,16 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.confirm = w.Button(
             description="Buy",
             button_style="warning",
-            layout=w.Layout(width="auto", max_width="112px", height="24px", padding="0 4px"),
+            layout=w.Layout(width="auto", max_width="116px", height="24px", padding="0 4px"),
         )
         self.confirm.add_class("aurous-confirm")
-        self.dismiss = w.Button(description="✕", tooltip="don't buy", layout=_icon_layout())
+        self.dismiss = w.Button(
+            description="✕",
+            tooltip="don't buy",
+            layout=w.Layout(
+                width="24px", min_width="0", height="24px", padding="0", margin="0 1px"
+            ),
+        )
         self.note = w.HTML()
         self.confirm_row = w.HBox(
             [self.confirm, self.dismiss],
@@ -200,17 +210,24 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         except Exception as exc:
             self.note.value = f"<span class='aurous-error'>{esc(_message(exc))}</span>"
             return None
-        self.confirm.description = f"Buy {self.n} · {credits(self.quote.total)}"
-        self.confirm.tooltip = f"buy {self.n} variations for {credits(self.quote.total)}"
-        self.confirm.disabled = False
+        total, available = self.quote.total, self.quote.available_credits
+        self.confirm.description = f"Buy · {credits(total)}"  # the +n says how many
+        self.confirm.tooltip = f"buy {self.n} variations for {credits(total)}"
+        short = available is not None and total > available + 1e-9
+        self.confirm.disabled = short
         self.confirm_row.layout.display = ""
-        self.note.value = ""
+        self.note.value = (
+            f"<span class='aurous-error'>needs {credits(total - available)} more than are "
+            "available</span>"
+            if short and available is not None
+            else ""
+        )
         return self.quote
 
     def buy(self) -> Work | None:
         """Buy the priced variations (once: a second click gets the same purchase)."""
-        if self.buying is not None or self.quote is None or self.batch is None:
-            return self.buying
+        if self.buying is not None or self.quote is None or self.confirm.disabled:
+            return self.buying  # bought, not priced, or more than the balance
         self.confirm.disabled = True
         self.more_button.disabled = True
         self.confirm.description = "buying…"
@@ -219,6 +236,7 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
         title = f"More like this: {short} · seeds {seeds[0]}–{seeds[-1]}" if seeds else short
         self.gallery = self.shelf.add(VariationsGallery(title))
+        self.dismiss.tooltip = "stop: cancel what is not done (holds are released)"
         self.buying = schedule(self._buy())
         return self.buying
 
@@ -228,8 +246,7 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         except Exception as exc:
             self.note.value = f"<span class='aurous-error'>{esc(_message(exc))}</span>"
             self.gallery.head.value = (
-                f"<span class='aurous-error'>{esc(self.gallery.title)}: "
-                f"{esc(_message(exc))}</span>"
+                f"<span class='aurous-error'>{esc(self.gallery.title)}: {esc(_message(exc))}</span>"
             )
             self.gallery.show(list(self.batch.jobs))
             raise
@@ -247,8 +264,13 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if gallery is not None and self.buying is not None:
             gallery.progress(progress)
 
-    def _hide_confirm(self) -> None:
+    def _hide_confirm(self) -> Work | None:
+        """✕: before the confirm, nothing is bought; while buying, stop what is not done."""
+        if self.buying is not None and not self.buying.done():
+            self.confirm.description = "stopping…"
+            return schedule(self.batch.cancel())
         self.confirm_row.layout.display = "none"
+        return None
 
     # -- Open in panel, Reuse seed -----------------------------------------------------------
 

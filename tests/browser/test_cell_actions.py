@@ -1,0 +1,68 @@
+"""A grid cell's "More like this" in a real JupyterLab: the click shows the price and buys
+nothing; the confirm (clicked twice) buys 4 variations once, shown under the grid with their
+cost. Screenshots in ``build/screenshots/``: ``cell-actions-priced.png``,
+``cell-actions-bought.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.browser.labkit import SHOTS, browser_page, lab_notebook, needs_chromium, open_and_run_all
+
+pytestmark = needs_chromium
+
+CELLS = [
+    "from aurous_nb import session\n"
+    "s = session.connect(sandbox=True, latency=0.3, latency_spread=0.1, credits=200)\n"
+    "print(s.banner())",
+    "from aurous_nb.notebook.widgets import PromptGrid\n"
+    "grid = PromptGrid(\n"
+    "    ['a lighthouse on a cliff at dusk', 'a fox asleep in fresh snow'],\n"
+    "    loras=[None, 'watercolor'],\n"
+    "    seeds=[11],\n"
+    ")\n"
+    "grid",
+    "await grid.run()\nprint('grid jobs:', ' '.join(j.status for j in grid.batch.jobs))",
+]
+
+
+def test_more_like_this_on_a_grid_cell(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from aurous_nb.analysis import frames
+    from aurous_nb.store.ledger import Ledger
+
+    home = tmp_path / "aurous_home"  # the kernel's AUROUS_NB_HOME (tests/kernel/kernelkit.py)
+    with lab_notebook(tmp_path, "actions.ipynb", CELLS) as (url, _), browser_page() as page:
+        try:
+            open_and_run_all(page, url)
+            awaited = page.locator(".jp-OutputArea-output", has_text="grid jobs:")
+            expect(awaited).to_contain_text("succeeded succeeded succeeded succeeded")
+            grid = page.locator(".aurous-grid")
+            expect(grid.locator(".aurous-actions")).to_have_count(4)
+            first = grid.locator(".aurous-actions").first
+            more = first.locator("button.aurous-more")
+            expect(more).to_be_visible()
+            box = more.bounding_box()
+            cell = grid.locator(".aurous-cell-image").first.bounding_box()
+            assert box is not None and cell is not None
+            assert box["x"] + box["width"] <= cell["x"] + cell["width"] + 1  # inside the cell
+            more.click()
+            confirm = first.locator("button.aurous-confirm")
+            expect(confirm).to_have_text("Buy · 4 credits")
+            page.mouse.move(0, 0)
+            grid.screenshot(path=str(SHOTS / "cell-actions-priced.png"))
+            ledger = Ledger(home / "ledger.sqlite3")
+            assert len(frames.history(ledger=ledger)) == 4  # priced, nothing bought
+            confirm.dblclick()
+            shelf = grid.locator(".aurous-variations")
+            expect(shelf).to_contain_text("4/4 done · 4 credits")
+            expect(shelf.locator("img.widget-image")).to_have_count(4)
+            expect(first).to_contain_text("4 bought · 4 credits")
+            assert len(frames.history(ledger=Ledger(home / "ledger.sqlite3"))) == 8  # 4 more, once
+            page.mouse.move(0, 0)
+            grid.screenshot(path=str(SHOTS / "cell-actions-bought.png"))
+        except Exception:
+            page.screenshot(path=str(SHOTS / "cell-actions-failure.png"))
+            raise
