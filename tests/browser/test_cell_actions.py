@@ -1,7 +1,8 @@
 """A grid cell's "More like this" in a real JupyterLab: the click shows the price and buys
 nothing; the confirm (clicked twice) buys 4 variations once, shown under the grid with their
-cost. Screenshots in ``build/screenshots/``: ``cell-actions-priced.png``,
-``cell-actions-bought.png``.
+cost; the panel's result reuses its seed and opens a second panel. Screenshots in
+``build/screenshots/``: ``cell-actions-priced.png``, ``cell-actions-bought.png``,
+``cell-actions-panel.png``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ CELLS = [
     ")\n"
     "grid",
     "await grid.run()\nprint('grid jobs:', ' '.join(j.status for j in grid.batch.jobs))",
+    "from aurous_nb.notebook.widgets import GenerationPanel\n"
+    "panel = GenerationPanel(prompt='a paper lantern over a dark lake', count=2, seed=5)\n"
+    "panel",
 ]
 
 
@@ -63,6 +67,22 @@ def test_more_like_this_on_a_grid_cell(tmp_path: Path) -> None:
             assert len(frames.history(ledger=Ledger(home / "ledger.sqlite3"))) == 8  # 4 more, once
             page.mouse.move(0, 0)
             grid.screenshot(path=str(SHOTS / "cell-actions-bought.png"))
+
+            # the panel: Generate, then its result's "Reuse seed" and "Open in panel"
+            panel = page.locator(".aurous-panel").first
+            generate = panel.locator("button.widget-button", has_text="Generate")
+            expect(generate).to_be_enabled()
+            generate.click()
+            expect(panel).to_contain_text("Done in")
+            seed = panel.locator(".widget-text", has_text="Seed").locator("input")
+            seed.fill("99")
+            seed.press("Enter")
+            panel.locator(".aurous-actions button[title='Reuse seed']").click()
+            expect(seed).to_have_value("5")
+            panel.locator(".aurous-actions button[title='Open in panel']").click()
+            expect(page.locator(".aurous-panel")).to_have_count(2)
+            page.mouse.move(0, 0)
+            panel.screenshot(path=str(SHOTS / "cell-actions-panel.png"))
         except Exception:
             page.screenshot(path=str(SHOTS / "cell-actions-failure.png"))
             raise
