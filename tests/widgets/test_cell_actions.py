@@ -70,7 +70,9 @@ async def test_open_in_panel_and_reuse_seed_from_a_grid_cell(session: Session) -
     [row] = actions_in(grid.cells[0])
     row.open_button.click()
     panel = row.panel
-    assert panel in grid.shelf.children
+    row.open_button.click()  # twice: the one panel
+    assert row.panel is panel and list(grid.shelf.children).count(panel) == 1
+    assert len(grid.shelf.items) == 1
     await panel.ready()
     request = panel.request()
     assert request["prompt"] == PROMPT and request["seed"] == 8

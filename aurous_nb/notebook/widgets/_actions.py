@@ -275,9 +275,12 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     # -- Open in panel, Reuse seed -----------------------------------------------------------
 
     def open_in_panel(self) -> Any:
-        """A GenerationPanel with this result's request and seed, shown on the shelf."""
+        """A GenerationPanel with this result's request and seed, shown on the shelf (once: a
+        second click gives the panel already open)."""
         from aurous_nb.notebook import actions
 
+        if self.panel is not None:
+            return self.panel
         try:
             self.panel = actions.open_in_panel(
                 self.generation_id, ledger=self.session.ledger, session=self.session
