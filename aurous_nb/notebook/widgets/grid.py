@@ -301,7 +301,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         )
         self.view_picker.observe(handler(self._view_picked), names="value")
         self.col_heads = [w.HTML() for _ in self.columns]
-        self.row_heads = [w.HTML() for _ in self.layout_of.row_keys]
+        centred = w.Layout(align_self="center")  # a row's label beside its cells' middle
+        self.row_heads = [w.HTML(layout=centred) for _ in self.layout_of.row_keys]
         self.cells: dict[int, w.Box] = {}
         for job in self.batch.jobs:
             box = w.Box(layout=w.Layout(width=CELL_WIDTH))
@@ -312,7 +313,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
                 layout=w.Layout(
                     grid_template_columns=f"140px repeat({cols}, {CELL_WIDTH})",
                     grid_gap="8px 8px",
-                    align_items="center",
+                    align_items="flex-start",  # a row's cells line up at the top
                     overflow="auto",
                 )
             )
