@@ -482,3 +482,27 @@ async def test_webhook_mode_still_finds_jobs_whose_delivery_never_comes(
         await batch.run_async()
     assert batch.progress().done == 3 and batch.stats.webhooks == 0
     assert counted.by_route[("GET", "v1/images")] >= 1
+
+
+def test_names_imported_from_the_engine_are_the_one_object_at_their_home() -> None:
+    """The engine re-exports, it never copies: each name has one home in aurous_nb/work/."""
+    import aurous_nb
+    from aurous_nb.work import batch, batch_setup, batch_state, cancel, create_errors, deliveries
+    from aurous_nb.work import quote as quote_mod
+    from aurous_nb.work import spec as spec_mod
+
+    assert aurous_nb.batch is batch and aurous_nb.Batch is batch.Batch
+    assert all(hasattr(batch, name) for name in batch.__all__)
+    assert (batch.Job, batch.Progress, batch.Stats) == (
+        batch_state.Job,
+        batch_state.Progress,
+        batch_state.Stats,
+    )
+    assert batch.BudgetExceededError is quote_mod.BudgetExceededError
+    assert batch.Quote is quote_mod.Quote and batch.JobSpec is spec_mod.JobSpec
+    assert batch.MAX_CREATE_FAILURES is create_errors.MAX_CREATE_FAILURES
+    gone = ["_clients", "_base_url", "_buyer", "_validate", "_character_axis"]
+    assert [n for n in gone if hasattr(batch, n)] == []
+    gone = ["_reject", "_cancel_one", "_cancel_unanswered"]
+    assert [n for n in gone if hasattr(batch.Batch, n)] == []
+    assert callable(batch_setup.clients) and callable(cancel.stop) and callable(deliveries.apply)

@@ -18,7 +18,10 @@ and jobs end when their delivery arrives; polling then only finds deliveries tha
 
 ``await batch.run_async()`` (or ``batch.start()``, a task, for widgets) runs it on the current
 loop; ``batch.run()`` blocks, for scripts and magics (inside Jupyter's running loop it uses
-nest_asyncio). Jobs and progress counts are in :mod:`aurous_nb.work.batch_state`.
+nest_asyncio). Jobs and progress counts are in :mod:`aurous_nb.work.batch_state`; what a failed
+create means for its job in :mod:`aurous_nb.work.create_errors`; cancelling in
+:mod:`aurous_nb.work.cancel`; webhook deliveries in :mod:`aurous_nb.work.deliveries`; the client
+and checks made before any run in :mod:`aurous_nb.work.batch_setup`.
 """
 
 from __future__ import annotations
@@ -37,22 +40,21 @@ from aurous_nb.statuses import (
     BATCH_FAILED,
     BATCH_RUNNING,
     CANCELLED,
-    FAILED,
     LOST,
     QUEUED,
-    REJECTED,
     RETRYABLE,
     SUBMITTING,
     TERMINAL,
     UNKNOWN,
     batch_status,
 )
-from aurous_nb.work import caps, polling
+from aurous_nb.work import batch_setup, cancel, caps, create_errors, deliveries, polling
 from aurous_nb.work import spec as jobspec
 from aurous_nb.work.batch_state import Job, Progress, Stats, rows, summary_html, tally
+from aurous_nb.work.create_errors import MAX_CREATE_FAILURES
 from aurous_nb.work.pacing import BucketModel, LatencyModel, SlotCap
 from aurous_nb.work.quote import BudgetExceededError, Quote, check, quote
-from aurous_nb.work.reuse import UNKNOWN_TEXT, resendable
+from aurous_nb.work.reuse import resendable
 from aurous_nb.work.spec import JobSpec
 
 __all__ = [
@@ -69,12 +71,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("aurous_nb.work.batch")
-
-# Creates that fail in transit are re-sent with the same key (the server replays, never buys
-# twice); stop trying a job only after this many in a row (about two minutes of backoff). Such a
-# job is ``unknown`` (the server may have it), never ``failed``: a re-run or ``retry_failed()``
-# re-sends it with its own key (see aurous_nb.work.reuse).
-MAX_CREATE_FAILURES = 20
 
 QUOTE_FRESH_S = 30.0  # a price() this recent is reused by the run that follows
 SLOW_START = 8  # creates awaiting an answer, at first; then as many as were accepted
@@ -158,8 +154,10 @@ class Batch:
         check_float("min_poll_interval", min_poll_interval, 0, above=True)
         check_float("max_poll_interval", max_poll_interval, min_poll_interval)
         self.budget = budget  # checked before any client is opened
-        self._client, self._open_client = _clients(client, api_key, base_url)
-        self.base_url = str(self._client.base_url) if self._client else _base_url(base_url)
+        self._client, self._open_client = batch_setup.clients(client, api_key, base_url)
+        self.base_url = (
+            str(self._client.base_url) if self._client else batch_setup.base_url(base_url)
+        )
         if client is not None and self._client is None:
             self.base_url = str(client.base_url)
         self.env = env_for(self.base_url)
@@ -171,7 +169,7 @@ class Batch:
         self._ledger = ledger
         self.name = uuid.uuid4().hex if fresh else (name or "")
         parts = [self.env, self.name, notebook or "", cell or ""]
-        who = _buyer(ledger, reuse)
+        who = batch_setup.buyer(ledger, reuse)
         scope = "\x00".join(parts if who is None else [*parts, who])
         self.id = hashlib.sha256(scope.encode()).hexdigest()[:12]
         self.max_in_flight = max_in_flight
@@ -182,7 +180,7 @@ class Batch:
         self.notebook, self.cell = notebook, cell
         self.min_poll_interval, self.max_poll_interval = min_poll_interval, max_poll_interval
         specs = jobspec.specs_from(jobs)
-        _validate(specs)
+        batch_setup.validate(specs)
         self.jobs: list[Job] = [Job(i, s, f"ab-{self.id}-{s.key}") for i, s in enumerate(specs)]
         self.stats = Stats()
         self.last_quote: Quote | None = None
@@ -229,7 +227,9 @@ class Batch:
         the name. An unknown, deleted or not ready one is refused before anything is priced.
         """
         if characters is not None or (axes or {}).get("character") is not None:
-            axes, names = _character_axis(axes, characters, options)
+            from aurous_nb.work import characters as work_characters
+
+            axes, names = work_characters.batch_axis(axes, characters, options)
             labels = {**dict(options.pop("labels", None) or {}), "character": names}
             options["labels"] = labels
         specs = jobspec.grid(prompts, loras, sizes, seeds, counts, axes=axes, **dict(params or {}))
@@ -507,23 +507,7 @@ class Batch:
                 now = time.monotonic()
                 wake_at = math.inf
                 if self._stopping:
-                    for j in queue:
-                        if j.resend:  # sent before, answer unknown: find it, then cancel it
-                            j.status = SUBMITTING
-                            spawn(self._cancel_unanswered(client, j))
-                        else:
-                            j.status, j.error = CANCELLED, "cancelled before it was sent"
-                            self._finish(j)
-                    queue.clear()
-                    for j in self._active():
-                        if j.cancel_sent or j.generation_id is None:
-                            continue
-                        wait = self._bucket.wait_time()
-                        if wait > 0:
-                            wake_at = min(wake_at, now + wait)
-                            break
-                        j.cancel_sent = True
-                        spawn(self._cancel_one(client, j, self._bucket.reserve()))
+                    wake_at = cancel.stop(self, client, queue, now, spawn)
                 blocked = False
                 while queue and not self._stopping:
                     if self._in_flight() >= self._slots.value:
@@ -601,14 +585,6 @@ class Batch:
     # -- one create -------------------------------------------------------------------------
 
     async def _create(self, client: Any, job: Job, queue: deque[Job], ticket: int) -> None:
-        from aurous_nb.client import (
-            APIConnectionError,
-            AurousError,
-            IdempotencyConflictError,
-            InsufficientBalanceError,
-            RateLimitError,
-            ServerError,
-        )
         from aurous_nb.work import jobs as jobs_mod
 
         sent = time.time()
@@ -637,74 +613,14 @@ class Batch:
                 )
             self.stats.creates += 1
             record = await jobs_mod.asend(client, self.ledger, record)
-        except RateLimitError as exc:
-            concurrency = exc.code == "concurrency_limit_exceeded"
-            self._observe_error(ticket, exc, sent)
-            retry = exc.retry_after or 1.0
-            delay = 0.0
-            if concurrency:
-                self.stats.concurrency_limited += 1
-                others = self._in_flight() - 1
-                if others < 1:
-                    delay = retry  # someone else's jobs hold the slots: wait as told
-                self._slots.refused(others)
-            else:
-                self.stats.rate_limited += 1
-            job.status, job.not_before = QUEUED, time.monotonic() + delay
-            job.resend = True
-            queue.appendleft(job)
-            self._changed()
-            return
-        except (ServerError, APIConnectionError, IdempotencyConflictError) as exc:
-            self._observe_error(ticket, exc, sent)
-            job.failures += 1
-            if job.failures > self.give_up_after:  # unanswered, not failed: it may exist
-                job.status = UNKNOWN
-                job.error = (
-                    f"{UNKNOWN_TEXT} (its create was never answered: {exc}); a run again or "
-                    "retry_failed() re-sends it with its own key"
-                )
-                job.error_code = getattr(exc, "code", None) or type(exc).__name__
-                self._changed()
-                return
-            job.status, job.resend = QUEUED, True
-            job.not_before = time.monotonic() + min(8.0, 0.25 * 2**job.failures)
-            queue.appendleft(job)
-            self._changed()
-            return
-        except InsufficientBalanceError as exc:
-            self._observe_error(ticket, exc, sent)
-            self._reject(job, exc)
-            for other in list(queue):  # the rest would be refused the same way
-                queue.remove(other)
-                other.status, other.error = REJECTED, f"not sent: {exc.message}"
-                other.error_code = exc.code
-                self._finish(other)
-            return
-        except AurousError as exc:
-            self._observe_error(ticket, exc, sent)
-            self._reject(job, exc)
-            return
-        except BudgetExceededError as exc:  # another kernel spent the rest of a cap meanwhile
-            self._bucket.release(ticket)
-            for other in [job, *queue]:  # nothing was written for any of them
-                other.status, other.error, other.error_code = REJECTED, str(exc), "over_a_cap"
-                self._finish(other)
-            queue.clear()
-            return
-        except Exception as exc:  # a bug or the ledger: the row (if any) stays for resume
-            self._bucket.release(ticket)
-            log.exception("create of job %s failed", job.index)
-            job.status, job.error = FAILED, f"{type(exc).__name__}: {exc}"
-            self._finish(job)
+        except Exception as exc:  # what it means for the job: aurous_nb.work.create_errors
+            create_errors.apply(self, job, queue, ticket, sent, exc)
             return
         self._observe_bucket(client, ticket, sent)
         self._slots.accepted()
         job.answered_at = time.monotonic()
         self._apply_record(job, record)
-        early = self._early.pop(job.generation_id or "", None)
-        if early is not None and not job.terminal:
-            self._on_webhook({"data": early.raw})
+        deliveries.answered(self, job)
 
     def _observe_bucket(self, client: Any, ticket: int, sent: float) -> None:
         state = client.rate_limits.get("images_post")
@@ -722,11 +638,6 @@ class Batch:
             return
         throttled = exc.status == 429 and exc.code != "concurrency_limit_exceeded"
         self._bucket.observe(ticket, headers, sent, time.time(), throttled=throttled)
-
-    def _reject(self, job: Job, exc: Any) -> None:
-        job.status = REJECTED
-        job.error, job.error_code = str(exc), getattr(exc, "code", None)
-        self._finish(job)
 
     def _apply_record(self, job: Job, record: Any) -> None:
         """Take the ledger's view of a job (after a create, or when loading)."""
@@ -795,23 +706,8 @@ class Batch:
     # -- webhooks -----------------------------------------------------------------------------
 
     def _on_webhook(self, payload: dict[str, Any]) -> None:
-        """A delivery (``{event, data}`` or an event envelope): apply it to its job."""
-        from aurous_nb.client import Generation
-
-        data = payload.get("data")
-        if not isinstance(data, dict) or not data.get("id") or not data.get("status"):
-            return
-        gen = Generation.from_json(data)
-        job = self._by_generation.get(gen.id)
-        if job is None:  # it may be ours, its create's answer still on the way
-            if self._unanswered() and len(self._early) < 10_000:
-                self._early[gen.id] = gen
-            return
-        if job.terminal or batch_status(gen.status) == job.status:
-            return
-        self.stats.webhooks += 1
-        self.ledger.record_generations(self.env, [gen])
-        self._apply_generation(job, gen)
+        """What the receiver calls with each delivery (see :mod:`aurous_nb.work.deliveries`)."""
+        deliveries.apply(self, payload)
 
     def _learn_latency(self, gen: Any) -> None:
         if gen.duration_ms is not None:
@@ -820,65 +716,6 @@ class Batch:
             gen.created_at is not None and gen.completed_at is not None and gen.status != CANCELLED
         ):
             self._latency.add((gen.completed_at - gen.created_at).total_seconds())
-
-    async def _cancel_one(self, client: Any, job: Job, ticket: int) -> None:
-        from aurous_nb.client import AurousError, InvalidRequestError, NotFoundError
-
-        sent = time.time()
-        gen = None
-        try:
-            self.stats.cancels += 1
-            gen = await client.images.cancel(job.generation_id)
-        except InvalidRequestError as refused:  # already ended another way: read how
-            self._observe_error(ticket, refused, sent)
-            try:
-                gen = await client.images.get(job.generation_id)
-            except AurousError as exc:
-                log.warning("could not read job %s after a refused cancel: %s", job.index, exc)
-        except NotFoundError as exc:
-            self._observe_error(ticket, exc, sent)
-            job.status, job.error = LOST, "the server no longer knows this generation"
-            self._finish(job)
-            return
-        except AurousError as exc:
-            self._observe_error(ticket, exc, sent)
-            log.warning("could not cancel job %s: %s", job.index, exc)
-            job.cancel_sent = False
-            return
-        else:
-            self._observe_bucket(client, ticket, sent)
-        if gen is None:
-            return
-        self.ledger.record_generation(self.env, gen)
-        job.generation = gen
-        job.status = batch_status(gen.status)
-        if gen.cost is not None:
-            job.charged = gen.cost.amount if gen.is_terminal else job.charged
-        if job.terminal:
-            self._finish(job)
-        self._changed()
-
-    async def _cancel_unanswered(self, client: Any, job: Job) -> None:
-        from aurous_nb.work import jobs as jobs_mod
-
-        record = self.ledger.job(job.key)
-        if record is None:
-            job.status, job.error = CANCELLED, "cancelled before it was sent"
-            self._finish(job)
-            return
-        ticket = self._bucket.reserve()
-        try:
-            self.stats.cancels += 1
-            record = await jobs_mod.acancel(client, self.ledger, record, sent=True)
-        except Exception as exc:  # the row stays as it was; a later run or resume finishes it
-            log.warning("could not cancel unanswered job %s: %s", job.index, exc)
-            job.status, job.error = UNKNOWN, f"{UNKNOWN_TEXT} (could not cancel: {exc})"
-            self._changed()
-            return
-        finally:
-            self._bucket.release(ticket)
-        job.answered_at = time.monotonic()
-        self._apply_record(job, record)
 
     # -- ledger: what earlier runs already did ------------------------------------------------
 
@@ -965,95 +802,6 @@ class Batch:
             self.on_progress(self.progress())
         except Exception:
             log.exception("on_progress callback failed")
-
-    # -- clients ------------------------------------------------------------------------------
-
-
-def _character_axis(
-    axes: Mapping[str, Any] | None, characters: Any, options: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The axes with characters as ids (looked up with a blocking client), and their names."""
-    from aurous_nb.client import Client
-    from aurous_nb.work import characters as work_characters
-
-    client = options.get("client")
-    if isinstance(client, Client):
-        return work_characters.grid_axis(client, axes, characters)
-    if client is not None:
-        raise ValueError(
-            "characters: looking them up needs a blocking Client (client=Client(...)); an "
-            "AsyncClient cannot be driven from here"
-        )
-    with Client(api_key=options.get("api_key"), base_url=options.get("base_url")) as own:
-        return work_characters.grid_axis(own, axes, characters)
-
-
-def _buyer(ledger: Any, reuse: str) -> str | None:
-    """Whose purchases a batch's keys name: the person on a team's ledger (``reuse="me"``),
-    nobody on a local one (its keys stay what they always were) or with ``reuse="team"``."""
-    from aurous_nb.config import ledger_url, user_name
-    from aurous_nb.store.backend import is_postgres_url
-
-    if reuse not in ("me", "team"):
-        raise ValueError(f"reuse must be 'me' or 'team', not {reuse!r}")
-    shared = ledger.shared if ledger is not None else is_postgres_url(ledger_url())
-    if reuse == "team" or not shared:
-        return None
-    return str(ledger.user) if ledger is not None else user_name()
-
-
-def _clients(
-    client: Any, api_key: str | None, base_url: str | None
-) -> tuple[Any, Callable[[], Any]]:
-    """The AsyncClient to share (None: one per run) and how to open one per run.
-
-    A blocking ``Client`` lends its key, settings and rate-limit state to an AsyncClient
-    opened (and closed) by each run, on that run's loop (``Client.to_async``).
-    """
-    from aurous_nb.client import AsyncClient, Client
-
-    if isinstance(client, Client):
-        return None, client.to_async
-
-    from aurous_nb.secret import Secret
-
-    # Held masked until each run opens its client (a blank key fails there, as it would now).
-    key = Secret(api_key.strip()) if api_key and api_key.strip() else api_key
-
-    def from_settings() -> Any:
-        return AsyncClient(api_key=key, base_url=base_url)
-
-    return client, from_settings
-
-
-def _validate(specs: Sequence[JobSpec]) -> None:
-    """Check every request as the client would, before anything is priced or sent."""
-    from aurous_nb.client import ValidationError
-    from aurous_nb.work.jobs import validate
-
-    for i, spec in enumerate(specs):
-        request = dict(spec.request)
-        if spec.refs is not None:  # read and checked already; uploaded just before the create
-            del request["reference_images"]
-        try:
-            for other in ("reference_image_urls", "character_id"):
-                if spec.refs is not None and request.get(other) is not None:
-                    raise ValidationError(
-                        "reference_images",
-                        f"reference_images: cannot be used with {other}; pass one",
-                    )
-            validate(spec.media_type, request)
-        except ValidationError as exc:
-            cell = f" (cell {spec.cell})" if spec.cell else ""
-            raise ValidationError(exc.param or "request", f"job {i}{cell}: {exc.message}") from None
-
-
-def _base_url(base_url: str | None) -> str:
-    import os
-
-    from aurous_nb.client._core import DEFAULT_BASE_URL
-
-    return (base_url or os.environ.get("AUROUS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
 
 
 def run_batch(jobs: Iterable[JobSpec | Mapping[str, Any]], **options: Any) -> list[Job]:

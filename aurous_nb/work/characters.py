@@ -429,5 +429,24 @@ def grid_axis(
     return out, {c.id: c.name for c in chars}
 
 
+def batch_axis(
+    axes: Mapping[str, Any] | None, characters: Any, options: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`grid_axis` for ``Batch.grid``: looked up with the batch's blocking client, or one
+    opened from its ``api_key`` / ``base_url`` options (an AsyncClient cannot be driven here)."""
+    from aurous_nb.client import Client
+
+    client = options.get("client")
+    if isinstance(client, Client):
+        return grid_axis(client, axes, characters)
+    if client is not None:
+        raise ValueError(
+            "characters: looking them up needs a blocking Client (client=Client(...)); an "
+            "AsyncClient cannot be driven from here"
+        )
+    with Client(api_key=options.get("api_key"), base_url=options.get("base_url")) as own:
+        return grid_axis(own, axes, characters)
+
+
 def _id(character: Any) -> str:
     return character if isinstance(character, str) else str(character.id)
