@@ -11,12 +11,12 @@ the buttons.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 
+from aurous_nb.canonical import canonical_json
 from aurous_nb.notebook.widgets._static import esc, gallery, image_format, thumbnail
 from aurous_nb.notebook.widgets._tasks import Work, handler, schedule
 from aurous_nb.text import credits
@@ -306,7 +306,7 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
 def request_text(request: dict[str, Any]) -> str:
     """A reused request as the shelf shows it: the seed first, then the JSON to copy."""
-    body = json.dumps(request, sort_keys=True, default=str)
+    body = canonical_json(request, default=str, spaced=True)
     return (
         f"<span class='aurous-muted'>Seed <b>{esc(request.get('seed', 'random'))}</b> · "
         f"<code>grid.last_action</code> = <code>{esc(body)}</code></span>"
