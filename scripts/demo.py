@@ -36,6 +36,7 @@ class Result:
     name: str
     seconds: float
     generations: int
+    characters: int
     credits: float
     error: str | None = None
 
@@ -61,22 +62,28 @@ def static_copy(nb: Any) -> Any:
     return nb
 
 
-def ledger_totals(home: Path, seen: set[tuple[str, str]]) -> tuple[int, float]:
-    """Generations and credits of the ledger's jobs not in ``seen`` (env, key), which it adds.
+def ledger_totals(home: Path, seen: set[tuple[str, str]]) -> tuple[int, int, float]:
+    """Generations, paid character syntheses and the credits of both, of the ledger's rows not
+    in ``seen`` (env, key), which it adds.
 
     Every notebook writes the one ``sandbox`` environment of the shared home, so a notebook's
-    purchases are the jobs that were not there before it ran.
+    purchases are the rows that were not there before it ran.
     """
+    from aurous_nb.store import characters
     from aurous_nb.store.ledger import Ledger
 
     ledger = Ledger(home / "ledger.sqlite3")
     try:
         rows = [(env, j) for env in ledger.envs() for j in ledger.jobs(env)]
+        paid = [(c.env, c) for c in characters.jobs(ledger) if c.action != "create"]
     finally:
         ledger.close()
     new = [j for env, j in rows if (env, str(j.key)) not in seen]
+    new_paid = [c for env, c in paid if (env, c.key) not in seen]
     seen.update((env, str(j.key)) for env, j in rows)
-    return len(new), sum(float(j.charged or 0.0) for j in new)
+    seen.update((env, c.key) for env, c in paid)
+    spent = sum(float(j.charged or 0.0) for j in new) + sum(float(c.charged or 0) for c in new_paid)
+    return len(new), len(new_paid), spent
 
 
 def run_one(path: Path, out: Path, home: Path, seen: set[tuple[str, str]]) -> Result:
@@ -105,8 +112,8 @@ def run_one(path: Path, out: Path, home: Path, seen: set[tuple[str, str]]) -> Re
     exporter: Any = HTMLExporter(template_name="lab")
     body, _ = exporter.from_notebook_node(static_copy(nb))
     (out / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
-    generations, credits = ledger_totals(home, seen)
-    return Result(path.stem, seconds, generations, credits, error)
+    generations, characters, credits = ledger_totals(home, seen)
+    return Result(path.stem, seconds, generations, characters, credits, error)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,16 +141,19 @@ def main(argv: list[str] | None = None) -> int:
         result = run_one(path, out, home, seen)
         results.append(result)
         state = f"FAILED: {result.error}" if result.error else "ok"
+        made = f" + {result.characters} synthesis" if result.characters else ""
         print(
-            f"  {result.name:<24} {result.seconds:5.1f} s  {result.generations:3d} generations  "
-            f"{result.credits:6g} credits  {state}"
+            f"  {result.name:<24} {result.seconds:5.1f} s  {result.generations:3d} generations"
+            f"{made:<14} {result.credits:6g} credits  {state}"
         )
     total_gens = sum(r.generations for r in results)
+    total_chars = sum(r.characters for r in results)
     total_credits = sum(r.credits for r in results)
     total_s = sum(r.seconds for r in results)
+    syntheses = f", {total_chars} character synthesis" if total_chars else ""
     print(
-        f"Total: {total_gens} generations, {total_credits:g} sandbox credits (not real), "
-        f"{total_s:.0f} s."
+        f"Total: {total_gens} generations{syntheses}, {total_credits:g} sandbox credits (not "
+        f"real), {total_s:.0f} s."
     )
     rel = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
     print(f"Executed notebooks and HTML renders: {rel}/NN-*.ipynb, {rel}/NN-*.html")
