@@ -44,6 +44,29 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+def connect_cell(latency: float, credits: int, spread: float = 0.1) -> str:
+    """The first cell of every browser notebook: a sandbox session that answers this slowly."""
+    return (
+        "from aurous_nb import session\n"
+        f"s = session.connect(sandbox=True, latency={latency}, latency_spread={spread}, "
+        f"credits={credits})\n"
+        "print(s.banner())"
+    )
+
+
+#: A 2 x 2 grid (two prompts, no LoRA and Watercolor, seed 11), then a cell that awaits its run.
+GRID_CELLS = [
+    "from aurous_nb.notebook.widgets import PromptGrid\n"
+    "grid = PromptGrid(\n"
+    "    ['a lighthouse on a cliff at dusk', 'a fox asleep in fresh snow'],\n"
+    "    loras=[None, 'watercolor'],\n"
+    "    seeds=[11],\n"
+    ")\n"
+    "grid",
+    "await grid.run()\nprint('grid jobs:', ' '.join(j.status for j in grid.batch.jobs))",
+]
+
+
 def write_notebook(path: Path, cells: Sequence[str]) -> None:
     """An unexecuted notebook of code cells, with a Python 3 kernelspec."""
     nb = {

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.labkit import SHOTS, browser_page, lab_notebook, needs_chromium, open_and_run_all
+from tests.browser.labkit import (
+    SHOTS,
+    browser_page,
+    connect_cell,
+    lab_notebook,
+    needs_chromium,
+    open_and_run_all,
+)
 
 pytestmark = needs_chromium
 
 CELLS = [
-    "from aurous_nb import session\n"
-    "s = session.connect(sandbox=True, latency=1.0, latency_spread=0.1, credits=50)\n"
-    "print(s.banner())",
+    connect_cell(1.0, 50),
     "from aurous_nb.notebook.widgets import CharacterStudio\nstudio = CharacterStudio()\nstudio",
 ]
 

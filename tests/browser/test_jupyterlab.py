@@ -18,6 +18,7 @@ from tests.browser.labkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SHOTS,
+    connect_cell,
     lab_notebook,
     needs_chromium,
     run_all,
@@ -26,9 +27,7 @@ from tests.browser.labkit import (
 pytestmark = needs_chromium
 
 CELLS = [
-    "from aurous_nb import session\n"
-    "s = session.connect(sandbox=True, latency=0.8, latency_spread=0.2, credits=500)\n"
-    "print(s.banner())",
+    connect_cell(0.8, 500, spread=0.2),
     "from aurous_nb.notebook.widgets import GenerationPanel, PromptGrid\n"
     "panel = GenerationPanel(prompt='a lighthouse on a cliff at dusk', lora='golden-hour',\n"
     "                        count=3, seed=7)\n"

@@ -23,6 +23,7 @@ from tests.browser.labkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
     SHOTS,
+    connect_cell,
     jupyterlab,
     needs_chromium,
     run_all,
@@ -34,9 +35,7 @@ pytestmark = needs_chromium
 
 NAME = "reopen.ipynb"
 CELLS = [
-    "from aurous_nb import session\n"
-    "s = session.connect(sandbox=True, latency=0.3, latency_spread=0.1, credits=500)\n"
-    "print(s.banner())",
+    connect_cell(0.3, 500),
     "from aurous_nb.widgets import CostDashboard, GenerationPanel, LoraBrowser, PromptGrid\n"
     "panel = GenerationPanel(prompt='a lighthouse on a cliff at dusk', lora='golden-hour',\n"
     "                        count=2, seed=7)\n"

@@ -12,26 +12,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.labkit import SHOTS, browser_page, lab_notebook, needs_chromium, open_and_run_all
+from tests.browser.labkit import (
+    GRID_CELLS,
+    SHOTS,
+    browser_page,
+    connect_cell,
+    lab_notebook,
+    needs_chromium,
+    open_and_run_all,
+)
 
 pytestmark = needs_chromium
 
 PROMPT = "a lighthouse on a cliff at dusk"
 PASTED = "a paper lantern floating over a dark lake"
 CELLS = [
-    "from aurous_nb import session\n"
-    "s = session.connect(sandbox=True, latency=0.4, latency_spread=0.1, credits=200)\n"
-    "print(s.banner())",
-    "from aurous_nb.notebook.widgets import GenerationPanel, PromptGrid\n"
+    connect_cell(0.4, 200),
+    "from aurous_nb.notebook.widgets import GenerationPanel\n"
     "panel = GenerationPanel(count=2, seed=5)  # an empty prompt: the person types it\n"
     "panel",
-    "grid = PromptGrid(\n"
-    "    ['a lighthouse on a cliff at dusk', 'a fox asleep in fresh snow'],\n"
-    "    loras=[None, 'watercolor'],\n"
-    "    seeds=[11],\n"
-    ")\n"
-    "grid",
-    "await grid.run()\nprint('grid jobs:', ' '.join(j.status for j in grid.batch.jobs))",
+    *GRID_CELLS,
 ]
 
 
