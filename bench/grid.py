@@ -26,6 +26,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from aurous_nb.client import AsyncClient, Client
 from aurous_nb.sandbox import Sandbox
 from aurous_nb.sandbox.config import SandboxConfig
 from aurous_nb.sandbox.ratelimit import BUCKETS
+from aurous_nb.store.ledger import Ledger
 from aurous_nb.work.batch import Batch
 from aurous_nb.work.spec import grid
 
@@ -127,7 +129,16 @@ async def run_batch(sb: Sandbox, n: int, cap: int, webhooks: bool = False) -> tu
         limits=httpx.Limits(max_connections=100), event_hooks={"response": [counter.ahook]}
     )
     async with AsyncClient(api_key=sb.api_key, base_url=sb.base_url, http_client=http) as client:
-        batch = Batch(specs(n), client=client, download=False, max_in_flight=cap, webhooks=webhooks)
+        # a ledger of its own: the same grid in one ledger is found there, not bought again
+        ledger = Ledger(Path(tempfile.mkdtemp(prefix="aurous-bench-")) / "ledger.sqlite3")
+        batch = Batch(
+            specs(n),
+            client=client,
+            ledger=ledger,
+            download=False,
+            max_in_flight=cap,
+            webhooks=webhooks,
+        )
         start = time.perf_counter()
         await batch.run_async()
         wall = time.perf_counter() - start
