@@ -76,6 +76,25 @@ async def test_batch_grid_by_two_characters(client, sandbox, cast, home) -> None
     assert len(generations(sandbox)) == 4  # bought nothing
 
 
+async def test_batch_grid_with_an_async_client_looks_the_names_up_too(
+    client, sandbox, cast, home
+) -> None:
+    """The notebook's own client is an AsyncClient (a session's, a kernel loop's): refusing it
+    left Batch.grid(characters=) to blocking clients only."""
+    from aurous_nb.client import AsyncClient
+
+    ana, bo = cast
+    async with AsyncClient(api_key=sandbox.api_key, base_url=sandbox.base_url) as aclient:
+        b = Batch.grid(
+            PROMPTS, characters=["Ana", "Bo"], client=aclient, ledger=Ledger(home / "a.sqlite")
+        )
+        assert (await b.price()).total == 4
+        await b.run_async()
+    assert sorted(g["request"]["character_id"] for g in generations(sandbox)) == sorted(
+        [ana.id, ana.id, bo.id, bo.id]
+    )
+
+
 def test_batch_grid_refuses_unknown_or_not_ready(client, sandbox, cast, home) -> None:
     with pytest.raises(NotFoundError, match="'Zed'"):
         batch(client, home, characters=["Ana", "Zed"])

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from functools import cached_property
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -31,6 +31,9 @@ from aurous_nb.client.models import Balance, Page, Pricing, Team, UsageBucket
 from aurous_nb.client.videos import AsyncVideos
 from aurous_nb.client.webhook_endpoints import AsyncWebhookEndpoints
 from aurous_nb.secret import Secret
+
+if TYPE_CHECKING:
+    from aurous_nb.client._sync import Client
 
 if sys.version_info >= (3, 11):
     from typing import Unpack
@@ -89,6 +92,14 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         other._timeout = httpx.Timeout(client._core.timeout)
         other._sleep = asyncio.sleep
         return other
+
+    def to_sync(self) -> Client:
+        """The blocking twin of this client, for a lookup that cannot await (a grid's names
+        before its price): the same key, settings and rate-limit state, connections of its
+        own. Close it with ``with``; this client stays open."""
+        from aurous_nb.client._sync import Client
+
+        return Client.from_client(self)
 
     # -- the driver: the only place that performs I/O --------------------------
 

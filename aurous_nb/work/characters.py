@@ -432,18 +432,16 @@ def grid_axis(
 def batch_axis(
     axes: Mapping[str, Any] | None, characters: Any, options: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """:func:`grid_axis` for ``Batch.grid``: looked up with the batch's blocking client, or one
-    opened from its ``api_key`` / ``base_url`` options (an AsyncClient cannot be driven here)."""
-    from aurous_nb.client import Client
+    """:func:`grid_axis` for ``Batch.grid``: looked up with the batch's blocking client, the
+    blocking twin of its AsyncClient, or one opened from its ``api_key`` / ``base_url``."""
+    from aurous_nb.client import AsyncClient, Client
 
     client = options.get("client")
     if isinstance(client, Client):
         return grid_axis(client, axes, characters)
-    if client is not None:
-        raise ValueError(
-            "characters: looking them up needs a blocking Client (client=Client(...)); an "
-            "AsyncClient cannot be driven from here"
-        )
+    if isinstance(client, AsyncClient):
+        with client.to_sync() as twin:
+            return grid_axis(twin, axes, characters)
     with Client(api_key=options.get("api_key"), base_url=options.get("base_url")) as own:
         return grid_axis(own, axes, characters)
 
