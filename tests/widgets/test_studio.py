@@ -292,6 +292,23 @@ async def test_synthesize_past_the_budget_is_disabled_with_the_reason(session: S
         CharacterStudio(session, budget=float("nan"))
 
 
+async def test_past_a_spending_cap_synthesize_says_which_and_how_to_raise_it(
+    session: Session,
+) -> None:
+    """The same words as the panel's and the grid's Generate and Run: the cap and the %config
+    line a notebook raises it with."""
+    from aurous_nb.work import caps
+
+    caps.configure(session=3)
+    try:
+        studio = await CharacterStudio(session).ready()
+        assert studio.synth_button.disabled
+        assert "session budget of 3 credits" in studio.synth_button.tooltip
+        assert "%config Aurous.session_budget = 4" in studio.synth_button.tooltip
+    finally:
+        caps.configure(session=None)
+
+
 async def test_past_the_balance_is_disabled_with_the_reason(home: Path) -> None:
     for s in make_session(home, credits=3.0):
         studio = await CharacterStudio(s).ready()

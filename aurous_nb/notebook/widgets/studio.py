@@ -235,13 +235,13 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             nonlocal failed
             try:
                 quoted = jobs.price(session, generations)
-                caps.check(session.ledger, str(session.env), notebook, quoted.amount)
             except ValueError as exc:
                 return None, str(exc)
             except Exception as exc:  # the network: try again in a moment
                 failed = True
                 return None, f"no price yet ({_message(exc)})"
-            return quoted, None
+            past = caps.blocked(session.ledger, str(session.env), notebook, quoted.amount)
+            return (None, past) if past else (quoted, None)
 
         for generations in (SYNTH, REGEN):
             quoted, problem = await asyncio.to_thread(priced, generations)
