@@ -24,9 +24,9 @@ import logging
 import sys
 import time
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeAlias
 
 from aurous_nb.client._core import Sleep, StepFlow, adrive, drive
 from aurous_nb.client.backoff import Backoff
@@ -67,6 +67,10 @@ log = logging.getLogger("aurous_nb.work.jobs")
 
 _SINGLE_POLL_MAX = 5  # more active jobs than this are polled through list pages
 _LIST_PAGES_MAX = 20
+
+
+#: Where the spending caps' 80 % line goes: printed (True), nowhere (False), or a callable.
+Warn: TypeAlias = bool | Callable[[str], None]
 
 
 def client_env(client: Any) -> str:
@@ -116,14 +120,15 @@ def prepare(
     cell: str | None = None,
     estimate: float | None = None,
     key: str | None = None,
-    warn: bool = True,
+    warn: Warn = True,
 ) -> JobRecord:
     """Write the job row (fresh key, canonical request, environment) without sending it.
 
     The request is validated first (raising ``ValidationError``), so nothing invalid is recorded.
     The spending caps (:mod:`aurous_nb.caps`) are checked in the transaction that writes the row:
-    past one, :class:`~aurous_nb.caps.BudgetExceededError` and no row; at 80 % one line says so
-    (unless ``warn`` is off: a batch says it once for all its jobs).
+    past one, :class:`~aurous_nb.caps.BudgetExceededError` and no row; at 80 % one line says so,
+    printed, or given to ``warn`` when it is a callable (the panel's status), or not at all when
+    ``warn`` is off (a batch says it once for all its jobs).
     """
     validate(kind, request)
     ledger = ledger_or_default(ledger)
@@ -133,7 +138,7 @@ def prepare(
     if caps.limits().any(notebook):
         if estimate is None:
             estimate = caps.local_price(ledger, env, kind, request, _version(client))
-        check, notes = caps.guard(env, notebook, estimate, warn=warn)
+        check, notes = caps.guard(env, notebook, estimate, warn=warn is not False)
     record = ledger.prepare(
         env,
         _kind(kind),
@@ -146,7 +151,11 @@ def prepare(
     )
     if record.key is not None:
         caps.remember(record.key)  # this kernel's spend, for a session cap set later
-    caps.say(*notes)
+    for note in notes:
+        if callable(warn):
+            warn(note)
+        else:
+            caps.say(note)
     return record
 
 
@@ -192,7 +201,7 @@ def _submit_flow(
     notebook: str | None,
     cell: str | None,
     estimate: float | None,
-    warn: bool = True,
+    warn: Warn = True,
 ) -> StepFlow[JobRecord]:
     ledger = ledger_or_default(ledger)
     validate(kind, request)  # before anything is priced
@@ -546,10 +555,10 @@ async def asubmit(
     notebook: str | None = None,
     cell: str | None = None,
     estimate: float | None = None,
-    warn: bool = True,
+    warn: Warn = True,
 ) -> JobRecord:
-    """:func:`submit` for an ``AsyncClient`` (``warn=False``: the caller shows the 80 % line of
-    the caps itself, as the panel does in its status)."""
+    """:func:`submit` for an ``AsyncClient`` (``warn``: where the caps' 80 % line goes, as in
+    :func:`prepare`; the panel gives its status)."""
     flow = _submit_flow(client, ledger, kind, request, notebook, cell, estimate, warn)
     return await adrive(client, flow)
 

@@ -467,9 +467,8 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         from aurous_nb.notebook.context import cell_context
         from aurous_nb.work import caps
 
-        if not caps.limits().any(cell_context()[0]):
-            return None
-        return caps.blocked(self.session.ledger, str(self.session.env), cell_context()[0], needed)
+        env, notebook = str(self.session.env), cell_context()[0]
+        return caps.blocked(self.session.ledger, env, notebook, needed)
 
     def _update_summary(self) -> None:
         rows, cols = self.shape

@@ -432,12 +432,8 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
             return f"exceeds the budget ({fmt_credits(left)} of {fmt_credits(self.budget)} left)"
         from aurous_nb.work import caps
 
-        notebook = cell_context()[0]
-        if caps.limits().any(notebook):
-            return caps.blocked(
-                self.session.ledger, str(self.session.env), notebook, self.quote.amount
-            )
-        return None
+        env, notebook = str(self.session.env), cell_context()[0]
+        return caps.blocked(self.session.ledger, env, notebook, self.quote.amount)
 
     def _update_button(self) -> None:
         reason = self.blocked_reason()
@@ -524,12 +520,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 self._set_status("Re-sending the unanswered create with its own key…", "submitting")
                 self.record = await jobs.asend(aclient, ledger, prior)
             else:
-                from aurous_nb.work import caps
-
                 self._set_status("Submitting…", "submitting")
-                amount = quote.amount if quote else 0.0
-                if caps.limits().any(notebook):  # the 80 % line, said in the status below
-                    self._cap_note = caps.check(ledger, str(self.session.env), notebook, amount)
                 self.record = await jobs.asubmit(
                     aclient,
                     ledger,
@@ -538,7 +529,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                     estimate=quote.amount if quote else None,
                     notebook=notebook,
                     cell=cell,
-                    warn=False,
+                    warn=self._noted,  # the caps' 80 % line, said in the status when done
                 )
             sending = False
             await self._poll(started)
@@ -642,6 +633,9 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.actions = ResultActions(generation.id, self.session, self.shelf, self._reuse_seed)
         self.gallery.children = tuple(cells)
         self.rating_box.children = (self.rating, self.actions)
+
+    def _noted(self, note: str) -> None:
+        self._cap_note = note
 
     def _reuse_seed(self, request: dict[str, Any]) -> None:
         """The result's "Reuse seed": its seed into the Seed field (the rest stays as typed)."""
