@@ -128,12 +128,9 @@ def _paid(
         if prior is not None and not prior.answered:
             return Outcome(_send(session, prior, call), "resent")
         if prior is not None and prior.character_id is not None:
-            from aurous_nb.client.errors import NotFoundError
-
-            try:
-                return Outcome(get(session, prior.character_id), "reused")
-            except NotFoundError:
-                pass  # deleted, or a restarted sandbox: buy it again
+            char = _still_there(session, prior.character_id)
+            if char is not None:
+                return Outcome(char, "reused")
     quoted = price(session, generations, budget=budget)
     guard, notes = None, list[str]()
     if caps.limits().any(context[0]):  # checked where the row is written, like every spend
@@ -268,15 +265,9 @@ def create(
     request = {"name": name, "images": _digests(images), "attributes": attrs or None}
     prior = character_ledger.reusable(session.ledger, session.env, "create", request, None)
     if prior is not None and prior.character_id is not None:
-        from aurous_nb.client.errors import NotFoundError
-
-        try:
-            char = get(session, prior.character_id)
-        except NotFoundError:
-            pass  # deleted since, or a restarted sandbox: make it again
-        else:
-            if char.status != "deleted":
-                return Outcome(char, "reused")
+        found = _still_there(session, prior.character_id)
+        if found is not None:
+            return Outcome(found, "reused")
     char = session.client.characters.create(
         name=name, images=list(images), attributes=attrs or None
     )
@@ -307,6 +298,17 @@ def _digests(images: Sequence[str | os.PathLike[str] | bytes]) -> list[str] | in
             return len(images)
         out.append(hashlib.sha256(data).hexdigest())
     return out
+
+
+def _still_there(session: Any, character_id: str) -> Any:
+    """The character an earlier unchanged request made, or None when it is gone (deleted, or a
+    restarted sandbox): then it is made, or bought, again."""
+    from aurous_nb.client.errors import NotFoundError
+
+    try:
+        return get(session, character_id)
+    except NotFoundError:
+        return None
 
 
 def get(session: Any, character: Any) -> Any:
@@ -341,9 +343,13 @@ def _by_name(client: Any, name: str) -> Any:
     for char in client.characters.list():
         if char.name == name:
             return char
+    raise _no_such_name(name)
+
+
+def _no_such_name(name: str) -> Exception:
     from aurous_nb.client.errors import NotFoundError
 
-    raise NotFoundError(
+    return NotFoundError(
         f"no character named {name!r} (see %aurous character list)",
         code="resource_not_found",
         param="character",
@@ -383,7 +389,9 @@ def ready(client: Any, items: Any, *, param: str = "characters") -> list[Any]:
                     listed = {}
                     for found in client.characters.list():  # newest first
                         listed.setdefault(found.name, found)
-                char = listed.get(ref) or _by_name(client, ref)  # raises for a name not there
+                char = listed.get(ref)
+                if char is None:
+                    raise _no_such_name(ref)
         except NotFoundError as exc:
             why = "unknown or deleted" if ref.startswith("char_") else "no such name"
             raise NotFoundError(
