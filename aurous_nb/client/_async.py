@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from aurous_nb.client import account
-from aurous_nb.client._base import ClientBase, open_http
+from aurous_nb.client._base import ClientBase
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -85,13 +85,7 @@ class AsyncClient(ClientBase[httpx.AsyncClient]):
         :meth:`Client.to_async` returns; call that."""
         import asyncio
 
-        other = object.__new__(cls)
-        other._setup(client._key, client._core)
-        other._owns_http = True
-        other._http = open_http(httpx.AsyncClient, client._core.timeout)
-        other._timeout = httpx.Timeout(client._core.timeout)
-        other._sleep = asyncio.sleep
-        return other
+        return cls._twin_of(client, httpx.AsyncClient, asyncio.sleep)
 
     def to_sync(self) -> Client:
         """The blocking twin of this client, for a lookup that cannot await (a grid's names

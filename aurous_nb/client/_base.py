@@ -223,6 +223,20 @@ class ClientBase(Generic[HttpT]):
         other._sleep = self._sleep
         return other
 
+    @classmethod
+    def _twin_of(
+        cls, client: ClientBase[Any], factory: type[HttpT], sleep: Callable[[float], Any]
+    ) -> Self:
+        """A client of this kind with ``client``'s key, settings and rate-limit state, and
+        connections of its own (the other kind's cannot be driven here)."""
+        other = object.__new__(cls)
+        other._setup(client._key, client._core)
+        other._owns_http = True
+        other._http = open_http(factory, client._core.timeout)
+        other._timeout = httpx.Timeout(client._core.timeout)
+        other._sleep = sleep
+        return other
+
     def _setup(self, key: Secret, core: Core) -> None:
         self._key = key
         self._core = core

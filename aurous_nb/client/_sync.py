@@ -13,7 +13,7 @@ import httpx
 
 from aurous_nb.client import account
 from aurous_nb.client._async import AsyncClient
-from aurous_nb.client._base import ClientBase, open_http
+from aurous_nb.client._base import ClientBase
 from aurous_nb.client._core import (
     Flow,
     Request,
@@ -215,13 +215,7 @@ class Client(ClientBase[httpx.Client]):
     def from_client(cls, client: ClientBase[Any]) -> Client:
         """A blocking Client with ``client``'s key, settings and rate-limit state, and
         connections of its own. What :meth:`AsyncClient.to_sync` returns; call that."""
-        other = object.__new__(cls)
-        other._setup(client._key, client._core)
-        other._owns_http = True
-        other._http = open_http(httpx.Client, client._core.timeout)
-        other._timeout = httpx.Timeout(client._core.timeout)
-        other._sleep = time.sleep
-        return other
+        return cls._twin_of(client, httpx.Client, time.sleep)
 
     def to_async(self) -> AsyncClient:
         """The async twin of this client, for work on an event loop: it shares the key, the
