@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 
 from aurous_nb.canonical import canonical_json
-from aurous_nb.notebook.widgets._static import esc, gallery, image_format, thumbnail
+from aurous_nb.notebook.widgets._static import error_text, esc, gallery, image_format, thumbnail
 from aurous_nb.notebook.widgets._tasks import Work, handler, schedule
 from aurous_nb.text import credits
 
@@ -181,6 +181,12 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         )
         self.add_class("aurous-actions")
 
+    def _say_failure(self, exc: BaseException) -> str:
+        """Say ``exc`` under the buttons; returns it as HTML."""
+        said = esc(error_text(exc))
+        self.note.value = f"<span class='aurous-error'>{said}</span>"
+        return said
+
     # -- More like this ----------------------------------------------------------------------
 
     def offer(self) -> Work | None:
@@ -208,7 +214,7 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 )
             self.quote = await self.batch.price(self.session.aclient)
         except Exception as exc:
-            self.note.value = f"<span class='aurous-error'>{esc(_message(exc))}</span>"
+            self._say_failure(exc)
             return None
         total, available = self.quote.total, self.quote.available_credits
         self.confirm.description = f"Buy · {credits(total)}"  # the +n says how many
@@ -244,9 +250,9 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         try:
             jobs = await self.batch.run_async()
         except Exception as exc:
-            self.note.value = f"<span class='aurous-error'>{esc(_message(exc))}</span>"
+            said = self._say_failure(exc)
             self.gallery.head.value = (
-                f"<span class='aurous-error'>{esc(self.gallery.title)}: {esc(_message(exc))}</span>"
+                f"<span class='aurous-error'>{esc(self.gallery.title)}: {said}</span>"
             )
             self.gallery.show(list(self.batch.jobs))
             raise
@@ -286,7 +292,7 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 self.generation_id, ledger=self.session.ledger, session=self.session
             )
         except Exception as exc:
-            self.note.value = f"<span class='aurous-error'>{esc(_message(exc))}</span>"
+            self._say_failure(exc)
             return None
         self.shelf.add(self.panel)
         return self.panel
@@ -298,7 +304,7 @@ class ResultActions(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         try:
             request = actions.reuse_seed(self.generation_id, ledger=self.session.ledger)
         except Exception as exc:
-            self.note.value = f"<span class='aurous-error'>{esc(_message(exc))}</span>"
+            self._say_failure(exc)
             return None
         self.on_seed(request)
         return request
@@ -311,7 +317,3 @@ def request_text(request: dict[str, Any]) -> str:
         f"<span class='aurous-muted'>Seed <b>{esc(request.get('seed', 'random'))}</b> · "
         f"<code>grid.last_action</code> = <code>{esc(body)}</code></span>"
     )
-
-
-def _message(exc: BaseException) -> str:
-    return str(getattr(exc, "message", None) or exc or type(exc).__name__)

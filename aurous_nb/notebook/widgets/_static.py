@@ -22,6 +22,7 @@ __all__ = [
     "chart",
     "credits",
     "data_uri",
+    "error_text",
     "esc",
     "fmt_credits",
     "gallery",
@@ -50,6 +51,12 @@ padding:3px 8px;text-align:left;vertical-align:top}
 .aurous-static img.aurous-chart{max-width:100%;max-height:none;height:auto;border-radius:0}
 .aurous-static .aurous-err{color:#b00020}
 </style>"""
+
+
+def error_text(exc: BaseException) -> str:
+    """What a widget says of a failure: the API's message, else the exception's text, else
+    its type (an exception may carry none)."""
+    return str(getattr(exc, "message", None) or exc or type(exc).__name__)
 
 
 def esc(value: Any) -> str:

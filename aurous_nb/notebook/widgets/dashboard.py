@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 
 from aurous_nb.notebook.widgets._base import StaticFallback, resolve_session
-from aurous_nb.notebook.widgets._static import chart, esc, fmt_credits, table, wrap
+from aurous_nb.notebook.widgets._static import chart, error_text, esc, fmt_credits, table, wrap
 from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, handler
 from aurous_nb.statuses import SUBMITTING
 from aurous_nb.text import NO_LORA, UNKNOWN, clock, held, plural
@@ -250,7 +250,7 @@ class CostDashboard(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets
         try:
             snap = await asyncio.to_thread(collect, self.session, self.since, self.scope_name)
         except Exception as exc:
-            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            message = error_text(exc)
             rid = getattr(exc, "request_id", None)
             self.error = message
             self.status.value = (

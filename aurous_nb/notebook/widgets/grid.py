@@ -25,6 +25,7 @@ from aurous_nb.notebook.widgets._static import (
     Markup,
     credits,
     data_uri,
+    error_text,
     esc,
     fmt_credits,
     image_format,
@@ -652,7 +653,7 @@ class PromptGrid(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets is
         )
 
     def _show_error(self, exc: BaseException) -> None:
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        message = error_text(exc)
         request_id = getattr(exc, "request_id", None)
         rid = f" · request id <code>{esc(request_id)}</code>" if request_id else ""
         self.error = message

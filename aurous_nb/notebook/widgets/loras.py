@@ -14,7 +14,15 @@ import ipywidgets as w
 
 from aurous_nb.notebook.widgets import _catalog
 from aurous_nb.notebook.widgets._base import StaticFallback, resolve_session
-from aurous_nb.notebook.widgets._static import Markup, data_uri, esc, image_format, table, wrap
+from aurous_nb.notebook.widgets._static import (
+    Markup,
+    data_uri,
+    error_text,
+    esc,
+    image_format,
+    table,
+    wrap,
+)
 from aurous_nb.notebook.widgets._tasks import handler, schedule
 
 __all__ = ["LoraBrowser"]
@@ -85,7 +93,7 @@ class LoraBrowser(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidgets i
         try:
             self.loras = await _catalog.loras(self.session)
         except Exception as exc:
-            self.error = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.error = error_text(exc)
             self.picked.value = f"<span class='aurous-error'>{esc(self.error)}</span>"
             self.refresh_static()
             raise

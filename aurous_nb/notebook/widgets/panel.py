@@ -23,6 +23,7 @@ from aurous_nb.notebook.widgets import _catalog, _pricing
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.notebook.widgets._references import ReferencePicker
 from aurous_nb.notebook.widgets._static import (
+    error_text,
     esc,
     fmt_credits,
     gallery,
@@ -673,7 +674,7 @@ class GenerationPanel(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         )
 
     def _show_error(self, exc: BaseException) -> None:
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        message = error_text(exc)
         code = getattr(exc, "code", None) or type(exc).__name__
         request_id = getattr(exc, "request_id", None)
         rid = f" · request id <code>{esc(request_id)}</code>" if request_id else ""

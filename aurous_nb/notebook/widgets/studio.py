@@ -21,7 +21,14 @@ from aurous_nb.client.backoff import Backoff
 from aurous_nb.notebook.context import cell_context
 from aurous_nb.notebook.widgets._base import StaticFallback, budget_value, resolve_session
 from aurous_nb.notebook.widgets._references import image_upload
-from aurous_nb.notebook.widgets._static import esc, image_format, sniff_mime, thumbnail, wrap
+from aurous_nb.notebook.widgets._static import (
+    error_text,
+    esc,
+    image_format,
+    sniff_mime,
+    thumbnail,
+    wrap,
+)
 from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, Work, handler
 from aurous_nb.statuses import FAILED, READY, REVIEWING
 from aurous_nb.text import credits
@@ -239,7 +246,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
                 return None, str(exc)
             except Exception as exc:  # the network: try again in a moment
                 failed = True
-                return None, f"no price yet ({_message(exc)})"
+                return None, f"no price yet ({error_text(exc)})"
             past = caps.blocked(session.ledger, str(session.env), notebook, quoted.amount)
             return (None, past) if past else (quoted, None)
 
@@ -700,7 +707,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         self.status.value = f"<span class='aurous-muted'>{esc(text)}</span>"
 
     def _show_error(self, exc: BaseException, *, refused: bool = False) -> None:
-        message = _message(exc)
+        message = error_text(exc)
         code = getattr(exc, "code", None)
         if code in (None, "client_validation"):
             code = getattr(exc, "param", None) or type(exc).__name__
@@ -743,7 +750,3 @@ def _placeholder(pose: str, state: str) -> str:
         "display:flex;align-items:center;justify-content:center;color:#889;font-size:12px'>"
         f"{esc(pose)} · {esc(state)}</div>"
     )
-
-
-def _message(exc: BaseException) -> str:
-    return str(getattr(exc, "message", None) or exc or type(exc).__name__)
