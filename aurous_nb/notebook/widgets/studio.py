@@ -30,7 +30,7 @@ from aurous_nb.notebook.widgets._static import (
     wrap,
 )
 from aurous_nb.notebook.widgets._tasks import Running, TaskSlot, Work, handler
-from aurous_nb.statuses import FAILED, READY, REVIEWING
+from aurous_nb.statuses import FAILED, READY, REVIEWING, SYNTHESIZING
 from aurous_nb.text import credits
 from aurous_nb.work.characters import REGENERATE_GENERATIONS as REGEN
 from aurous_nb.work.characters import SYNTH_GENERATIONS as SYNTH
@@ -677,7 +677,7 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
     def _draw(self) -> None:
         """The four slots (placeholder until a picture comes) and any other refs after them."""
         char = self.character
-        drawing = getattr(char, "status", None) == "synthesizing"
+        drawing = getattr(char, "status", None) == SYNTHESIZING
         shown: set[int] = set()
         for pose, (image, placeholder, _) in self.slots.items():
             found = next(((i, b) for i, (p, b) in self.previews.items() if p == pose), None)
