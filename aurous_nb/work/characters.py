@@ -35,6 +35,7 @@ __all__ = [
     "ready",
     "regenerate",
     "resynthesize",
+    "save",
     "synthesize",
     "wait",
 ]
@@ -321,6 +322,13 @@ def get(session: Any, character: Any) -> Any:
 def wait(session: Any, character: Any, *, save: bool = False, timeout: float = 300.0) -> Any:
     """Poll until the synthesis stops; record the outcome (the charge) in the ledger."""
     char = session.client.characters.wait(_id(character), save=save, timeout=timeout)
+    character_ledger.observe(session.ledger, session.env, char)
+    return char
+
+
+def save(session: Any, character: Any) -> Any:
+    """``reviewing -> ready`` (free), its ledger rows settled from the answer."""
+    char = session.client.characters.save(_id(character))
     character_ledger.observe(session.ledger, session.env, char)
     return char
 

@@ -82,8 +82,7 @@ def run(magics: Any, args: argparse.Namespace) -> Any:
         if action == "show":
             result = _show(s, char)
         elif action == "save":
-            saved = s.client.characters.save(char)
-            character_ledger.observe(s.ledger, s.env, saved)
+            saved = character_jobs.save(s, char)
             print(f"{saved.name} is {saved.status}: use it with --character {saved.name}.")
             result = _show(s, saved)
         elif action == "delete":

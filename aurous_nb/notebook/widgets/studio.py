@@ -592,13 +592,11 @@ class CharacterStudio(StaticFallback, w.VBox):  # type: ignore[misc]  # ipywidge
         await self._guarded("Regenerate", body())
 
     async def _save(self) -> None:
-        from aurous_nb.store import characters as ledger_rows
+        from aurous_nb.work import characters as jobs
 
         async def body() -> None:
             self._set_status("Saving…")
-            char = await self.session.aclient.characters.save(self.character.id)
-            ledger_rows.observe(self.session.ledger, self.session.env, char)
-            self._show(char)
+            self._show(await asyncio.to_thread(jobs.save, self.session, self.character))
 
         await self._guarded("Save", body())
 
