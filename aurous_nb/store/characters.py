@@ -264,7 +264,8 @@ def named(
 ) -> pd.Categorical:
     """The character of each ``generations`` row in ``row_ids`` (its name as this ledger knows
     it, else its ``char_`` id; missing for a generation without one). Only the rows whose
-    request names a character are read, so a ledger without characters pays one indexed scan."""
+    request names a character are parsed: a ledger without characters pays one text scan (no
+    measurable change in bench/history.py over 100k rows)."""
     import json
 
     import numpy as np
